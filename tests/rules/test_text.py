@@ -1,0 +1,34 @@
+# Turkish dotted and dotless letters are the point of these tests.
+# ruff: noqa: RUF001
+"""Text folding used by keyword matching and triage."""
+
+import pytest
+
+from rules.text import fold, words
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("İADE", "iade"),
+        ("ıade", "iade"),
+        ("IADE", "iade"),
+        ("Réfund", "refund"),
+        ("ŞİKAYET", "sikayet"),
+        ("şikâyet", "sikayet"),
+        ("çalışmıyor", "calismiyor"),
+        ("DEĞİL", "degil"),
+        ("Straße", "strasse"),
+    ],
+)
+def test_fold(text: str, folded: str) -> None:
+    assert fold(text) == folded
+
+
+def test_ascii_fast_path_matches_the_full_fold() -> None:
+    for text in ("Hello WORLD", "I can't LOG IN!!", "refund #123 @brand", ""):
+        assert fold(text) == fold(text + "é")[:-1]
+
+
+def test_words_drop_punctuation_and_keep_order() -> None:
+    assert words("Still NO refund!!! İade?") == ["still", "no", "refund", "iade"]
