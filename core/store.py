@@ -1,0 +1,414 @@
+"""The one place that talks to the database.
+
+Guarantees the rest of BrandPulse relies on:
+- a batch of mentions, their triage, their outbox actions and the source's new cursor are written
+  in ONE transaction: nothing is fetched twice, nothing is missed, a double poll is harmless;
+- an outbox action is keyed `(mention, rule, kind)` and marked sent only after it was performed.
+"""
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, event, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel, create_engine
+
+from core.models import AgentActionRow, AlertRow, CursorRow, Mention, MentionRow, OutboxRow
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedAction:
+    kind: str  # alert | reply
+    rule: str
+    target: str = ""  # a route name for alerts
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the rules made of one mention."""
+
+    sentiment: float
+    urgency: int
+    reasons: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    actions: tuple[PlannedAction, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """One mention that was new to the store, with what the rules decided."""
+
+    mention_id: int
+    mention: Mention
+    decision: Decision | None  # None for backfilled mentions, which are stored but not triaged
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    kind: str
+    rule: str
+    target: str
+    payload: dict[str, Any]
+    attempts: int
+    mention_id: int
+    mention: Mention
+    sentiment: float | None
+    urgency: int | None
+    reasons: tuple[str, ...]
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertContext:
+    alert: AlertRow
+    mention: MentionRow
+
+
+def connect(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL and a busy timeout so readers never block the poller."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    @classmethod
+    def open(cls, url: str) -> "Store":
+        store = cls(connect(url))
+        store.create_schema()
+        return store
+
+    def create_schema(self) -> None:
+        SQLModel.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- cursors and mentions -------------------------------------------------------------
+
+    def cursor(self, source: str) -> str | None:
+        with Session(self.engine) as session:
+            row = session.get(CursorRow, source)
+            return row.value if row else None
+
+    def ingest(
+        self,
+        source: str,
+        mentions: Sequence[Mention],
+        next_cursor: str | None,
+        decide: Callable[[Mention], Decision],
+        now: datetime,
+        triage_after: datetime | None = None,
+    ) -> list[Ingested]:
+        """Save `mentions`, triage the new ones, queue their actions, move the cursor: atomically.
+
+        Mentions created before `triage_after` (the first start's backfill window) are stored so
+        they are never fetched again, but not triaged: nobody wants yesterday's flood of alerts.
+        """
+        decisions: dict[tuple[str, str], Decision | None] = {}
+        rows: list[dict[str, Any]] = []
+        for mention in _unique(mentions):
+            fresh = triage_after is None or mention.created_at >= triage_after
+            decision = decide(mention) if fresh else None
+            decisions[(mention.platform, mention.external_id)] = decision
+            rows.append(_mention_values(mention, decision, now))
+        by_key = {(m.platform, m.external_id): m for m in mentions}
+        ingested: list[Ingested] = []
+        with Session(self.engine) as session, session.begin():
+            if rows:
+                statement = (
+                    self._insert(MentionRow)
+                    .on_conflict_do_nothing(index_elements=["platform", "external_id"])
+                    .returning(MentionRow.id, MentionRow.platform, MentionRow.external_id)
+                )
+                for mention_id, platform, external_id in session.execute(statement, rows):
+                    key = (platform, external_id)
+                    ingested.append(Ingested(mention_id, by_key[key], decisions[key]))
+            outbox = [
+                _outbox_values(item.mention_id, action, now)
+                for item in ingested
+                if item.decision
+                for action in item.decision.actions
+            ]
+            if outbox:
+                session.execute(
+                    self._insert(OutboxRow).on_conflict_do_nothing(index_elements=["key"]), outbox
+                )
+            if next_cursor is not None:
+                self._save_cursor(session, source, next_cursor, now)
+        ingested.sort(key=lambda item: item.mention_id)
+        return ingested
+
+    def _save_cursor(self, session: Session, source: str, value: str, now: datetime) -> None:
+        statement = self._insert(CursorRow).values(source=source, value=value, updated_at=now)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["source"],
+                set_={"value": statement.excluded.value, "updated_at": now},
+            )
+        )
+
+    def mention(self, mention_id: int) -> MentionRow | None:
+        with Session(self.engine) as session:
+            return session.get(MentionRow, mention_id)
+
+    def mentions(self, since: datetime | None = None) -> list[MentionRow]:
+        with Session(self.engine) as session:
+            query = select(MentionRow).order_by(MentionRow.id)
+            if since is not None:
+                query = query.where(MentionRow.created_at >= since)
+            return list(session.scalars(query))
+
+    def count_mentions(self) -> int:
+        with Session(self.engine) as session:
+            return session.scalar(select(func.count()).select_from(MentionRow)) or 0
+
+    # --- outbox ---------------------------------------------------------------------------
+
+    def claim_due(
+        self, now: datetime, limit: int = 50, kinds: Iterable[str] = ()
+    ) -> list[OutboxItem]:
+        """Take up to `limit` due actions, oldest first, marking them in flight."""
+        with Session(self.engine) as session, session.begin():
+            query = (
+                select(OutboxRow, MentionRow)
+                .join(MentionRow, MentionRow.id == OutboxRow.mention_id)
+                .where(OutboxRow.state == "pending", OutboxRow.not_before <= now)
+                .order_by(OutboxRow.id)
+                .limit(limit)
+            )
+            if kinds:
+                query = query.where(OutboxRow.kind.in_(list(kinds)))
+            if self.engine.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True, of=OutboxRow)
+            claimed = []
+            for row, mention in session.execute(query).tuples():
+                row.state = "sending"
+                row.attempts += 1
+                claimed.append(
+                    OutboxItem(
+                        id=row.id or 0,
+                        kind=row.kind,
+                        rule=row.rule,
+                        target=row.target,
+                        payload=dict(row.payload or {}),
+                        attempts=row.attempts,
+                        mention_id=mention.id or 0,
+                        mention=mention.to_mention(),
+                        sentiment=mention.sentiment,
+                        urgency=mention.urgency,
+                        reasons=tuple(mention.reasons or ()),
+                        rules=tuple(mention.rules or ()),
+                    )
+                )
+            return claimed
+
+    def mark_sent(self, item_id: int, now: datetime, result_ref: str = "") -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == item_id)
+                .values(state="sent", sent_at=now, result_ref=result_ref, last_error="")
+            )
+
+    def record_alert(
+        self, item: OutboxItem, chat_id: str, message_id: int, now: datetime
+    ) -> AlertRow:
+        """Mark an alert action sent and remember its Telegram message, in one transaction."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == item.id)
+                .values(state="sent", sent_at=now, result_ref=f"{chat_id}:{message_id}")
+            )
+            alert = AlertRow(
+                outbox_id=item.id,
+                mention_id=item.mention_id,
+                chat_id=chat_id,
+                message_id=message_id,
+                created_at=now,
+            )
+            session.add(alert)
+            session.flush()
+            session.expunge(alert)
+            return alert
+
+    def mark_failed(self, item_id: int, error: str, retry_at: datetime | None) -> None:
+        """Back to pending for a retry at `retry_at`, or `failed` for good when it is None."""
+        values: dict[str, Any] = {"last_error": error[:2000]}
+        if retry_at is None:
+            values["state"] = "failed"
+        else:
+            values.update(state="pending", not_before=retry_at)
+        with Session(self.engine) as session, session.begin():
+            session.execute(update(OutboxRow).where(OutboxRow.id == item_id).values(**values))
+
+    def release(self, item_ids: Iterable[int], not_before: datetime) -> None:
+        """Hand claimed but unattempted actions back, keeping their order for the next drain."""
+        ids = list(item_ids)
+        if not ids:
+            return
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(ids), OutboxRow.state == "sending")
+                .values(state="pending", not_before=not_before, attempts=OutboxRow.attempts - 1)
+            )
+
+    def recover_in_flight(self, now: datetime) -> int:
+        """After a crash, actions left in flight may or may not have gone out: retry them, flagged.
+
+        Losing an alert is worse than a possible repeat, so they are sent again with
+        `payload.maybe_repeat` set; the responder says so in the message.
+        """
+        with Session(self.engine) as session, session.begin():
+            rows = list(session.scalars(select(OutboxRow).where(OutboxRow.state == "sending")))
+            for row in rows:
+                row.payload = {**(row.payload or {}), "maybe_repeat": True}
+                row.state = "pending"
+                row.not_before = now
+            return len(rows)
+
+    def outbox(self, state: str | None = None) -> list[OutboxRow]:
+        with Session(self.engine) as session:
+            query = select(OutboxRow).order_by(OutboxRow.id)
+            if state:
+                query = query.where(OutboxRow.state == state)
+            return list(session.scalars(query))
+
+    def next_due(self) -> datetime | None:
+        with Session(self.engine) as session:
+            return session.scalar(
+                select(func.min(OutboxRow.not_before)).where(OutboxRow.state == "pending")
+            )
+
+    # --- alerts and agents ----------------------------------------------------------------
+
+    def alert(self, alert_id: int) -> AlertRow | None:
+        with Session(self.engine) as session:
+            return session.get(AlertRow, alert_id)
+
+    def alert_by_outbox(self, outbox_id: int) -> AlertContext | None:
+        with Session(self.engine) as session:
+            query = (
+                select(AlertRow, MentionRow)
+                .join(MentionRow, MentionRow.id == AlertRow.mention_id)
+                .where(AlertRow.outbox_id == outbox_id)
+            )
+            row = session.execute(query).tuples().first()
+            return AlertContext(*row) if row else None
+
+    def alerts(self) -> list[AlertRow]:
+        with Session(self.engine) as session:
+            return list(session.scalars(select(AlertRow).order_by(AlertRow.id)))
+
+    def record_agent_action(
+        self, alert_id: int, action: str, user_id: str, user_name: str, now: datetime
+    ) -> AlertRow:
+        """Record a tap and move the alert's state; the first acknowledgement or resolution wins."""
+        with Session(self.engine) as session, session.begin():
+            alert = session.get(AlertRow, alert_id, with_for_update=True)
+            if alert is None:
+                raise LookupError(f"no alert {alert_id}")
+            session.add(
+                AgentActionRow(
+                    alert_id=alert_id, action=action, user_id=user_id, user_name=user_name, at=now
+                )
+            )
+            if action == "ack" and alert.state == "open":
+                alert.state, alert.acknowledged_at, alert.acknowledged_by = (
+                    "acknowledged",
+                    now,
+                    user_name,
+                )
+            elif action == "resolve" and alert.state != "resolved":
+                if alert.acknowledged_at is None:
+                    alert.acknowledged_at, alert.acknowledged_by = now, user_name
+                alert.state, alert.resolved_at, alert.resolved_by = "resolved", now, user_name
+            session.flush()
+            session.expunge(alert)
+            return alert
+
+    def agent_actions(self, alert_id: int) -> list[AgentActionRow]:
+        with Session(self.engine) as session:
+            query = select(AgentActionRow).where(AgentActionRow.alert_id == alert_id)
+            return list(session.scalars(query.order_by(AgentActionRow.id)))
+
+
+def _unique(mentions: Iterable[Mention]) -> list[Mention]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for mention in mentions:
+        key = (mention.platform, mention.external_id)
+        if key not in seen:
+            seen.add(key)
+            out.append(mention)
+    return out
+
+
+def _mention_values(mention: Mention, decision: Decision | None, now: datetime) -> dict[str, Any]:
+    return {
+        "platform": mention.platform,
+        "external_id": mention.external_id,
+        "source": mention.source,
+        "url": mention.url,
+        "author_id": mention.author_id,
+        "author_handle": mention.author_handle,
+        "author_followers": mention.author_followers,
+        "author_verified": mention.author_verified,
+        "author_is_bot": mention.author_is_bot,
+        "text": mention.text,
+        "lang": mention.lang,
+        "conversation_id": mention.conversation_id,
+        "in_reply_to_id": mention.in_reply_to_id,
+        "created_at": mention.created_at,
+        "fetched_at": now,
+        "raw": _json_safe(mention.raw),
+        "status": "triaged" if decision else "backfilled",
+        "sentiment": decision.sentiment if decision else None,
+        "urgency": decision.urgency if decision else None,
+        "reasons": list(decision.reasons) if decision else [],
+        "rules": list(decision.rules) if decision else [],
+    }
+
+
+def _outbox_values(mention_id: int, action: PlannedAction, now: datetime) -> dict[str, Any]:
+    return {
+        "key": ":".join(
+            str(part) for part in (mention_id, action.rule, action.kind, action.target)
+        ),
+        "kind": action.kind,
+        "mention_id": mention_id,
+        "rule": action.rule,
+        "target": action.target,
+        "payload": dict(action.payload),
+        "state": "pending",
+        "attempts": 0,
+        "not_before": now,
+        "created_at": now,
+    }
+
+
+def _json_safe(raw: dict[str, Any]) -> dict[str, Any]:
+    # Payloads come from outside; anything json can't take (bytes, odd numbers) becomes text.
+    return json.loads(json.dumps(raw, default=str))

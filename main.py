@@ -1,0 +1,106 @@
+"""BrandPulse command line: a thin layer over service/."""
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from core.config_file import ConfigError
+from service.app import BrandPulse
+from service.config import DEFAULT_CONFIG, AppConfig, load_config
+from service.logs import setup_logging
+
+log = logging.getLogger("brandpulse")
+
+
+def _secrets(config: AppConfig) -> list[str]:
+    x, telegram = config.platforms.x, config.platforms.telegram
+    values = [
+        x.bearer_token,
+        x.consumer_key,
+        x.consumer_secret,
+        x.access_token,
+        x.access_token_secret,
+        telegram.bot_token,
+    ]
+    return [value.get_secret_value() for value in values]
+
+
+def _load(path: Path) -> AppConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"{path}: configuration has {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    setup_logging(_secrets(config), config.service.log_format)
+    app = BrandPulse(config)
+    try:
+        if args.once:
+            summary = asyncio.run(app.run_once())
+            log.info(
+                "one pass done: %d fetched, %d new, %d alerts queued, %d actions delivered",
+                summary.fetched,
+                summary.new,
+                summary.alerts_queued,
+                summary.delivered,
+            )
+            return 0
+        asyncio.run(_run_until_signal(app))
+        return 0
+    finally:
+        app.close()
+
+
+async def _run_until_signal(app: BrandPulse) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await app.run(stop)
+    log.info("stopped")
+
+
+def cmd_demo(_args: argparse.Namespace) -> int:
+    from service.demo import run_demo
+
+    return run_demo()
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="main.py",
+        description="BrandPulse: social-media listening and response for support teams.",
+    )
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="listen, triage and alert (until Ctrl-C, or --once)")
+    run.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: config.yaml")
+    run.add_argument(
+        "--once",
+        action="store_true",
+        help="poll every enabled source once, triage, deliver the outbox, exit 0",
+    )
+    run.set_defaults(handler=cmd_run)
+
+    demo = commands.add_parser(
+        "demo", help="run the real service against local fake X and Telegram servers"
+    )
+    demo.set_defaults(handler=cmd_demo)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

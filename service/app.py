@@ -1,0 +1,214 @@
+"""The running service: listeners → pipeline → outbox → Telegram, on one event loop we own."""
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, ContextTypes
+
+from core.clock import Clock, SystemClock
+from core.store import Store
+from listeners.x import XListener, make_client
+from responders.telegram_alerts import TelegramAlerts
+from rules.engine import Engine
+from rules.triage import Triage
+from service.config import AppConfig
+from service.outbox import OutboxWorker
+from service.pipeline import Pipeline
+from service.polling import SourcePoller
+
+log = logging.getLogger(__name__)
+
+TICK = timedelta(seconds=1)
+
+
+@dataclass(slots=True)
+class RunSummary:
+    fetched: int = 0
+    new: int = 0
+    alerts_queued: int = 0
+    delivered: int = 0
+    sources: list[str] = field(default_factory=list)
+
+
+class StepsInFlight:
+    """Counts the scheduled steps running now, so a graceful stop can wait for them."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def __aenter__(self) -> None:
+        self._count += 1
+        self._idle.clear()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._count -= 1
+        if self._count == 0:
+            self._idle.set()
+
+    async def idle(self) -> None:
+        await self._idle.wait()
+
+
+class BrandPulse:
+    def __init__(self, config: AppConfig, clock: Clock | None = None, store: Store | None = None):
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.store = store or Store.open(config.database.url)
+        self.engine = Engine(config, Triage.default(config.brand.languages))
+        self.pipeline = Pipeline(self.store, self.engine)
+        self.pollers = [
+            SourcePoller(listener, self.pipeline, self.store, self.clock, interval, backfill)
+            for listener, interval, backfill in self._listeners()
+        ]
+        self.telegram = self._telegram_app()
+        self.alerts: TelegramAlerts | None = None
+        responders = {}
+        if self.telegram is not None:
+            self.alerts = TelegramAlerts(
+                config.platforms.telegram, self.telegram.bot, self.store, self.clock
+            )
+            responders["alert"] = self.alerts
+            self.telegram.add_handler(CallbackQueryHandler(self._on_button))
+        self.outbox = OutboxWorker(self.store, responders, self.clock)
+        self._steps = StepsInFlight()
+
+    def _listeners(self) -> list[tuple[XListener, timedelta, timedelta]]:
+        x = self.config.platforms.x
+        if not x.enabled:
+            log.info("X listener disabled: X_BEARER_TOKEN is not set")
+            return []
+        client = make_client(x)
+        now = self.clock.now
+        sources = [XListener("x:mentions", x, client, clock=now)] if x.mentions else []
+        sources += [
+            XListener(f"x:search:{s.name}", x, client, query=s.query, clock=now) for s in x.searches
+        ]
+        return [(source, x.poll_every, x.backfill) for source in sources]
+
+    def _telegram_app(self) -> Application | None:
+        telegram = self.config.platforms.telegram
+        if not telegram.enabled:
+            log.info("Telegram disabled: TELEGRAM_BOT_TOKEN is not set; alerts wait in the outbox")
+            return None
+        return (
+            Application.builder()
+            .token(telegram.bot_token.get_secret_value())
+            .base_url(f"{telegram.api_base}/bot")
+            .base_file_url(f"{telegram.api_base}/file/bot")
+            .rate_limiter(AIORateLimiter(max_retries=3))
+            .build()
+        )
+
+    async def _on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        if self.alerts and update.callback_query:
+            await self.alerts.handle_button(update.callback_query)
+
+    # --- one-shot ---------------------------------------------------------------------------
+
+    async def run_once(self) -> RunSummary:
+        """One poll of every source, the waiting button presses, then drain the outbox."""
+        summary = RunSummary(sources=[p.source for p in self.pollers])
+        recovered = await asyncio.to_thread(self.store.recover_in_flight, self.clock.now())
+        if recovered:
+            log.warning("%d actions were in flight at the last stop; retrying them", recovered)
+        for poller in self.pollers:
+            result = await poller.poll()
+            if result:
+                summary.fetched += result.fetched
+                summary.new += len(result.new)
+                summary.alerts_queued += sum(
+                    len(item.decision.actions) for item in result.new if item.decision
+                )
+        if self.telegram is not None:
+            async with self.telegram:
+                await self._process_waiting_updates()
+                summary.delivered = await self.outbox.drain()
+        return summary
+
+    async def _process_waiting_updates(self) -> None:
+        assert self.telegram is not None
+        updates = await self.telegram.bot.get_updates(timeout=0, allowed_updates=Update.ALL_TYPES)
+        for update in updates:
+            await self.telegram.process_update(update)
+        if updates:
+            # Confirm them, so the next run does not act on the same presses again.
+            await self.telegram.bot.get_updates(offset=updates[-1].update_id + 1, timeout=0)
+
+    # --- long-running -----------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll on schedule and answer buttons until `stop` is set; finish the current step."""
+        recovered = await asyncio.to_thread(self.store.recover_in_flight, self.clock.now())
+        if recovered:
+            log.warning("%d actions were in flight at the last stop; retrying them", recovered)
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        for poller in self.pollers:
+            tick = min(TICK, poller.interval)
+            scheduler.add_job(
+                self._poll_job,
+                "interval",
+                seconds=tick.total_seconds(),
+                args=[poller],
+                max_instances=1,
+                coalesce=True,
+                id=poller.source,
+                next_run_time=None,
+            )
+        scheduler.add_job(
+            self._drain_job,
+            "interval",
+            seconds=self.config.service.outbox_every.total_seconds(),
+            max_instances=1,
+            coalesce=True,
+            id="outbox",
+        )
+        log.info(
+            "BrandPulse running: %s", ", ".join(p.source for p in self.pollers) or "no sources"
+        )
+        if self.telegram is None:
+            await self._scheduled(scheduler, stop)
+            return
+        async with self.telegram:
+            await self.telegram.start()
+            assert self.telegram.updater is not None
+            await self.telegram.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            try:
+                await self._scheduled(scheduler, stop)
+            finally:
+                await self.telegram.updater.stop()
+                await self.telegram.stop()
+
+    async def _scheduled(self, scheduler: AsyncIOScheduler, stop: asyncio.Event) -> None:
+        scheduler.start()
+        for poller in self.pollers:  # first poll now, not one tick from now
+            scheduler.modify_job(poller.source, next_run_time=self.clock.now())
+        try:
+            await stop.wait()
+        finally:
+            scheduler.shutdown(wait=False)
+            # Let a poll or drain already under way finish its step before the loop closes.
+            await self._steps.idle()
+
+    async def _poll_job(self, poller: SourcePoller) -> None:
+        async with self._steps:
+            while poller.due():
+                result = await poller.poll()
+                if result is None:
+                    return
+                if result.new:
+                    await self.outbox.drain()
+                if not result.more:
+                    return
+
+    async def _drain_job(self) -> None:
+        async with self._steps:
+            await self.outbox.drain()
+
+    def close(self) -> None:
+        self.store.close()

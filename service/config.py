@@ -1,0 +1,64 @@
+"""The whole of config.yaml, composed from the models each part owns, validated before start."""
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.config_file import load_yaml, validate
+from core.duration import Duration
+from listeners.x import XConfig
+from responders.telegram_alerts import TelegramConfig
+from rules.schema import RulesConfig
+
+DEFAULT_CONFIG = Path("config.yaml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BrandConfig(_Strict):
+    name: str = "Our brand"
+    languages: list[str] = Field(default_factory=lambda: ["en"])
+
+
+class DatabaseConfig(_Strict):
+    url: str = "sqlite:///brandpulse.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError(
+                f"unsupported database URL {value.split(':', 1)[0]!r}: use sqlite:///path.db "
+                "or postgresql+psycopg://user@host/db"
+            )
+        return value
+
+
+class PlatformsConfig(_Strict):
+    x: XConfig = Field(default_factory=XConfig)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+
+
+class ServiceConfig(_Strict):
+    outbox_every: Duration = timedelta(seconds=1)
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+
+
+class AppConfig(RulesConfig):
+    brand: BrandConfig = Field(default_factory=BrandConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    platforms: PlatformsConfig = Field(default_factory=PlatformsConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+
+
+def load_config(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = None) -> AppConfig:
+    """Read and validate `path`; raises ConfigError listing every problem with file:line."""
+    document = load_yaml(path, os.environ if env is None else env)
+    if document.data is None:
+        document.data = {}
+    return validate(AppConfig, document)

@@ -1,0 +1,125 @@
+"""The poll job every listener shares: interval, backoff, rate budget, backfill and logging.
+
+A listener only fetches. This job decides when it may fetch again, and logs changes of state
+("unavailable", "recovered") once each, never every failure.
+"""
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.clock import Clock
+from core.store import Ingested, Store
+from listeners.base import (
+    Batch,
+    Listener,
+    ListenerAuthFailed,
+    ListenerError,
+    RateLimited,
+)
+from service.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+AUTH_RETRY = timedelta(minutes=15)
+MAX_BACKOFF = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    fetched: int
+    new: list[Ingested]
+    calls: int
+    more: bool  # a page cap stopped the fetch: poll again as soon as the budget allows
+
+
+class SourcePoller:
+    def __init__(
+        self,
+        listener: Listener,
+        pipeline: Pipeline,
+        store: Store,
+        clock: Clock,
+        interval: timedelta,
+        backfill: timedelta,
+    ):
+        self.listener = listener
+        self.pipeline = pipeline
+        self.store = store
+        self.clock = clock
+        self.interval = interval
+        self.backfill = backfill
+        self.next_at: datetime | None = None  # None: due now
+        self.failures = 0
+        self.problem = ""  # what is wrong now, "" when healthy
+        self.last_success: datetime | None = None
+
+    @property
+    def source(self) -> str:
+        return self.listener.source
+
+    def due(self) -> bool:
+        return self.next_at is None or self.clock.now() >= self.next_at
+
+    async def poll(self) -> PollResult | None:
+        """One fetch and save, or None when the source must wait (rate limit, backoff) or failed."""
+        if not self.due():
+            return None
+        cursor = await asyncio.to_thread(self.store.cursor, self.source)
+        try:
+            batch = await self.listener.fetch(cursor)
+        except ListenerError as exc:
+            self._failed(exc)
+            return None
+        now = self.clock.now()
+        # First start: older mentions are stored (so never fetched again) but raise no alerts.
+        triage_after = now - self.backfill if cursor is None else None
+        new = await asyncio.to_thread(self.pipeline.ingest, self.source, batch, now, triage_after)
+        for item in batch.skipped:
+            log.warning("%s: skipped a malformed item: %s", self.source, item)
+        self._succeeded(batch, now)
+        return PollResult(len(batch.mentions), new, batch.calls, batch.more)
+
+    def _succeeded(self, batch: Batch, now: datetime) -> None:
+        if self.problem:
+            log.info("%s recovered", self.source)
+        self.problem, self.failures, self.last_success = "", 0, now
+        self.next_at = self._budgeted_next(batch, now)
+
+    def _budgeted_next(self, batch: Batch, now: datetime) -> datetime:
+        """The interval, or longer if the calls left in the rate window must be spread out.
+
+        A page cap that left items behind asks for the next poll at once, budget permitting.
+        """
+        wanted = now if batch.more else now + self.interval
+        rate = batch.rate
+        if rate is None or rate.reset_at <= now:
+            return wanted
+        if rate.remaining <= 0:
+            return rate.reset_at
+        spacing = (rate.reset_at - now) / rate.remaining * batch.calls
+        return max(wanted, now + spacing)
+
+    def _failed(self, exc: ListenerError) -> None:
+        now = self.clock.now()
+        self.failures += 1
+        if isinstance(exc, RateLimited):
+            self.next_at = max(exc.reset_at, now + timedelta(seconds=1))
+            state = f"rate limited until {exc.reset_at:%H:%M:%S} UTC"
+        elif isinstance(exc, ListenerAuthFailed):
+            self.next_at = now + AUTH_RETRY
+            state = f"{exc}; check the credentials"
+        else:
+            delay = min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** (self.failures - 1)))
+            self.next_at = now + delay * random.uniform(0.8, 1.2)
+            state = str(exc)
+        kind = type(exc).__name__
+        if self.problem != kind:
+            log.warning("%s unavailable: %s (next try %s)", self.source, state, _hms(self.next_at))
+        self.problem = kind
+
+
+def _hms(moment: datetime) -> str:
+    return f"{moment:%H:%M:%S} UTC"
