@@ -277,6 +277,8 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakeServer
     # Keep-alive like the real APIs, so clients' connection reuse is exercised too.
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes; with Nagle on, each reply waits ~40 ms for an ACK.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -346,3 +348,12 @@ def _parse_multipart(raw: bytes, content_type: str) -> dict[str, Any]:
             # Plain fields come back as str, uploaded files as bytes.
             fields[name] = part.get_content()
     return fields
+
+
+def base36(number: int) -> str:
+    """Lower-case base36, the alphabet of Reddit ids and of opaque-looking page tokens."""
+    digits = ""
+    while number:
+        number, rest = divmod(number, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[rest] + digits
+    return digits or "0"

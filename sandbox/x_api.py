@@ -17,7 +17,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
-from sandbox.http import Clock, FakeServer, Reply, Request
+from sandbox.http import Clock, FakeServer, Reply, Request, base36
 
 # Twitter's snowflake epoch (2010-11-04): ids are (ms since it) << 22, so they grow with time.
 _TWEPOCH_MS = 1288834974657
@@ -421,11 +421,7 @@ def _time_param(query: dict[str, str], name: str) -> float | None:
 
 def _encode_token(oldest_id: str) -> str:
     """An opaque-looking base36 page token (X's look like `b26v89c19zqg8o3f...`)."""
-    number, digits = int(oldest_id), ""
-    while number:
-        number, rest = divmod(number, 36)
-        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[rest] + digits
-    return digits or "0"
+    return base36(int(oldest_id))
 
 
 def _decode_token(name: str, token: str) -> int:
