@@ -115,7 +115,7 @@ class FakeServer:
         self._httpd = _Server(("127.0.0.1", self._port), handler)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name=f"{type(self).__name__}:{self.port}",
             daemon=True,
         )
