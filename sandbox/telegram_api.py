@@ -120,6 +120,7 @@ class FakeTelegram(FakeServer):
         self._changed = threading.Condition(self._lock)
         self._closing = False
         self._poll_generation = 0
+        self._waiting_polls = 0
         self._updates: list[dict[str, Any]] = []
         self._next_update_id = 730000000
         self._allowed_updates: list[str] = []
@@ -221,6 +222,12 @@ class FakeTelegram(FakeServer):
             return [copy.deepcopy(history[i]) for i in sorted(history)]
 
     @property
+    def waiting_polls(self) -> int:
+        """getUpdates calls currently parked in a long poll (a listener is connected)."""
+        with self._lock:
+            return self._waiting_polls
+
+    @property
     def pending_updates(self) -> list[dict[str, Any]]:
         with self._lock:
             return copy.deepcopy(self._updates)
@@ -268,8 +275,10 @@ class FakeTelegram(FakeServer):
         limit = min(max(int(params.get("limit", 100)), 1), 100)
         deadline = time.monotonic() + min(float(params.get("timeout", 0)), 50)
         with self._lock:
+            # A newer getUpdates ends any older long poll with 409, as on Telegram.
             self._poll_generation += 1
             generation = self._poll_generation
+            self._changed.notify_all()
             self._confirm(params.get("offset"))
             if "allowed_updates" in params:
                 # Persists across calls, as on Telegram; [] means "all the usual types".
@@ -284,7 +293,11 @@ class FakeTelegram(FakeServer):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                self._changed.wait(remaining)
+                self._waiting_polls += 1
+                try:
+                    self._changed.wait(remaining)
+                finally:
+                    self._waiting_polls -= 1
             return copy.deepcopy(self._visible()[:limit])
 
     def _confirm(self, offset: int | None) -> None:
