@@ -202,7 +202,7 @@ class Store:
             if self.engine.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=OutboxRow)
             claimed = []
-            for row, mention in session.execute(query).tuples():
+            for row, mention in session.execute(query):
                 row.state = "sending"
                 row.attempts += 1
                 claimed.append(
@@ -315,8 +315,8 @@ class Store:
                 .join(MentionRow, MentionRow.id == AlertRow.mention_id)
                 .where(AlertRow.outbox_id == outbox_id)
             )
-            row = session.execute(query).tuples().first()
-            return AlertContext(*row) if row else None
+            row = session.execute(query).first()
+            return AlertContext(row[0], row[1]) if row else None
 
     def alerts(self) -> list[AlertRow]:
         with Session(self.engine) as session:
@@ -356,14 +356,20 @@ class Store:
 
 
 def _unique(mentions: Iterable[Mention]) -> list[Mention]:
+    """Each mention once, oldest first, so ids and alerts follow the order people wrote in."""
     seen: set[tuple[str, str]] = set()
     out = []
-    for mention in mentions:
+    for mention in sorted(mentions, key=_age_order):
         key = (mention.platform, mention.external_id)
         if key not in seen:
             seen.add(key)
             out.append(mention)
     return out
+
+
+def _age_order(mention: Mention) -> tuple[datetime, int, str]:
+    # Same-second mentions: numeric ids (tweets) order by length first, then by digits.
+    return (mention.created_at, len(mention.external_id), mention.external_id)
 
 
 def _mention_values(mention: Mention, decision: Decision | None, now: datetime) -> dict[str, Any]:

@@ -1,18 +1,20 @@
 """The running service: listeners → pipeline → outbox → Telegram, on one event loop we own."""
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram import Update
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, ContextTypes
 
 from core.clock import Clock, SystemClock
 from core.store import Store
 from listeners.x import XListener, make_client
-from responders.telegram_alerts import TelegramAlerts
+from responders.telegram_alerts import TelegramAlerts, backoff
 from rules.engine import Engine
 from rules.triage import Triage
 from service.config import AppConfig
@@ -126,14 +128,27 @@ class BrandPulse:
                     len(item.decision.actions) for item in result.new if item.decision
                 )
         if self.telegram is not None:
-            async with self.telegram:
+            try:
+                await self.telegram.initialize()
+            except TelegramError as exc:
+                log.warning("Telegram unreachable (%s): alerts stay in the outbox", exc)
+                return summary
+            try:
                 await self._process_waiting_updates()
                 summary.delivered = await self.outbox.drain()
+            finally:
+                await self.telegram.shutdown()
         return summary
 
     async def _process_waiting_updates(self) -> None:
         assert self.telegram is not None
-        updates = await self.telegram.bot.get_updates(timeout=0, allowed_updates=Update.ALL_TYPES)
+        try:
+            updates = await self.telegram.bot.get_updates(
+                timeout=0, allowed_updates=Update.ALL_TYPES
+            )
+        except TelegramError as exc:
+            log.warning("could not read Telegram updates (%s); they wait for the next run", exc)
+            return
         for update in updates:
             await self.telegram.process_update(update)
         if updates:
@@ -174,15 +189,42 @@ class BrandPulse:
         if self.telegram is None:
             await self._scheduled(scheduler, stop)
             return
-        async with self.telegram:
-            await self.telegram.start()
-            assert self.telegram.updater is not None
-            await self.telegram.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        # Telegram may be down at start: listening goes on, alerts wait in the outbox.
+        telegram_up = asyncio.create_task(self._start_telegram(stop))
+        try:
+            await self._scheduled(scheduler, stop)
+        finally:
+            telegram_up.cancel()
+            await self._stop_telegram()
+
+    async def _start_telegram(self, stop: asyncio.Event) -> None:
+        assert self.telegram is not None and self.telegram.updater is not None
+        attempt = 0
+        while not stop.is_set():
             try:
-                await self._scheduled(scheduler, stop)
-            finally:
-                await self.telegram.updater.stop()
-                await self.telegram.stop()
+                await self.telegram.initialize()
+                await self.telegram.start()
+                await self.telegram.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+                if attempt:
+                    log.info("Telegram reachable again")
+                return
+            except InvalidToken:
+                log.error("Telegram refused TELEGRAM_BOT_TOKEN: alerts wait in the outbox")
+                return
+            except TelegramError as exc:
+                if attempt == 0:
+                    log.warning("Telegram unreachable (%s): retrying in the background", exc)
+                attempt += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff(attempt).total_seconds())
+
+    async def _stop_telegram(self) -> None:
+        assert self.telegram is not None and self.telegram.updater is not None
+        if self.telegram.updater.running:
+            await self.telegram.updater.stop()
+        if self.telegram.running:
+            await self.telegram.stop()
+        await self.telegram.shutdown()
 
     async def _scheduled(self, scheduler: AsyncIOScheduler, stop: asyncio.Event) -> None:
         scheduler.start()

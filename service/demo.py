@@ -1,0 +1,124 @@
+"""`main.py demo`: the real service against local fakes of X and Telegram, no credentials needed.
+
+It seeds a handful of realistic brand mentions, runs one pass of the service exactly as
+`main.py run --once` would (the shipped config.yaml, only the base URLs and tokens point at the
+sandbox), prints the alerts as a staff member sees them, presses a button as an agent would and
+shows the alert updated in place.
+"""
+
+import asyncio
+import logging
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from sandbox.telegram_api import FakeTelegram
+from sandbox.x_api import FakeXApi
+from service.app import BrandPulse
+from service.config import load_config
+
+CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
+STAFF_CHAT = -1001987654321
+BRAND = "AcmeSupport"
+
+# (author, followers, text): the kinds of mention a support team sees in a day.
+MENTIONS = [
+    (
+        "maria_travels",
+        48_200,
+        f"@{BRAND} my order arrived broken and nobody answers my emails. "
+        "I want a refund, not another apology.",
+    ),
+    ("dev_dan", 310, f"@{BRAND} the new app update is fantastic, checkout takes seconds now 🎉"),
+    ("curious_cat", 95, f"@{BRAND} do you ship to Norway?"),
+    (
+        "j_kowalski",
+        1_200,
+        f"@{BRAND} charged twice for the same subscription, been on hold "
+        "for 2 hours. Cancelling if this isn't fixed today",
+    ),
+    (
+        "lawfirm_watch",
+        152_000,
+        f"@{BRAND} customers report the heater catching fire. "
+        "We are preparing a class action lawsuit.",
+    ),
+    ("promo_bot_77", 12, f"@{BRAND} GIVEAWAY!!! follow back for free crypto airdrop"),
+    (
+        "<b>sneaky</b>",
+        5,
+        f"@{BRAND} <i>why</i> is my package still lost?? &amp; nobody replies \u202eevil",
+    ),
+]
+
+
+def run_demo() -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    with (
+        FakeXApi(brand_username=BRAND) as x,
+        FakeTelegram() as telegram,
+        tempfile.TemporaryDirectory(prefix="brandpulse-demo-") as workdir,
+    ):
+        for author, followers, text in MENTIONS:
+            x.post_tweet(text, author, followers=followers)
+        env = {
+            "X_API_BASE": x.base_url,
+            "X_BEARER_TOKEN": x.bearer_token,
+            "X_ACCOUNT": BRAND,
+            "TELEGRAM_API_BASE": telegram.base_url,
+            "TELEGRAM_BOT_TOKEN": telegram.token,
+            "TELEGRAM_ALERT_CHAT_ID": str(STAFF_CHAT),
+            "BRANDPULSE_DATABASE_URL": f"sqlite:///{Path(workdir) / 'demo.db'}",
+        }
+        config = load_config(CONFIG, env)
+        print(f"BrandPulse demo: fake X at {x.base_url}, fake Telegram at {telegram.base_url}")
+        print(f"{len(MENTIONS)} mentions of @{BRAND} were posted. One pass of the service:\n")
+
+        app = BrandPulse(config)
+        summary = asyncio.run(app.run_once())
+        print(
+            f"fetched {summary.fetched}, stored {summary.new} new, queued "
+            f"{summary.alerts_queued} alerts, delivered {summary.delivered}\n"
+        )
+        for message in telegram.messages(STAFF_CHAT):
+            print(_as_seen(message))
+        _show_skipped(app)
+
+        first = telegram.messages(STAFF_CHAT)[0]
+        ack = first["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        agent = {"id": 5501, "first_name": "Ayşe", "username": "ayse_support", "is_bot": False}
+        telegram.press_button(STAFF_CHAT, first["message_id"], ack, from_user=agent)
+        print("Agent @ayse_support taps «Acknowledge» on the first alert. Next pass:\n")
+        asyncio.run(BrandPulse(config).run_once())
+        print(_as_seen(telegram.messages(STAFF_CHAT)[0]))
+
+        again = asyncio.run(BrandPulse(config).run_once())
+        print(f"Polled again: {again.fetched} fetched, {again.delivered} sent (nothing twice).")
+        app.close()
+    return 0
+
+
+def _as_seen(message: dict[str, Any]) -> str:
+    """A Telegram message as plain text, with its buttons, in a box."""
+    lines = []
+    for line in message["text"].splitlines():
+        lines.extend(textwrap.wrap(line, 76) or [""])
+    markup = message.get("reply_markup") or {}
+    buttons = [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
+    if buttons:
+        lines.append("")
+        lines.append("  ".join(f"[ {b} ]" for b in buttons))
+    bar = "─" * 78
+    return "\n".join([f"┌{bar}", *(f"│ {line}" for line in lines), f"└{bar}", ""])
+
+
+def _show_skipped(app: BrandPulse) -> None:
+    alerted = {row.mention_id for row in app.store.outbox()}
+    quiet = [m for m in app.store.mentions() if m.id not in alerted]
+    print("Not alerted (stored, with their triage):")
+    for mention in quiet:
+        why = ", ".join(mention.reasons or []) or "no signal"
+        rules = ", ".join(mention.rules or []) or "no rule"
+        print(f"  @{mention.author_handle}: urgency {mention.urgency}, {rules} ({why})")
+    print()

@@ -1,0 +1,87 @@
+"""Shared fixtures: the sandbox fakes and the shipped config.yaml pointed at them."""
+
+import functools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import OperationalError
+from sqlmodel import SQLModel
+
+from core.store import connect
+from sandbox.telegram_api import FakeTelegram
+from sandbox.x_api import FakeXApi
+from service.config import AppConfig, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED_CONFIG = REPO / "config.yaml"
+STAFF_CHAT = -1001234567890
+# .ci/run exports the URL of the server it started; a developer machine may have one on 5432.
+POSTGRES_URL = os.environ.get(
+    "BRANDPULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@functools.cache
+def postgres_unavailable() -> str:
+    """Why PostgreSQL tests cannot run here, or "" when they can."""
+    engine = connect(POSTGRES_URL)
+    try:
+        with engine.connect():
+            return ""
+    except OperationalError as exc:
+        return f"no PostgreSQL at {POSTGRES_URL.split('@')[-1]} ({str(exc.orig).strip()[:80]})"
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each storage test runs on SQLite (the default) and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'brandpulse.db'}"
+    reason = postgres_unavailable()
+    if reason:
+        pytest.skip(f"PostgreSQL tests skipped: {reason}; set BRANDPULSE_TEST_POSTGRES_URL")
+    engine = connect(POSTGRES_URL)
+    SQLModel.metadata.drop_all(engine)
+    engine.dispose()
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def fake_x() -> Iterator[FakeXApi]:
+    with FakeXApi(brand_username="AcmeSupport") as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+def sandbox_env(database_url: str, fake_x: FakeXApi, fake_telegram: FakeTelegram) -> dict[str, str]:
+    """The environment an operator would set, pointing every platform at the sandbox."""
+    return {
+        "X_API_BASE": fake_x.base_url,
+        "X_BEARER_TOKEN": fake_x.bearer_token,
+        "X_ACCOUNT": "AcmeSupport",
+        "X_POLL_EVERY": "1s",
+        "TELEGRAM_API_BASE": fake_telegram.base_url,
+        "TELEGRAM_BOT_TOKEN": fake_telegram.token,
+        "TELEGRAM_ALERT_CHAT_ID": str(STAFF_CHAT),
+        "BRANDPULSE_DATABASE_URL": database_url,
+    }
+
+
+@pytest.fixture
+def sandbox_config(sandbox_env: dict[str, str]) -> Callable[..., AppConfig]:
+    """The shipped config.yaml read with the sandbox environment (plus overrides)."""
+
+    def build(**overrides: str) -> AppConfig:
+        return load_config(SHIPPED_CONFIG, {**sandbox_env, **overrides})
+
+    return build

@@ -1,0 +1,121 @@
+"""The store's guarantees, on SQLite and on PostgreSQL."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from core.models import Mention
+from core.store import Decision, PlannedAction, Store
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    store = Store.open(database_url)
+    yield store
+    store.close()
+
+
+def mention(external_id: str, minutes_ago: int = 1, text: str = "broken") -> Mention:
+    return Mention(
+        platform="x",
+        external_id=external_id,
+        text=text,
+        created_at=NOW - timedelta(minutes=minutes_ago),
+        author_handle="someone",
+    )
+
+
+def alert_everything(_: Mention) -> Decision:
+    return Decision(
+        sentiment=-0.5,
+        urgency=60,
+        reasons=("broken +20",),
+        rules=("r1",),
+        actions=(PlannedAction("alert", "r1", "staff"),),
+    )
+
+
+def test_batch_cursor_and_actions_are_saved_together_and_only_once(store: Store) -> None:
+    first = store.ingest("x:mentions", [mention("2"), mention("1", 2)], "c1", alert_everything, NOW)
+    again = store.ingest("x:mentions", [mention("2"), mention("3")], "c2", alert_everything, NOW)
+
+    assert [i.mention.external_id for i in first] == ["1", "2"]  # oldest first
+    assert [i.mention.external_id for i in again] == ["3"]
+    assert store.cursor("x:mentions") == "c2"
+    assert store.count_mentions() == 3
+    assert len(store.outbox("pending")) == 3
+
+
+def test_a_failed_transaction_moves_no_cursor_and_saves_nothing(store: Store) -> None:
+    def explode(_: Mention) -> Decision:
+        raise RuntimeError("rules crashed")
+
+    with pytest.raises(RuntimeError):
+        store.ingest("x:mentions", [mention("1")], "c1", explode, NOW)
+    assert store.cursor("x:mentions") is None
+    assert store.count_mentions() == 0
+
+
+def test_backfilled_mentions_are_stored_but_not_triaged(store: Store) -> None:
+    items = store.ingest(
+        "x:mentions",
+        [mention("old", minutes_ago=120), mention("new", minutes_ago=5)],
+        "c1",
+        alert_everything,
+        NOW,
+        triage_after=NOW - timedelta(hours=1),
+    )
+    assert {i.mention.external_id: i.decision is not None for i in items} == {
+        "old": False,
+        "new": True,
+    }
+    assert [row.status for row in store.mentions()] == ["backfilled", "triaged"]
+    assert len(store.outbox()) == 1
+
+
+def test_outbox_claims_in_order_and_records_alerts(store: Store) -> None:
+    store.ingest("x:mentions", [mention("1", 3), mention("2", 2)], None, alert_everything, NOW)
+    first, second = store.claim_due(NOW)
+    assert (first.mention.external_id, second.mention.external_id) == ("1", "2")
+    assert store.claim_due(NOW) == []  # in flight: nobody else takes them
+
+    alert = store.record_alert(first, "-100", 77, NOW)
+    store.mark_failed(second.id, "Telegram down", NOW + timedelta(seconds=30))
+
+    assert [row.state for row in store.outbox()] == ["sent", "pending"]
+    assert store.claim_due(NOW) == []
+    assert [i.id for i in store.claim_due(NOW + timedelta(seconds=31))] == [second.id]
+    context = store.alert_by_outbox(first.id)
+    assert context is not None
+    assert context.alert.id == alert.id
+    assert context.mention.external_id == "1"
+
+
+def test_actions_in_flight_at_a_crash_are_retried_and_flagged(store: Store) -> None:
+    store.ingest("x:mentions", [mention("1")], None, alert_everything, NOW)
+    [item] = store.claim_due(NOW)
+    assert store.recover_in_flight(NOW) == 1
+    [again] = store.claim_due(NOW)
+    assert again.id == item.id
+    assert again.payload["maybe_repeat"] is True
+
+
+def test_agent_actions_move_the_alert_state(store: Store) -> None:
+    store.ingest("x:mentions", [mention("1")], None, alert_everything, NOW)
+    [item] = store.claim_due(NOW)
+    alert = store.record_alert(item, "-100", 5, NOW)
+    acked = store.record_agent_action(alert.id or 0, "ack", "7", "@ana", NOW)
+    resolved = store.record_agent_action(alert.id or 0, "resolve", "8", "@ben", NOW)
+    again = store.record_agent_action(alert.id or 0, "ack", "9", "@cem", NOW)
+
+    assert acked.state == "acknowledged"
+    assert (resolved.state, resolved.acknowledged_by, resolved.resolved_by) == (
+        "resolved",
+        "@ana",
+        "@ben",
+    )
+    assert again.state == "resolved"
+    assert len(store.agent_actions(alert.id or 0)) == 3
