@@ -2,25 +2,60 @@
 
 The same `Engine.evaluate` runs live, in `rules test` and in a backtest. Sentiment and the default
 triage are computed once per mention, never per rule; every rule keyword of every rule sits in one
-Aho-Corasick automaton, so a thousand keywords cost about what ten do.
+Aho-Corasick automaton, and a rule whose `when` names keywords is only looked at when one of them
+was found, so a thousand rules cost about what ten do.
 """
 
+import fnmatch
 import math
-from collections import defaultdict
+import re
+import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
 
 import ahocorasick
 
+from core.duration import format_duration
 from core.models import Mention
-from rules.schema import AlertAction, Condition, IgnoreAction, Rule, RulesConfig, StopAction
+from rules.schema import (
+    AlertAction,
+    Condition,
+    EscalateAction,
+    ReplyAction,
+    Rule,
+    RulesConfig,
+    TagAction,
+    TimeWindow,
+    render_template,
+)
 from rules.text import fold
-from rules.triage import Assessment, Triage
+from rules.triage import Assessment, Signal, Triage
+
+PLATFORM_NAMES = {"x": "X", "reddit": "Reddit", "telegram": "Telegram"}
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
     rule: str  # the first rule that asked for it; all rules that did are in Verdict.rules
     route: str
+    owner: str = ""
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    rule: str
+    template: str  # as written in the rule
+    text: str  # the template with {author}, {platform}, {rule} filled in
+    dry_run: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    rule: str
+    route: str
+    after: timedelta  # escalate when the alert is still unacknowledged after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,153 +67,383 @@ class Verdict:
     alerts: tuple[Alert, ...]
     needs_response: bool
     ignored_by: str = ""  # the rule whose `ignore` dropped the mention
+    replies: tuple[Reply, ...] = ()  # at most one: a customer never gets two automatic answers
+    tags: tuple[str, ...] = ()
+    escalations: tuple[Escalation, ...] = ()
+    is_question: bool = False
 
 
 @dataclass(slots=True)
-class _Compiled:
+class _Context:
+    """One mention and everything computed once for it, read by the compiled checks."""
+
+    mention: Mention
+    assessment: Assessment
+    matched: dict[int, list["_Term"]]  # keyword slot → its terms found in the text
+    urgency: int  # before keyword weights, which depend on the rules that match
+    now: datetime
+    language: str
+    handle: str
+    is_question: bool
+    local_times: dict[tzinfo, datetime] = field(default_factory=dict)
+
+    def local(self, zone: tzinfo) -> datetime:
+        if zone not in self.local_times:
+            self.local_times[zone] = self.now.astimezone(zone)
+        return self.local_times[zone]
+
+
+Check = Callable[[_Context], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    slot: int
+    stem: bool  # "refund*": the word may continue
+    written: str  # as the rule author wrote it, shown in reasons
+    weight: int | None  # None: the default keyword weight
+
+
+@dataclass(slots=True)
+class _CompiledRule:
     rule: Rule
-    # id() of each Condition node holding keywords/exclude → index into the match table
-    keyword_nodes: dict[int, int] = field(default_factory=dict)
-    exclude_nodes: dict[int, int] = field(default_factory=dict)
+    order: int
+    check: Check
+    gate: int | None  # a keyword slot that must match for the rule to be able to fire
+    weighted_slots: list[int]  # keyword slots whose terms add urgency when the rule fires
 
 
 class Engine:
     def __init__(self, config: RulesConfig, triage: Triage):
         self.config = config
         self.triage = triage
-        self._rules: list[_Compiled] = []
+        self._terms: dict[str, list[_Term]] = {}  # folded term → where it is used
+        self._slots = 0
+        self._lists = {name: frozenset(entries) for name, entries in config.lists.items()}
+        self._zone = zoneinfo.ZoneInfo(config.timezone)
+        enabled = [rule for rule in config.rules if rule.enabled]
+        ordered = sorted(enumerate(enabled), key=lambda pair: (-pair[1].priority, pair[0]))
+        self._rules = [self._compile_rule(rule, order) for order, (_i, rule) in enumerate(ordered)]
+        self._ungated = [r for r in self._rules if r.gate is None]
+        self._gated: dict[int, list[_CompiledRule]] = {}
+        for compiled in self._rules:
+            if compiled.gate is not None:
+                self._gated.setdefault(compiled.gate, []).append(compiled)
         self._automaton = ahocorasick.Automaton()
-        self._terms: dict[str, list[int]] = defaultdict(list)  # folded term → term-set slots
-        self._slot_count = 0
-        for rule in config.rules:
-            if rule.enabled:
-                compiled = _Compiled(rule)
-                self._index(rule.when, compiled)
-                self._rules.append(compiled)
-        for term, slots in self._terms.items():
-            self._automaton.add_word(term, (term, tuple(slots)))
+        for term, uses in self._terms.items():
+            self._automaton.add_word(term, (len(term), tuple(uses)))
         if self._terms:
             self._automaton.make_automaton()
 
-    def _index(self, condition: Condition, compiled: _Compiled) -> None:
-        for terms, nodes in (
-            (condition.keywords, compiled.keyword_nodes),
-            (condition.exclude, compiled.exclude_nodes),
-        ):
-            if terms:
-                slot = self._slot_count
-                self._slot_count += 1
-                nodes[id(condition)] = slot
-                for term in {fold(t) for t in terms}:
-                    self._terms[term].append(slot)
-        for child in (
-            *condition.any,
-            *condition.all,
-            *([condition.not_] if condition.not_ else []),
-        ):
-            self._index(child, compiled)
+    @property
+    def rule_names(self) -> tuple[str, ...]:
+        """Enabled rules in evaluation order (priority, then file order)."""
+        return tuple(compiled.rule.name for compiled in self._rules)
 
-    def evaluate(self, mention: Mention, assessment: Assessment | None = None) -> Verdict:
+    # --- compiling ------------------------------------------------------------------------
+
+    def _compile_rule(self, rule: Rule, order: int) -> _CompiledRule:
+        weighted: list[int] = []
+        check = self._condition(rule.when, weighted, positive=True)
+        gate = weighted[0] if rule.when.keywords else None
+        return _CompiledRule(rule, order, check, gate, weighted)
+
+    def _new_slot(self, terms: dict[str, int | None]) -> int:
+        slot = self._slots
+        self._slots += 1
+        for written, weight in terms.items():
+            key = " ".join(fold(written.rstrip("*")).split())
+            term = _Term(slot, written.endswith("*"), written.rstrip("*"), weight)
+            self._terms.setdefault(key, []).append(term)
+        return slot
+
+    def _condition(self, condition: Condition, weighted: list[int], positive: bool) -> Check:
+        """One function checking every part of `condition`, cheapest parts first."""
+        checks: list[Check] = []
+        if condition.keywords:
+            slot = self._new_slot(condition.keywords)
+            if positive:
+                weighted.append(slot)
+            checks.append(lambda ctx: slot in ctx.matched)
+        if condition.exclude:
+            excluded = self._new_slot(dict.fromkeys(condition.exclude))
+            checks.append(lambda ctx: excluded not in ctx.matched)
+        checks.extend(_mention_checks(condition))
+        if condition.author_in:
+            authors = frozenset().union(*(self._lists[name] for name in condition.author_in))
+            checks.append(lambda ctx: ctx.handle in authors or ctx.mention.author_id in authors)
+        checks.extend(_triage_checks(condition))
+        if condition.time is not None:
+            checks.append(self._time_check(condition.time))
+        if condition.regex:
+            patterns = [re.compile(p, re.IGNORECASE) for p in condition.regex]
+            checks.append(lambda ctx: any(p.search(ctx.mention.text) for p in patterns))
+        if condition.any:
+            options = [self._condition(c, weighted, positive) for c in condition.any]
+            checks.append(lambda ctx: any(option(ctx) for option in options))
+        checks.extend(self._condition(c, weighted, positive) for c in condition.all)
+        if condition.not_ is not None:
+            negated = self._condition(condition.not_, weighted, not positive)
+            checks.append(lambda ctx: not negated(ctx))
+        return _all_of(checks)
+
+    def _time_check(self, window: TimeWindow) -> Check:
+        zone = zoneinfo.ZoneInfo(window.timezone) if window.timezone else self._zone
+        hours, days = tuple(window.hours), frozenset(window.days)
+
+        def check(ctx: _Context) -> bool:
+            local = ctx.local(zone)
+            if days and local.weekday() not in days:
+                return False
+            minute = local.hour * 60 + local.minute
+            return not hours or any(_in_range(minute, start, end) for start, end in hours)
+
+        return check
+
+    # --- evaluating -----------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        mention: Mention,
+        assessment: Assessment | None = None,
+        *,
+        now: datetime | None = None,
+        author_recent_count: int = 0,
+    ) -> Verdict:
+        """What the rules make of `mention`.
+
+        `now` is the moment `time:` conditions look at (default: when the mention was written);
+        `author_recent_count` is how many earlier mentions the same author wrote within
+        `urgency.repeat_window`, counted by the caller, so evaluation stays pure.
+        """
         assessment = assessment or self.triage.assess(mention.text, mention.lang or None)
-        matched = self._match(mention.text)
         weights = self.config.urgency
-        reasons: list[str] = []
-        points = 0.0
-        for signal in assessment.signals:
-            signal_points = round(signal.points * weights.triage)
-            if signal_points:
-                points += signal_points
-                reasons.append(f"{signal.label} {signal_points:+d}")
-        reach = _reach_points(mention.author_followers, weights.reach)
-        if reach:
-            points += reach
-            reasons.append(f"followers {_short(mention.author_followers)} +{reach}")
-        if mention.author_verified and weights.verified:
-            points += weights.verified
-            reasons.append(f"verified +{weights.verified}")
-        fired: list[str] = []
-        alerts: dict[str, Alert] = {}
-        keyword_hits: list[str] = []
-        ignored_by = ""
-        context = _Context(mention, assessment, matched, _clamp(points))
-        for compiled in self._rules:
-            if not _holds(compiled.rule.when, compiled, context):
-                continue
-            fired.append(compiled.rule.name)
-            for slot in compiled.keyword_nodes.values():
-                keyword_hits.extend(t for t in matched.get(slot, ()) if t not in keyword_hits)
-            actions = compiled.rule.actions
-            if any(isinstance(a, IgnoreAction) for a in actions):
-                ignored_by = compiled.rule.name
-                alerts.clear()
+        is_question = _is_question(mention.text, assessment.signals)
+        base = self._base_points(mention, is_question, author_recent_count)
+        triage_points = _triage_points(assessment.signals, weights.sentiment, weights.triage)
+        if weights.question is not None:
+            triage_points = [(s, p) for s, p in triage_points if s.category != "question"]
+        ctx = _Context(
+            mention=mention,
+            assessment=assessment,
+            matched=self._match(mention.text),
+            urgency=_clamp(sum(p for _s, p in triage_points) + sum(p for _l, p in base)),
+            now=now or mention.created_at,
+            language=(mention.lang or assessment.language).split("-")[0].lower(),
+            handle=mention.author_handle.lstrip("@").casefold(),
+            is_question=is_question,
+        )
+        outcome = _Outcome()
+        for compiled in self._candidates(ctx.matched):
+            if compiled.check(ctx) and outcome.apply(compiled, ctx):
                 break
-            for action in actions:
-                if isinstance(action, AlertAction):
-                    alerts.setdefault(action.route, Alert(compiled.rule.name, action.route))
-            if any(isinstance(a, StopAction) for a in actions):
-                break
-        triage_labels = {fold(signal.label) for signal in assessment.signals}
-        for term in keyword_hits:
-            if term not in triage_labels and weights.keyword:
-                points += weights.keyword
-                reasons.append(f"{term} +{weights.keyword}")
+        keyword_points = [] if outcome.ignored_by else outcome.keyword_points(weights.keyword)
+        overridden = {fold(label) for label, _p, explicit in keyword_points if explicit}
+        counted = {fold(signal.label) for signal, _p in triage_points}
+        parts = [
+            (signal.label, points)
+            for signal, points in triage_points
+            if fold(signal.label) not in overridden
+        ]
+        parts += [
+            (label, points)
+            for label, points, explicit in keyword_points
+            if explicit or fold(label) not in counted
+        ]
+        parts += base
         return Verdict(
             sentiment=assessment.sentiment,
-            urgency=_clamp(points),
-            reasons=tuple(reasons),
-            rules=tuple(fired),
-            alerts=tuple(alerts.values()),
+            urgency=_clamp(sum(points for _label, points in parts)),
+            reasons=tuple(f"{label} {points:+d}" for label, points in parts if points),
+            rules=tuple(outcome.fired),
+            alerts=tuple(outcome.alerts.values()),
             needs_response=assessment.needs_response,
-            ignored_by=ignored_by,
+            ignored_by=outcome.ignored_by,
+            replies=tuple(outcome.replies),
+            tags=tuple(outcome.tags),
+            escalations=tuple(outcome.escalations.values()),
+            is_question=is_question,
         )
 
-    def _match(self, text: str) -> dict[int, list[str]]:
-        """Term-set slot → folded terms found in `text` as whole words."""
-        found: dict[int, list[str]] = defaultdict(list)
+    def _base_points(
+        self, mention: Mention, is_question: bool, recent: int
+    ) -> list[tuple[str, int]]:
+        """Urgency that does not depend on which rules match: reach, verified, repeat, question."""
+        weights = self.config.urgency
+        parts: list[tuple[str, int]] = []
+        reach = _reach_points(mention.author_followers, weights.reach)
+        if reach:
+            parts.append((f"followers {_short(mention.author_followers)}", reach))
+        if mention.author_verified and weights.verified:
+            parts.append(("verified", weights.verified))
+        if recent > 0 and weights.repeat:
+            window = format_duration(weights.repeat_window)
+            points = min(weights.repeat_max, weights.repeat * recent)
+            parts.append((f"repeat: {recent} earlier in {window}", points))
+        if is_question and weights.question:
+            parts.append(("question", weights.question))
+        return parts
+
+    def _match(self, text: str) -> dict[int, list[_Term]]:
+        """Keyword slot → its terms found in `text` as whole words (or stems)."""
+        found: dict[int, list[_Term]] = {}
         if not self._terms:
             return found
-        folded = fold(text)
-        for end, (term, slots) in self._automaton.iter(folded):
-            start = end - len(term) + 1
-            if _is_word_start(folded, start) and _is_word_end(folded, end):
-                for slot in slots:
-                    if term not in found[slot]:
-                        found[slot].append(term)
+        folded = " ".join(fold(text).split())
+        for end, (length, uses) in self._automaton.iter(folded):
+            start = end - length + 1
+            if not _is_word_start(folded, start):
+                continue
+            whole = _is_word_end(folded, end)
+            for term in uses:
+                if whole or term.stem:
+                    hits = found.setdefault(term.slot, [])
+                    if term not in hits:
+                        hits.append(term)
         return found
 
+    def _candidates(self, matched: dict[int, list[_Term]]) -> list[_CompiledRule]:
+        """Rules that can fire: those without keywords, and those whose keywords were found."""
+        gated = [rule for slot in matched for rule in self._gated.get(slot, ())]
+        if not gated:
+            return self._ungated
+        return sorted([*self._ungated, *gated], key=lambda compiled: compiled.order)
 
-@dataclass(frozen=True, slots=True)
-class _Context:
-    mention: Mention
-    assessment: Assessment
-    matched: dict[int, list[str]]
-    urgency: int
+
+@dataclass(slots=True)
+class _Outcome:
+    """What the rules fired so far decided, in evaluation order."""
+
+    fired: list[str] = field(default_factory=list)
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    replies: list[Reply] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    escalations: dict[str, Escalation] = field(default_factory=dict)
+    terms: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    ignored_by: str = ""
+
+    def apply(self, compiled: _CompiledRule, ctx: _Context) -> bool:
+        """Take in a fired rule's actions and matched terms; True when no later rule may run."""
+        rule = compiled.rule
+        self.fired.append(rule.name)
+        for slot in compiled.weighted_slots:
+            for term in ctx.matched.get(slot, ()):
+                self.terms.setdefault(fold(term.written), (term.written, term.weight))
+        kinds = {action.kind for action in rule.actions}
+        if "ignore" in kinds:
+            self.ignored_by = rule.name
+            self.alerts.clear()
+            self.replies.clear()
+            self.tags.clear()
+            self.escalations.clear()
+            return True
+        for action in rule.actions:
+            if isinstance(action, AlertAction):
+                alert = Alert(rule.name, action.route, rule.owner, rule.priority)
+                self.alerts.setdefault(action.route, alert)
+            elif isinstance(action, ReplyAction) and not self.replies:
+                self.replies.append(_reply(rule.name, action, ctx.mention))
+            elif isinstance(action, TagAction):
+                self.tags.extend(tag for tag in action.tags if tag not in self.tags)
+            elif isinstance(action, EscalateAction):
+                escalation = Escalation(rule.name, action.route, action.after)
+                self.escalations.setdefault(action.route, escalation)
+        return "stop" in kinds
+
+    def keyword_points(self, default: int) -> list[tuple[str, int, bool]]:
+        """(term, points, weight given explicitly) for every term of the fired rules."""
+        return [
+            (written, default if weight is None else weight, weight is not None)
+            for written, weight in self.terms.values()
+        ]
 
 
-def _holds(condition: Condition, compiled: _Compiled, ctx: _Context) -> bool:
-    mention, assessment = ctx.mention, ctx.assessment
-    slot = compiled.keyword_nodes.get(id(condition))
-    if slot is not None and not ctx.matched.get(slot):
-        return False
-    slot = compiled.exclude_nodes.get(id(condition))
-    if slot is not None and ctx.matched.get(slot):
-        return False
-    checks = (
-        not condition.platform or mention.platform in condition.platform,
-        condition.sentiment_below is None or assessment.sentiment < condition.sentiment_below,
-        condition.sentiment_above is None or assessment.sentiment > condition.sentiment_above,
-        condition.followers_at_least is None
-        or mention.author_followers >= condition.followers_at_least,
-        condition.needs_response is None or assessment.needs_response == condition.needs_response,
-        condition.urgency_at_least is None or ctx.urgency >= condition.urgency_at_least,
-    )
-    if not all(checks):
-        return False
-    if condition.any and not any(_holds(c, compiled, ctx) for c in condition.any):
-        return False
-    if not all(_holds(c, compiled, ctx) for c in condition.all):
-        return False
-    return not (condition.not_ and _holds(condition.not_, compiled, ctx))
+def _reply(rule: str, action: ReplyAction, mention: Mention) -> Reply:
+    handle = mention.author_handle or mention.author_id
+    values = {
+        "author": f"@{handle}" if mention.platform == "x" and handle else handle,
+        "platform": PLATFORM_NAMES.get(mention.platform, mention.platform),
+        "rule": rule,
+    }
+    text = render_template(action.template, values)
+    return Reply(rule, action.template, text, action.dry_run)
+
+
+def _mention_checks(condition: Condition) -> list[Check]:
+    """Checks on the mention's own fields."""
+    checks: list[Check] = []
+    if condition.platform:
+        platforms = frozenset(condition.platform)
+        checks.append(lambda ctx: ctx.mention.platform in platforms)
+    if condition.source:
+        sources = _glob(condition.source)
+        checks.append(lambda ctx: sources(ctx.mention.source))
+    if condition.language:
+        languages = frozenset(condition.language)
+        checks.append(lambda ctx: ctx.language in languages)
+    if (least := condition.followers_at_least) is not None:
+        checks.append(lambda ctx: ctx.mention.author_followers >= least)
+    if (below := condition.followers_below) is not None:
+        checks.append(lambda ctx: ctx.mention.author_followers < below)
+    if (verified := condition.verified) is not None:
+        checks.append(lambda ctx: ctx.mention.author_verified == verified)
+    if (is_reply := condition.is_reply) is not None:
+        checks.append(lambda ctx: bool(ctx.mention.in_reply_to_id) == is_reply)
+    return checks
+
+
+def _triage_checks(condition: Condition) -> list[Check]:
+    """Checks on what the triage made of the mention."""
+    checks: list[Check] = []
+    if (below := condition.sentiment_below) is not None:
+        checks.append(lambda ctx: ctx.assessment.sentiment < below)
+    if (above := condition.sentiment_above) is not None:
+        checks.append(lambda ctx: ctx.assessment.sentiment > above)
+    if (question := condition.is_question) is not None:
+        checks.append(lambda ctx: ctx.is_question == question)
+    if (needs := condition.needs_response) is not None:
+        checks.append(lambda ctx: ctx.assessment.needs_response == needs)
+    if (urgency := condition.urgency_at_least) is not None:
+        checks.append(lambda ctx: ctx.urgency >= urgency)
+    return checks
+
+
+def _all_of(checks: list[Check]) -> Check:
+    if not checks:
+        return lambda _ctx: True
+    if len(checks) == 1:
+        return checks[0]
+    return lambda ctx: all(check(ctx) for check in checks)
+
+
+def _glob(patterns: list[str]) -> Callable[[str], bool]:
+    if not any(ch in pattern for pattern in patterns for ch in "*?["):
+        names = frozenset(patterns)
+        return names.__contains__
+    regex = re.compile("|".join(fnmatch.translate(pattern) for pattern in patterns))
+    return lambda name: regex.match(name) is not None
+
+
+def _in_range(minute: int, start: int, end: int) -> bool:
+    if start < end:
+        return start <= minute < end
+    return minute >= start or minute < end  # 22:00-06:00 wraps past midnight
+
+
+def _is_question(text: str, signals: tuple[Signal, ...]) -> bool:
+    # The triage lexicon knows each language's question openings ("how do I …"); a question
+    # mark in any script counts even when the lexicon gives questions no points.
+    return any(mark in text for mark in "?？؟") or any(s.category == "question" for s in signals)
+
+
+def _triage_points(
+    signals: tuple[Signal, ...], sentiment: float, triage: float
+) -> list[tuple[Signal, int]]:
+    weighted = [
+        (signal, round(signal.points * (sentiment if signal.category == "sentiment" else triage)))
+        for signal in signals
+    ]
+    return [(signal, points) for signal, points in weighted if points]
 
 
 def _is_word_start(text: str, start: int) -> bool:
