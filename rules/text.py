@@ -1,5 +1,3 @@
-# Turkish letters (ı, İ) are the point of this module, not look-alike typos.
-# ruff: noqa: RUF001, RUF002, RUF003
 """Text folding shared by keyword matching and triage.
 
 Brand managers write `iade` or `refund`; customers type `İADE`, `ıade`, `Refund`, `réfund` or
@@ -10,11 +8,29 @@ import re
 import unicodedata
 
 # Turkish has four i's. str.casefold() maps "İ" to "i̇" (i + combining dot) and leaves "ı" alone,
-# so "İADE".casefold() never equals "iade". Map all four to plain "i" first.
-_TURKISH_I = str.maketrans({"İ": "i", "I": "i", "ı": "i"})
-# Letters NFKD does not decompose but customers replace by ASCII when typing fast.
-_EXTRA_ASCII = str.maketrans({"ß": "ss", "ø": "o", "ł": "l", "đ": "d", "æ": "ae", "œ": "oe"})
+# so "İADE".casefold() never equals "iade". Map both to plain "i" first ("I" needs no help:
+# casefold makes it "i").
+_TURKISH_I = (("İ", "i"), ("ı", "i"))
+# Letters NFKD does not decompose but customers replace by ASCII when typing fast ("ß" needs no
+# entry: casefold makes it "ss").
+_EXTRA_ASCII = (("ø", "o"), ("ł", "l"), ("đ", "d"), ("æ", "ae"), ("œ", "oe"))
+# The combining marks of Latin scripts (U+0300-U+036F less U+034F, which NFKD never emits and
+# `unicodedata.combining` says is not one). A regex strips them in C; per-character Python
+# filtering cost ~30 µs per Turkish tweet, more than the rest of triage.
+_LATIN_MARKS = re.compile("[\u0300-\u034e\u0350-\u036f]+")
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class _CombiningMarks(dict[int, int | None]):
+    """`str.translate` table deleting the other combining marks, filled on first sight."""
+
+    def __missing__(self, code: int) -> int | None:
+        value = None if unicodedata.combining(chr(code)) else code
+        self[code] = value
+        return value
+
+
+_OTHER_MARKS = _CombiningMarks()
 
 
 def fold(text: str) -> str:
@@ -24,12 +40,20 @@ def fold(text: str) -> str:
     on its own matches the same phrase folded inside a sentence.
     """
     if text.isascii():
-        # Most mentions are plain ASCII; for them the steps below reduce to lower(), and
-        # skipping NFKD makes folding several times faster on the triage hot path.
+        # Most English mentions are plain ASCII; for them every step below is lower().
         return text.lower()
-    lowered = text.translate(_TURKISH_I).casefold().translate(_EXTRA_ASCII)
-    decomposed = unicodedata.normalize("NFKD", lowered)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # str.replace scans in C; str.translate with a table costs ~6 µs per tweet.
+    for letter, ascii_form in _TURKISH_I:
+        if letter in text:
+            text = text.replace(letter, ascii_form)
+    lowered = text.casefold()
+    for letter, ascii_form in _EXTRA_ASCII:
+        if letter in lowered:
+            lowered = lowered.replace(letter, ascii_form)
+    stripped = _LATIN_MARKS.sub("", unicodedata.normalize("NFKD", lowered))
+    # Marks of other scripts (Hebrew points, Devanagari signs...) are rare: only then pay for
+    # the per-character table.
+    return stripped if stripped.isascii() else stripped.translate(_OTHER_MARKS)
 
 
 def words(text: str) -> list[str]:

@@ -1,5 +1,3 @@
-# Turkish dotted and dotless letters are the point of these tests.
-# ruff: noqa: RUF001
 """Text folding used by keyword matching and triage."""
 
 import pytest

@@ -1,10 +1,9 @@
-# Turkish letters and typographic apostrophes are the point of several tests.
-# ruff: noqa: RUF001
 """Default triage on hand-written mentions, several phrasings each."""
 
 from pathlib import Path
 
 import pytest
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from rules.triage import Assessment, LexiconError, Signal, Triage
 
@@ -177,3 +176,22 @@ def test_unreadable_yaml_names_file_and_line(tmp_path: Path) -> None:
 def test_missing_language_is_a_clear_error() -> None:
     with pytest.raises(LexiconError, match="xx"):
         Triage.from_files([], languages=("xx",), defaults=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks, lovely service!",
+        "  The flight was NOT good at all :( ",
+        "kind of ok, but the food was AWFUL!!!",
+        "I don't hate it",
+        "worst. airline. ever 😡😡",
+        "so happy 😊 with the upgrade",
+        "",
+    ],
+)
+def test_sentiment_is_exactly_vaders(triage: Triage, text: str) -> None:
+    assert (
+        triage.assess(text).sentiment
+        == SentimentIntensityAnalyzer().polarity_scores(text)["compound"]
+    )
