@@ -1,0 +1,163 @@
+"""Memory and CPU: peak RSS of `main.py run`, and CPU time per alerted mention.
+
+    python bench/memory_cpu.py [--stored 100000] [--rules 1000]
+
+Peak RSS is read from the kernel (wait4) for a real `main.py run` process that polls the fake X,
+alerts through the fake Telegram, and is then stopped with SIGTERM: once with the shipped
+config.yaml and an empty database, once with --stored mentions in the database and --rules
+generated rules (5 keywords each). CPU per alerted mention is measured in-process over the
+pipeline (parse, VADER + triage, rules, database write, outbox row) for mentions that all alert.
+Targets: ≤ 60 MB small, ≤ 200 MB large, ≤ 5 ms CPU per alerted mention.
+"""
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from benchlib import REPO, machine, sample_texts, table
+
+from core.models import Mention
+from core.store import Decision, Store
+from listeners.base import Batch
+from rules.engine import Engine
+from rules.triage import Triage
+from sandbox.telegram_api import FakeTelegram
+from sandbox.x_api import FakeXApi
+from service.config import load_config
+from service.pipeline import Pipeline
+
+WORDS = ["refund", "broken", "late", "delay", "cancel", "charge", "parcel", "battery", "app"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stored", type=int, default=100_000)
+    parser.add_argument("--rules", type=int, default=1000)
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        small = peak_rss(REPO / "config.yaml", f"sqlite:///{work / 'small.db'}")
+        rows.append(("main.py run, shipped config, empty database", f"{small:.0f} MB", "≤ 60 MB"))
+        big_db = f"sqlite:///{work / 'big.db'}"
+        fill(big_db, args.stored)
+        big_config = many_rules(work / "config.yaml", args.rules)
+        big = peak_rss(big_config, big_db)
+        rows.append(
+            (
+                f"main.py run, {args.rules:,} rules, {args.stored:,} stored",
+                f"{big:.0f} MB",
+                "≤ 200 MB",
+            )
+        )
+        cpu = cpu_per_alert(f"sqlite:///{work / 'cpu.db'}", 5000)
+        rows.append(("CPU per alerted mention (SQLite)", f"{cpu:.2f} ms", "≤ 5 ms"))
+    print(f"Memory and CPU — {datetime.now(UTC):%Y-%m-%d}, {machine()}\n")
+    print(table(["measure", "value", "target"], rows))
+
+
+def peak_rss(config: Path, database_url: str) -> float:
+    """Peak RSS (MB) of a `main.py run` that polled once and delivered one alert."""
+    with FakeXApi() as x, FakeTelegram() as telegram, tempfile.TemporaryFile("w+") as log:
+        x.post_tweet("@AcmeSupport my parcel arrived broken, refund please", "customer")
+        env = {
+            **os.environ,
+            "X_API_BASE": x.base_url,
+            "X_BEARER_TOKEN": x.bearer_token,
+            "X_ACCOUNT": "AcmeSupport",
+            "X_POLL_EVERY": "1s",
+            "TELEGRAM_API_BASE": telegram.base_url,
+            "TELEGRAM_BOT_TOKEN": telegram.token,
+            "TELEGRAM_ALERT_CHAT_ID": "-1001",
+            "BRANDPULSE_DATABASE_URL": database_url,
+        }
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "main.py"), "run", "--config", str(config)],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        deadline = time.monotonic() + 120
+        while not telegram.sent and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(3)  # a few more polls and drains at steady state
+        process.send_signal(signal.SIGTERM)
+        _, status, usage = os.wait4(process.pid, 0)
+        if not telegram.sent or os.waitstatus_to_exitcode(status) != 0:
+            log.seek(0)
+            raise SystemExit(f"the service did not alert or exit cleanly:\n{log.read()[-3000:]}")
+    return usage.ru_maxrss / 1024
+
+
+def fill(database_url: str, count: int) -> None:
+    """`count` stored, already-triaged mentions, as after weeks of listening."""
+    store = Store.open(database_url)
+    texts = sample_texts(min(count, 20_000))
+    start = datetime.now(UTC) - timedelta(days=30)
+    for offset in range(0, count, 1000):
+        mentions = [
+            Mention(
+                platform="x",
+                external_id=str(10**15 + n),
+                text=texts[n % len(texts)],
+                created_at=start + timedelta(seconds=n * 20),
+                author_handle=f"u{n % 9000}",
+            )
+            for n in range(offset, min(count, offset + 1000))
+        ]
+        store.ingest("x:mentions", mentions, None, lambda _: Decision(0.0, 0), datetime.now(UTC))
+    store.close()
+
+
+def many_rules(path: Path, count: int) -> Path:
+    """The shipped config with `count` extra keyword rules appended (5 keywords each)."""
+    rng = random.Random(3)
+    lines = [(REPO / "config.yaml").read_text(encoding="utf-8").rstrip(), ""]
+    for n in range(count):
+        keywords = ", ".join(f'"{rng.choice(WORDS)} {n}-{k}"' for k in range(5))
+        lines += [
+            f"  - name: generated-{n}",
+            f"    when: {{keywords: [{keywords}]}}",
+            "    actions: [alert]",
+        ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def cpu_per_alert(database_url: str, count: int) -> float:
+    config = load_config(REPO / "config.yaml", {"BRANDPULSE_DATABASE_URL": database_url})
+    store = Store.open(database_url)
+    pipeline = Pipeline(store, Engine(config, Triage.default(config.brand.languages)))
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    mentions = [
+        Mention(
+            platform="x",
+            external_id=str(n + 1),
+            author_handle=f"u{n}",
+            text=f"@AcmeSupport order {n} arrived broken, I want a refund",
+            created_at=start + timedelta(milliseconds=n),
+        )
+        for n in range(count)
+    ]
+    began = time.process_time()
+    for offset in range(0, count, 100):
+        batch = Batch(mentions=mentions[offset : offset + 100], next_cursor=str(offset))
+        pipeline.ingest("x:mentions", batch, datetime.now(UTC))
+    spent = time.process_time() - began
+    alerted = len(store.outbox())
+    store.close()
+    if alerted != count:
+        raise SystemExit(f"only {alerted} of {count} mentions alerted; the figure would lie")
+    return spent / count * 1000
+
+
+if __name__ == "__main__":
+    main()

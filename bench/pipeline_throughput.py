@@ -1,0 +1,124 @@
+"""Pipeline throughput: parse → save → triage → outbox, against VADER alone on the same texts.
+
+    python bench/pipeline_throughput.py [--counts 10000,100000] [--backends sqlite,postgresql]
+
+Mentions arrive as X API v2 tweet objects and go through the real listener parsing, the real
+store (one transaction per page of 100, bulk inserts) and the shipped config.yaml's rules with
+the default triage. Target: ≥ 50 % of VADER-alone throughput end to end on SQLite.
+"""
+
+import argparse
+import contextlib
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from benchlib import REPO, machine, sample_texts, table
+
+import psycopg
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from core.store import Store
+from listeners.base import Batch
+from listeners.x import XConfig, XListener
+from rules.engine import Engine
+from rules.triage import Triage
+from service.config import load_config
+from service.pipeline import Pipeline
+
+PAGE = 100
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def tweets(texts: list[str]) -> list[dict]:
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    return [
+        {
+            "id": str(1_900_000_000_000_000_000 + n),
+            "text": text,
+            "author_id": str(10_000 + n % 5000),
+            "created_at": (start + timedelta(milliseconds=n)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "conversation_id": str(1_900_000_000_000_000_000 + n),
+            "lang": "en",
+        }
+        for n, text in enumerate(texts)
+    ]
+
+
+def users() -> dict[str, dict]:
+    return {
+        str(10_000 + n): {
+            "id": str(10_000 + n),
+            "username": f"user{n}",
+            "public_metrics": {"followers_count": n * 37},
+        }
+        for n in range(5000)
+    }
+
+
+def vader_rate(texts: list[str]) -> float:
+    analyzer = SentimentIntensityAnalyzer()
+    started = time.perf_counter()
+    for text in texts:
+        analyzer.polarity_scores(text)
+    return len(texts) / (time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def database(backend: str) -> Iterator[str]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{Path(folder) / 'bench.db'}"
+        return
+    name = "brandpulse_bench_pipeline"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def pipeline_rate(url: str, payloads: list[dict], people: dict[str, dict]) -> tuple[float, int]:
+    config = load_config(REPO / "config.yaml", {"BRANDPULSE_DATABASE_URL": url})
+    store = Store.open(url)
+    pipeline = Pipeline(store, Engine(config, Triage.default(config.brand.languages)))
+    listener = XListener("x:mentions", XConfig(), client=None)  # type: ignore[arg-type]
+    started = time.perf_counter()
+    for offset in range(0, len(payloads), PAGE):
+        page = payloads[offset : offset + PAGE]
+        mentions = [listener._mention(tweet, people) for tweet in page]  # the parse step
+        batch = Batch(mentions=mentions, next_cursor=f'{{"since_id": "{page[-1]["id"]}"}}')
+        pipeline.ingest("x:mentions", batch, datetime.now(UTC))
+    elapsed = time.perf_counter() - started
+    queued = len(store.outbox())
+    store.close()
+    return len(payloads) / elapsed, queued
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", default="10000,100000")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    counts = [int(c) for c in args.counts.split(",")]
+    texts = sample_texts(max(counts))
+    people = users()
+    print(f"Pipeline throughput — {datetime.now(UTC):%Y-%m-%d}, {machine()}\n")
+    rows = []
+    for count in counts:
+        vader = vader_rate(texts[:count])
+        rows.append(("VADER alone", "-", count, vader, "100%", "-"))
+        for backend in args.backends.split(","):
+            with database(backend) as url:
+                rate, queued = pipeline_rate(url, tweets(texts[:count]), people)
+            rows.append(("pipeline", backend, count, rate, f"{rate / vader:.0%}", queued))
+    print(table(["what", "database", "mentions", "mentions/s", "vs VADER", "alerts queued"], rows))
+
+
+if __name__ == "__main__":
+    main()
