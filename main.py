@@ -11,6 +11,7 @@ from core.config_file import ConfigError
 from service.app import BrandPulse
 from service.config import DEFAULT_CONFIG, AppConfig, load_config
 from service.logs import setup_logging
+from service.rules_cli import add_rules_commands
 
 log = logging.getLogger("brandpulse")
 
@@ -94,6 +95,8 @@ def parser() -> argparse.ArgumentParser:
         "demo", help="run the real service against local fake X and Telegram servers"
     )
     demo.set_defaults(handler=cmd_demo)
+
+    add_rules_commands(commands)
     return root
 
 

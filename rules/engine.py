@@ -10,7 +10,7 @@ import fnmatch
 import math
 import re
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
@@ -32,6 +32,7 @@ from rules.schema import (
 from rules.text import fold
 from rules.triage import Assessment, Signal, Triage
 
+_TOKEN = re.compile(r"\w+|[^\w\s]")  # a word, or one symbol: "#", "@", "😡"
 PLATFORM_NAMES = {"x": "X", "reddit": "Reddit", "telegram": "Telegram"}
 
 
@@ -99,18 +100,51 @@ Check = Callable[[_Context], bool]
 @dataclass(frozen=True, slots=True)
 class _Term:
     slot: int
-    stem: bool  # "refund*": the word may continue
     written: str  # as the rule author wrote it, shown in reasons
+    folded: str  # compared with the triage's labels, so no term counts twice
     weight: int | None  # None: the default keyword weight
 
 
 @dataclass(slots=True)
 class _CompiledRule:
+    """A rule ready to run: its condition as one function, its actions built in advance."""
+
     rule: Rule
     order: int
     check: Check
     gate: int | None  # a keyword slot that must match for the rule to be able to fire
     weighted_slots: list[int]  # keyword slots whose terms add urgency when the rule fires
+    alerts: tuple[Alert, ...]
+    reply: ReplyAction | None
+    tags: tuple[str, ...]
+    escalations: tuple[Escalation, ...]
+    ignores: bool
+    stops: bool
+
+    @classmethod
+    def build(cls, rule: Rule, order: int, check: Check, weighted: list[int]) -> "_CompiledRule":
+        actions = rule.actions
+        return cls(
+            rule=rule,
+            order=order,
+            check=check,
+            gate=weighted[0] if rule.when.keywords else None,
+            weighted_slots=weighted,
+            alerts=tuple(
+                Alert(rule.name, a.route, rule.owner, rule.priority)
+                for a in actions
+                if isinstance(a, AlertAction)
+            ),
+            reply=next((a for a in actions if isinstance(a, ReplyAction)), None),
+            tags=tuple(tag for a in actions if isinstance(a, TagAction) for tag in a.tags),
+            escalations=tuple(
+                Escalation(rule.name, a.route, a.after)
+                for a in actions
+                if isinstance(a, EscalateAction)
+            ),
+            ignores=any(a.kind == "ignore" for a in actions),
+            stops=any(a.kind == "stop" for a in actions),
+        )
 
 
 class Engine:
@@ -131,7 +165,7 @@ class Engine:
                 self._gated.setdefault(compiled.gate, []).append(compiled)
         self._automaton = ahocorasick.Automaton()
         for term, uses in self._terms.items():
-            self._automaton.add_word(term, (len(term), tuple(uses)))
+            self._automaton.add_word(term, tuple(uses))
         if self._terms:
             self._automaton.make_automaton()
 
@@ -145,15 +179,16 @@ class Engine:
     def _compile_rule(self, rule: Rule, order: int) -> _CompiledRule:
         weighted: list[int] = []
         check = self._condition(rule.when, weighted, positive=True)
-        gate = weighted[0] if rule.when.keywords else None
-        return _CompiledRule(rule, order, check, gate, weighted)
+        return _CompiledRule.build(rule, order, check, weighted)
 
     def _new_slot(self, terms: dict[str, int | None]) -> int:
         slot = self._slots
         self._slots += 1
         for written, weight in terms.items():
-            key = " ".join(fold(written.rstrip("*")).split())
-            term = _Term(slot, written.endswith("*"), written.rstrip("*"), weight)
+            word = written.rstrip("*")
+            # A stem ("refund*") has no closing space, so "refunds" and "refunded" match too.
+            key = _haystack(word) if word == written else _haystack(word)[:-1]
+            term = _Term(slot, word, fold(word), weight)
             self._terms.setdefault(key, []).append(term)
         return slot
 
@@ -217,44 +252,33 @@ class Engine:
         `urgency.repeat_window`, counted by the caller, so evaluation stays pure.
         """
         assessment = assessment or self.triage.assess(mention.text, mention.lang or None)
-        weights = self.config.urgency
         is_question = _is_question(mention.text, assessment.signals)
+        parts = self._triage_parts(assessment.signals)
         base = self._base_points(mention, is_question, author_recent_count)
-        triage_points = _triage_points(assessment.signals, weights.sentiment, weights.triage)
-        if weights.question is not None:
-            triage_points = [(s, p) for s, p in triage_points if s.category != "question"]
-        ctx = _Context(
-            mention=mention,
-            assessment=assessment,
-            matched=self._match(mention.text),
-            urgency=_clamp(sum(p for _s, p in triage_points) + sum(p for _l, p in base)),
-            now=now or mention.created_at,
-            language=(mention.lang or assessment.language).split("-")[0].lower(),
-            handle=mention.author_handle.lstrip("@").casefold(),
-            is_question=is_question,
-        )
+        matched = self._match(mention.text)
         outcome = _Outcome()
-        for compiled in self._candidates(ctx.matched):
-            if compiled.check(ctx) and outcome.apply(compiled, ctx):
-                break
-        keyword_points = [] if outcome.ignored_by else outcome.keyword_points(weights.keyword)
-        overridden = {fold(label) for label, _p, explicit in keyword_points if explicit}
-        counted = {fold(signal.label) for signal, _p in triage_points}
-        parts = [
-            (signal.label, points)
-            for signal, points in triage_points
-            if fold(signal.label) not in overridden
-        ]
-        parts += [
-            (label, points)
-            for label, points, explicit in keyword_points
-            if explicit or fold(label) not in counted
-        ]
+        candidates = self._candidates(matched)
+        if candidates:
+            ctx = _Context(
+                mention=mention,
+                assessment=assessment,
+                matched=matched,
+                urgency=_clamp(sum(p for _l, p in parts) + sum(p for _l, p in base)),
+                now=now or mention.created_at,
+                language=(mention.lang or assessment.language).split("-")[0].lower(),
+                handle=mention.author_handle.lstrip("@").casefold(),
+                is_question=is_question,
+            )
+            for compiled in candidates:
+                if compiled.check(ctx) and outcome.apply(compiled, ctx):
+                    break
+        if outcome.terms and not outcome.ignored_by:
+            parts = self._with_keywords(parts, list(outcome.terms.values()))
         parts += base
         return Verdict(
             sentiment=assessment.sentiment,
             urgency=_clamp(sum(points for _label, points in parts)),
-            reasons=tuple(f"{label} {points:+d}" for label, points in parts if points),
+            reasons=tuple(f"{label} {points:+d}" for label, points in parts),
             rules=tuple(outcome.fired),
             alerts=tuple(outcome.alerts.values()),
             needs_response=assessment.needs_response,
@@ -264,6 +288,41 @@ class Engine:
             escalations=tuple(outcome.escalations.values()),
             is_question=is_question,
         )
+
+    def _triage_parts(self, signals: tuple[Signal, ...]) -> list[tuple[str, int]]:
+        """The triage's signals as weighted (label, points), zero points left out."""
+        weights = self.config.urgency
+        parts = []
+        for signal in signals:
+            if signal.category == "sentiment":
+                points = round(signal.points * weights.sentiment)
+            elif signal.category == "question" and weights.question is not None:
+                continue  # replaced by the `question` weight in the base points
+            else:
+                points = round(signal.points * weights.triage)
+            if points:
+                parts.append((signal.label, points))
+        return parts
+
+    def _with_keywords(
+        self, parts: list[tuple[str, int]], terms: Iterable[_Term]
+    ) -> list[tuple[str, int]]:
+        """Add the fired rules' keyword points to the triage's, never counting a term twice.
+
+        A term the triage already scored keeps the triage's points, unless the rule gives it an
+        explicit weight: then the rule's weight replaces them.
+        """
+        default = self.config.urgency.keyword
+        explicit = {term.folded for term in terms if term.weight is not None}
+        kept = [(label, points) for label, points in parts if fold(label) not in explicit]
+        counted = {fold(label) for label, _points in parts}
+        for term in terms:
+            if term.weight is not None:
+                if term.weight:
+                    kept.append((term.written, term.weight))
+            elif default and term.folded not in counted:
+                kept.append((term.written, default))
+        return kept
 
     def _base_points(
         self, mention: Mention, is_question: bool, recent: int
@@ -289,17 +348,13 @@ class Engine:
         found: dict[int, list[_Term]] = {}
         if not self._terms:
             return found
-        folded = " ".join(fold(text).split())
-        for end, (length, uses) in self._automaton.iter(folded):
-            start = end - length + 1
-            if not _is_word_start(folded, start):
-                continue
-            whole = _is_word_end(folded, end)
-            for term in uses:
-                if whole or term.stem:
-                    hits = found.setdefault(term.slot, [])
-                    if term not in hits:
-                        hits.append(term)
+        for _end, terms in self._automaton.iter(_haystack(text)):
+            for term in terms:
+                hits = found.get(term.slot)
+                if hits is None:
+                    found[term.slot] = [term]
+                elif term not in hits:
+                    hits.append(term)
         return found
 
     def _candidates(self, matched: dict[int, list[_Term]]) -> list[_CompiledRule]:
@@ -319,43 +374,30 @@ class _Outcome:
     replies: list[Reply] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     escalations: dict[str, Escalation] = field(default_factory=dict)
-    terms: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    terms: dict[str, _Term] = field(default_factory=dict)  # folded → first rule's use
     ignored_by: str = ""
 
     def apply(self, compiled: _CompiledRule, ctx: _Context) -> bool:
         """Take in a fired rule's actions and matched terms; True when no later rule may run."""
-        rule = compiled.rule
-        self.fired.append(rule.name)
+        self.fired.append(compiled.rule.name)
         for slot in compiled.weighted_slots:
             for term in ctx.matched.get(slot, ()):
-                self.terms.setdefault(fold(term.written), (term.written, term.weight))
-        kinds = {action.kind for action in rule.actions}
-        if "ignore" in kinds:
-            self.ignored_by = rule.name
+                self.terms.setdefault(term.folded, term)
+        if compiled.ignores:
+            self.ignored_by = compiled.rule.name
             self.alerts.clear()
             self.replies.clear()
             self.tags.clear()
             self.escalations.clear()
             return True
-        for action in rule.actions:
-            if isinstance(action, AlertAction):
-                alert = Alert(rule.name, action.route, rule.owner, rule.priority)
-                self.alerts.setdefault(action.route, alert)
-            elif isinstance(action, ReplyAction) and not self.replies:
-                self.replies.append(_reply(rule.name, action, ctx.mention))
-            elif isinstance(action, TagAction):
-                self.tags.extend(tag for tag in action.tags if tag not in self.tags)
-            elif isinstance(action, EscalateAction):
-                escalation = Escalation(rule.name, action.route, action.after)
-                self.escalations.setdefault(action.route, escalation)
-        return "stop" in kinds
-
-    def keyword_points(self, default: int) -> list[tuple[str, int, bool]]:
-        """(term, points, weight given explicitly) for every term of the fired rules."""
-        return [
-            (written, default if weight is None else weight, weight is not None)
-            for written, weight in self.terms.values()
-        ]
+        for alert in compiled.alerts:
+            self.alerts.setdefault(alert.route, alert)
+        if compiled.reply is not None and not self.replies:
+            self.replies.append(_reply(compiled.rule.name, compiled.reply, ctx.mention))
+        self.tags.extend(tag for tag in compiled.tags if tag not in self.tags)
+        for escalation in compiled.escalations:
+            self.escalations.setdefault(escalation.route, escalation)
+        return compiled.stops
 
 
 def _reply(rule: str, action: ReplyAction, mention: Mention) -> Reply:
@@ -413,7 +455,14 @@ def _all_of(checks: list[Check]) -> Check:
         return lambda _ctx: True
     if len(checks) == 1:
         return checks[0]
-    return lambda ctx: all(check(ctx) for check in checks)
+
+    def all_hold(ctx: _Context) -> bool:
+        for check in checks:  # noqa: SIM110  (a loop beats all(generator) on this hot path)
+            if not check(ctx):
+                return False
+        return True
+
+    return all_hold
 
 
 def _glob(patterns: list[str]) -> Callable[[str], bool]:
@@ -433,25 +482,18 @@ def _in_range(minute: int, start: int, end: int) -> bool:
 def _is_question(text: str, signals: tuple[Signal, ...]) -> bool:
     # The triage lexicon knows each language's question openings ("how do I …"); a question
     # mark in any script counts even when the lexicon gives questions no points.
-    return any(mark in text for mark in "?？؟") or any(s.category == "question" for s in signals)
+    if "?" in text or "？" in text or "؟" in text:
+        return True
+    return any(signal.category == "question" for signal in signals)
 
 
-def _triage_points(
-    signals: tuple[Signal, ...], sentiment: float, triage: float
-) -> list[tuple[Signal, int]]:
-    weighted = [
-        (signal, round(signal.points * (sentiment if signal.category == "sentiment" else triage)))
-        for signal in signals
-    ]
-    return [(signal, points) for signal, points in weighted if points]
+def _haystack(text: str) -> str:
+    """Folded words and symbols of `text`, one space apart and around: " refund ! 😡 ".
 
-
-def _is_word_start(text: str, start: int) -> bool:
-    return start == 0 or not text[start - 1].isalnum() or not text[start].isalnum()
-
-
-def _is_word_end(text: str, end: int) -> bool:
-    return end + 1 >= len(text) or not text[end + 1].isalnum() or not text[end].isalnum()
+    Keywords are looked up as " word " in it, so they only match whole words, whatever the
+    punctuation and spacing around them, and a phrase matches across any run of spaces.
+    """
+    return " " + " ".join(_TOKEN.findall(fold(text))) + " "
 
 
 def _reach_points(followers: int, full: int) -> int:

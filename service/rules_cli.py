@@ -1,0 +1,413 @@
+"""`main.py rules check | test | backtest`: lint rules, try one message, replay history.
+
+python3 main.py rules check
+python3 main.py rules test "where is my refund?" --platform x --followers 50000 --json
+python3 main.py rules backtest --since 7d --rules rules/candidate.yaml
+"""
+
+import argparse
+import json
+import sys
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlmodel import Session
+
+from core.config_file import Problem
+from core.duration import format_duration, parse_duration
+from core.models import Mention, MentionRow
+from core.store import connect
+from rules.engine import Engine, Verdict
+from rules.loader import LoadedRules, RulesError, load_rules
+from rules.schema import ReplyAction, RulesConfig, routes_used
+from rules.triage import LexiconError, Triage
+from service.config import DEFAULT_CONFIG, AppConfig
+from service.pipeline import plan_actions
+
+# --- wiring -------------------------------------------------------------------------------
+
+
+def add_rules_commands(commands: Any) -> None:
+    """Add `rules check|test|backtest` to main.py's subcommands."""
+    rules = commands.add_parser("rules", help="check, try and backtest the rules")
+    sub = rules.add_subparsers(dest="rules_command", required=True, metavar="RULES_COMMAND")
+
+    check = sub.add_parser("check", help="validate the config and every rule file it includes")
+    _config_option(check)
+    check.set_defaults(handler=cmd_check)
+
+    test = sub.add_parser("test", help="show what the rules make of one message")
+    test.add_argument("text", help="the message, as a customer would write it")
+    test.add_argument("--platform", default="x", choices=["x", "reddit", "telegram"])
+    test.add_argument("--followers", type=int, default=0)
+    test.add_argument("--verified", action="store_true")
+    test.add_argument("--author", default="customer", help="the author's handle")
+    test.add_argument("--lang", default="", help="language code, e.g. en")
+    test.add_argument("--source", default="", help="e.g. x:mentions")
+    test.add_argument("--is-reply", action="store_true", help="the message answers another one")
+    test.add_argument("--at", type=_moment, help="when it was written (ISO 8601; default: now)")
+    test.add_argument("--recent", type=int, default=0, help="earlier mentions by the author")
+    test.add_argument("--json", action="store_true", help="one JSON object, for scripts and CI")
+    _config_option(test)
+    test.set_defaults(handler=cmd_test)
+
+    backtest = sub.add_parser("backtest", help="replay stored mentions through a rule file")
+    backtest.add_argument("--since", type=parse_duration, default=timedelta(days=7))
+    backtest.add_argument("--rules", type=Path, help="the rule file to try (default: in force)")
+    backtest.add_argument("--examples", type=int, default=5, help="changed mentions to show")
+    _config_option(backtest)
+    backtest.set_defaults(handler=cmd_backtest)
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: config.yaml")
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# --- check --------------------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    try:
+        loaded = load_rules(args.config, AppConfig)
+    except RulesError as exc:
+        return _report(exc.problems, exc.files, out)
+    problems = _route_problems(loaded) + _lexicon_problems(loaded.config)
+    if problems:
+        return _report(problems, loaded.files, out)
+    print(_summary(loaded), file=out)
+    return 0
+
+
+def _report(problems: list[Problem], files: Iterable[Path], out: TextIO) -> int:
+    for problem in problems:
+        print(problem, file=out)
+    names = ", ".join(str(f) for f in files)
+    print(f"{len(problems)} problem(s) in {names}", file=out)
+    return 1
+
+
+def _route_problems(loaded: LoadedRules[AppConfig]) -> list[Problem]:
+    """Alert routes must exist in platforms.telegram.routes ("staff" is the alert chat)."""
+    if "platforms" not in loaded.tree.data:
+        return []  # a rules-only file: routes are checked with the config that includes it
+    telegram = loaded.config.platforms.telegram
+    known = sorted({"staff", *telegram.routes})
+    return [
+        loaded.problem(
+            path, f"no route '{route}' under platforms.telegram.routes; known: " + ", ".join(known)
+        )
+        for path, route in routes_used(loaded.config)
+        if route not in known
+    ]
+
+
+def _lexicon_problems(config: AppConfig) -> list[Problem]:
+    try:
+        Triage.default(config.brand.languages)
+    except LexiconError as exc:
+        return [Problem(None, "brand.languages", str(exc))]
+    return []
+
+
+def _summary(loaded: LoadedRules[AppConfig]) -> str:
+    config = loaded.config
+    enabled = sum(rule.enabled for rule in config.rules)
+    disabled = len(config.rules) - enabled
+    replying = sum(
+        any(isinstance(a, ReplyAction) and not a.dry_run for a in rule.actions)
+        for rule in config.rules
+        if rule.enabled
+    )
+    parts = [
+        f"{enabled} rules" + (f" ({disabled} disabled)" if disabled else ""),
+        f"{len(config.windows)} window rules",
+        f"{len(config.lists)} lists",
+        f"{len(loaded.files)} file(s)",
+    ]
+    if replying:
+        parts.append(f"{replying} rule(s) send automatic replies")
+    return f"{loaded.files[0]}: OK, " + ", ".join(parts)
+
+
+# --- test ---------------------------------------------------------------------------------
+
+
+def cmd_test(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    try:
+        config = load_rules(args.config, AppConfig).config
+    except RulesError as exc:
+        return _report(exc.problems, exc.files, out)
+    engine = Engine(config, Triage.default(config.brand.languages))
+    mention = Mention(
+        platform=args.platform,
+        external_id="rules-test",
+        text=args.text,
+        created_at=args.at or datetime.now(UTC),
+        source=args.source,
+        author_id=args.author,
+        author_handle=args.author,
+        author_followers=args.followers,
+        author_verified=args.verified,
+        lang=args.lang,
+        in_reply_to_id="rules-test-parent" if args.is_reply else "",
+    )
+    verdict = engine.evaluate(mention, author_recent_count=args.recent)
+    if args.json:
+        print(json.dumps(verdict_json(verdict), ensure_ascii=False), file=out)
+    else:
+        print(_verdict_text(verdict), file=out)
+    return 0
+
+
+def verdict_json(verdict: Verdict) -> dict[str, Any]:
+    """The verdict as `rules test --json` prints it."""
+    return {
+        "sentiment": verdict.sentiment,
+        "urgency": verdict.urgency,
+        "reasons": list(verdict.reasons),
+        "actions": _actions(verdict),
+        "rules": list(verdict.rules),
+        "tags": list(verdict.tags),
+        "ignored_by": verdict.ignored_by or None,
+        "needs_response": verdict.needs_response,
+    }
+
+
+def _actions(verdict: Verdict) -> list[dict[str, Any]]:
+    if verdict.ignored_by:
+        return [{"kind": "ignore", "rule": verdict.ignored_by}]
+    return [
+        {"kind": action.kind, "rule": action.rule, "target": action.target, **action.payload}
+        for action in plan_actions(verdict)
+    ]
+
+
+def _verdict_text(verdict: Verdict) -> str:
+    lines = [
+        f"sentiment  {verdict.sentiment:+.2f}"
+        + ("  (needs a response)" if verdict.needs_response else ""),
+        f"urgency    {verdict.urgency}/100",
+        f"reasons    {', '.join(verdict.reasons) or '-'}",
+        f"rules      {', '.join(verdict.rules) or '- (no rule matched)'}",
+    ]
+    if verdict.tags:
+        lines.append(f"tags       {', '.join(verdict.tags)}")
+    actions = _actions(verdict)
+    if not actions:
+        lines.append("actions    - (nothing would happen)")
+    for index, action in enumerate(actions):
+        label = "actions" if index == 0 else ""
+        lines.append(f"{label:<10} {_action_text(action)}")
+    return "\n".join(lines)
+
+
+def _action_text(action: dict[str, Any]) -> str:
+    kind, rule = action["kind"], action["rule"]
+    if kind == "ignore":
+        return f"ignore: dropped by rule {rule}"
+    if kind == "reply":
+        dry = "  [dry run: not sent]" if action["dry_run"] else ""
+        return f"reply ({rule}): {action['text']!r}{dry}"
+    escalations = "".join(
+        f", escalate to {e['route']} after {format_duration(timedelta(seconds=e['after_seconds']))}"
+        for e in action.get("escalate", ())
+    )
+    return f"alert → {action['target']} ({rule}){escalations}"
+
+
+# --- backtest -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Tally:
+    """What one rule set did over the replayed mentions."""
+
+    rules: Counter[str] = field(default_factory=Counter)  # mentions each rule matched
+    routes: Counter[str] = field(default_factory=Counter)  # alerts per route
+    replies: int = 0
+    ignored: int = 0
+
+    def add(self, verdict: Verdict) -> None:
+        self.rules.update(verdict.rules)
+        self.routes.update(alert.route for alert in verdict.alerts)
+        self.replies += len(verdict.replies)
+        self.ignored += bool(verdict.ignored_by)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    mention: Mention
+    before: tuple[str, ...]  # "route (rule)" alerts under the rules in force
+    after: tuple[str, ...]  # … and under the candidate
+
+
+@dataclass(slots=True)
+class BacktestReport:
+    mentions: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    current: Tally = field(default_factory=Tally)
+    candidate: Tally = field(default_factory=Tally)
+    changes: list[Change] = field(default_factory=list)
+
+
+def backtest(mentions: Iterable[Mention], current: Engine, candidate: Engine) -> BacktestReport:
+    """Replay `mentions` (oldest first) through both engines; pure, sentiment once per mention.
+
+    Repeat complainers are counted from the replayed mentions themselves, as the live service
+    counts them from the store.
+    """
+    report = BacktestReport()
+    recent = {
+        engine: _RecentAuthors(engine.config.urgency.repeat_window)
+        for engine in (current, candidate)
+    }
+    for mention in mentions:
+        assessment = candidate.triage.assess(mention.text, mention.lang or None)
+        counts = {engine: counter.count_and_add(mention) for engine, counter in recent.items()}
+        verdicts = {
+            engine: engine.evaluate(mention, assessment, author_recent_count=count)
+            for engine, count in counts.items()
+        }
+        report.mentions += 1
+        report.first = report.first or mention.created_at
+        report.last = mention.created_at
+        report.current.add(verdicts[current])
+        report.candidate.add(verdicts[candidate])
+        before, after = _alert_names(verdicts[current]), _alert_names(verdicts[candidate])
+        if before != after:
+            report.changes.append(Change(mention, before, after))
+    return report
+
+
+def _alert_names(verdict: Verdict) -> tuple[str, ...]:
+    return tuple(sorted(f"{alert.route} ({alert.rule})" for alert in verdict.alerts))
+
+
+class _RecentAuthors:
+    """Earlier mentions per author within a window, over mentions fed oldest first."""
+
+    def __init__(self, window: timedelta):
+        self.window = window
+        self._seen: dict[tuple[str, str], deque[datetime]] = defaultdict(deque)
+
+    def count_and_add(self, mention: Mention) -> int:
+        author = mention.author_id or mention.author_handle
+        if not author:
+            return 0
+        times = self._seen[(mention.platform, author)]
+        while times and times[0] < mention.created_at - self.window:
+            times.popleft()
+        count = len(times)
+        times.append(mention.created_at)
+        return count
+
+
+def cmd_backtest(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    try:
+        loaded = load_rules(args.config, AppConfig)
+        trial = load_rules(args.rules, RulesConfig) if args.rules else None
+    except RulesError as exc:
+        return _report(exc.problems, exc.files, out)
+    config = loaded.config
+    triage = Triage.default(config.brand.languages)
+    current = Engine(config, triage)
+    candidate = Engine(trial.config, triage) if trial else current
+    since = datetime.now(UTC) - args.since
+    engine = connect(config.database.url)
+    try:
+        report = backtest(stored_mentions(engine, since), current, candidate)
+    except (OperationalError, ProgrammingError) as exc:
+        print(f"cannot read mentions from {config.database.url}: {exc.orig}", file=out)
+        return 1
+    finally:
+        engine.dispose()
+    header = f"Backtest since {format_duration(args.since)} ago: "
+    print(header + _span(report), file=out)
+    print(format_report(report, args.config, args.rules, args.examples), file=out)
+    return 0
+
+
+def stored_mentions(engine: Any, since: datetime) -> Iterator[Mention]:
+    """Stored mentions written since `since`, oldest first, read in pages."""
+    with Session(engine) as session:
+        query = (
+            select(MentionRow)
+            .where(MentionRow.created_at >= since)
+            .order_by(MentionRow.created_at, MentionRow.id)
+            .execution_options(yield_per=500)
+        )
+        for row in session.scalars(query):
+            yield row.to_mention()
+
+
+def _span(report: BacktestReport) -> str:
+    if not report.first or not report.last:
+        return "no stored mentions in that span"
+    span = f"{report.first:%Y-%m-%d %H:%M} to {report.last:%Y-%m-%d %H:%M} UTC"
+    return f"{report.mentions} mentions, {span}"
+
+
+def format_report(report: BacktestReport, in_force: Path, trial: Path | None, examples: int) -> str:
+    """Per rule and per route: what fired under the rules in force and under the trial file."""
+    columns = ("in force", str(trial), "change") if trial else ("fired",)
+    width = max(12, *(len(c) for c in columns))
+    lines: list[str] = []
+
+    def row(label: str, before: int, after: int) -> None:
+        cells = (before, after, f"{after - before:+d}") if trial else (after,)
+        lines.append(f"  {label:<32}" + "".join(f"{cell!s:>{width + 2}}" for cell in cells))
+
+    lines.append(
+        f"{'Per rule (mentions matched)':<34}" + "".join(f"{c:>{width + 2}}" for c in columns)
+    )
+    for name in _union(report.current.rules, report.candidate.rules):
+        row(name, report.current.rules[name], report.candidate.rules[name])
+    lines.append("Per route (alerts)")
+    for name in _union(report.current.routes, report.candidate.routes):
+        row(name, report.current.routes[name], report.candidate.routes[name])
+    row("replies", report.current.replies, report.candidate.replies)
+    row("ignored", report.current.ignored, report.candidate.ignored)
+    if trial:
+        lines.append(
+            f"Rules in force: {in_force}. {len(report.changes)} mention(s) alert differently."
+        )
+        lines.extend(_change_lines(report.changes, examples))
+    return "\n".join(lines)
+
+
+def _union(*counters: Counter[str]) -> list[str]:
+    names: list[str] = []
+    for counter in counters:
+        names.extend(name for name in counter if name not in names)
+    return names
+
+
+def _change_lines(changes: list[Change], examples: int) -> list[str]:
+    lines = []
+    for change in changes[:examples]:
+        mention = change.mention
+        text = " ".join(mention.text.split())
+        text = text[:77] + "…" if len(text) > 80 else text
+        lines.append(
+            f"  {mention.created_at:%Y-%m-%d %H:%M} {mention.platform} "
+            f"{mention.author_handle or mention.author_id}: {text!r}"
+        )
+        lines.append(
+            f"      in force: {', '.join(change.before) or 'no alert'}"
+            f"  →  trial: {', '.join(change.after) or 'no alert'}"
+        )
+    if len(changes) > examples:
+        lines.append(f"  … and {len(changes) - examples} more (--examples N shows more)")
+    return lines
