@@ -406,10 +406,12 @@ class FakeReddit(FakeServer):
         else:
             start, end = 0, limit
         page = things[start:end]
+        # As recorded (TestSubredditStreams): a `before` page carries no `after` cursor.
+        more_older = end < len(things) and not params.get("before")
         return {
             "kind": "Listing",
             "data": {
-                "after": page[-1]["name"] if page and end < len(things) else None,
+                "after": page[-1]["name"] if page and more_older else None,
                 "dist": len(page),
                 "modhash": None,
                 "geo_filter": "",
