@@ -11,6 +11,7 @@ Matching is one Aho-Corasick pass over the folded text, so a thousand terms cost
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer, SentiText
 
+from rules.language import LanguageDetector
 from rules.text import fold
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
@@ -62,9 +64,10 @@ class Term:
     label: str  # as the lexicon author wrote it, without the stem marker "*"
     words: tuple[str, ...]  # folded words
     prefix: bool  # "refund*": the last word may continue (refunds, refunded)
+    suffix: bool  # "*madı": any word ending so (geLMEDİ, olMADI): Turkish negative verbs
     category: str
     points: int
-    negatable: bool  # a negator just before it cancels it ("not delayed")
+    negation: str  # keep | cancel | flip, when a negation word applies to it
     # The reasons it gives, built once: as the first term of its category, and as a later one.
     signal: Signal
     repeat_signal: Signal
@@ -74,6 +77,7 @@ class Term:
 class _Category:
     points: int | None = None
     negation: str = "keep"
+    raw: bool = False  # terms are symbols (emoticons, emoji) found anywhere in the raw text
     terms: dict[str, int | None] = field(default_factory=dict)  # term -> own points or None
 
 
@@ -82,19 +86,32 @@ class _Settings:
     """One language's lexicon as read from one or more files, later files overriding."""
 
     threshold: int = 50
+    base_points: int = 0
+    base_label: str = "message"
     negative_points: int = 60
     positive_points: int = 40
     neutral_band: float = 0.05
     question_points: int = 0
     question_label: str = "question"
     question_starters: list[str] = field(default_factory=list)
+    question_particles: list[str] = field(default_factory=list)
+    engine: str = "vader"
     negation_window: int = 3
+    negation_position: str = "before"
+    negation_label: str = "not"
     negators: list[str] = field(default_factory=list)
+    intensifiers: list[str] = field(default_factory=list)
+    intensifier_factor: float = 1.5
+    suffixes: dict[str, list[str]] = field(default_factory=dict)
+    markers: list[str] = field(default_factory=list)
     repeat_factor: float = 0.5
     categories: dict[str, _Category] = field(default_factory=dict)
 
 
-_NEGATION_MODES = ("keep", "cancel")
+_NEGATION_MODES = ("keep", "cancel", "flip")
+_ENGINES = ("vader", "lexicon")
+# "{neg}" in a term stands for every suffix of the group `neg` (see `suffixes:` in tr.yaml).
+_SUFFIX_SLOT = re.compile(r"\{(\w+)\}")
 
 
 class _FileReader:
@@ -159,9 +176,13 @@ class _FileReader:
         known = {
             "language",
             "threshold",
+            "base",
             "sentiment",
             "question",
             "negation",
+            "intensifiers",
+            "suffixes",
+            "markers",
             "repeat_factor",
             "categories",
         }
@@ -175,9 +196,21 @@ class _FileReader:
             and (v := self.number(doc, "repeat_factor", float, 0, 1)) is not None
         ):
             settings.repeat_factor = v
+        self.base(doc.get("base"), settings)
         self.sentiment(doc.get("sentiment"), settings)
         self.question(doc.get("question"), settings)
         self.negation(doc.get("negation"), settings)
+        self.intensifiers(doc.get("intensifiers"), settings)
+        if "markers" in doc and (v := self.words(doc, "markers")) is not None:
+            settings.markers = v
+        suffixes = doc.get("suffixes")
+        if suffixes is not None:
+            if isinstance(suffixes, dict):
+                for group in suffixes:
+                    if (v := self.words(suffixes, group)) is not None:
+                        settings.suffixes[str(group)] = v
+            else:
+                self.error(doc, "suffixes", "suffixes: must map a group name to its suffixes")
         categories = doc.get("categories")
         if categories is None:
             return
@@ -186,6 +219,17 @@ class _FileReader:
             return
         for name, body in categories.items():
             self.category(categories, str(name), body, settings)
+
+    def base(self, node: Any, settings: _Settings) -> None:
+        if node is None:
+            return
+        for key in node:
+            if key == "points" and (v := self.number(node, key, int, -100, 100)) is not None:
+                settings.base_points = v
+            elif key == "label":
+                settings.base_label = str(node[key])
+            else:
+                self.error(node, key, f"base.{key}: unknown setting")
 
     def sentiment(self, node: Any, settings: _Settings) -> None:
         if node is None:
@@ -199,7 +243,12 @@ class _FileReader:
                 settings.positive_points = v
             elif key == "neutral_band" and (v := self.number(node, key, float, 0, 1)) is not None:
                 settings.neutral_band = v
-            elif key not in ("negative_points", "positive_points", "neutral_band"):
+            elif key == "engine":
+                if node[key] in _ENGINES:
+                    settings.engine = node[key]
+                else:
+                    self.error(node, key, "sentiment.engine: must be vader or lexicon")
+            elif key not in ("negative_points", "positive_points", "neutral_band", "engine"):
                 self.error(node, key, f"sentiment.{key}: unknown setting")
 
     def question(self, node: Any, settings: _Settings) -> None:
@@ -212,7 +261,9 @@ class _FileReader:
                 settings.question_label = str(node[key])
             elif key == "starters" and (v := self.words(node, key)) is not None:
                 settings.question_starters = v
-            elif key not in ("points", "label", "starters"):
+            elif key == "particles" and (v := self.words(node, key)) is not None:
+                settings.question_particles = v
+            elif key not in ("points", "label", "starters", "particles"):
                 self.error(node, key, f"question.{key}: unknown setting")
 
     def negation(self, node: Any, settings: _Settings) -> None:
@@ -223,8 +274,26 @@ class _FileReader:
                 settings.negation_window = v
             elif key == "words" and (v := self.words(node, key)) is not None:
                 settings.negators = v
-            elif key not in ("window", "words"):
+            elif key == "label":
+                settings.negation_label = str(node[key])
+            elif key == "position":
+                if node[key] in ("before", "after"):
+                    settings.negation_position = node[key]
+                else:
+                    self.error(node, key, "negation.position: must be before or after")
+            elif key not in ("window", "words", "label", "position"):
                 self.error(node, key, f"negation.{key}: unknown setting")
+
+    def intensifiers(self, node: Any, settings: _Settings) -> None:
+        if node is None:
+            return
+        for key in node:
+            if key == "words" and (v := self.words(node, key)) is not None:
+                settings.intensifiers = v
+            elif key == "factor" and (v := self.number(node, key, float, 0, 5)) is not None:
+                settings.intensifier_factor = v
+            elif key not in ("words", "factor"):
+                self.error(node, key, f"intensifiers.{key}: unknown setting")
 
     def category(self, parent: Any, name: str, body: Any, settings: _Settings) -> None:
         if not isinstance(body, dict):
@@ -232,7 +301,7 @@ class _FileReader:
             return
         category = settings.categories.setdefault(name, _Category())
         for key in body:
-            if key not in ("points", "negation", "terms"):
+            if key not in ("points", "negation", "raw", "terms"):
                 self.error(body, key, f"categories.{name}.{key}: unknown setting")
         if "points" in body:
             category.points = self.number(body, "points", int, -100, 100)
@@ -242,7 +311,11 @@ class _FileReader:
             if body["negation"] in _NEGATION_MODES:
                 category.negation = body["negation"]
             else:
-                self.error(body, "negation", f"categories.{name}.negation: must be keep or cancel")
+                self.error(
+                    body, "negation", f"categories.{name}.negation: must be keep, cancel or flip"
+                )
+        if "raw" in body:
+            category.raw = bool(body["raw"])
         terms = body.get("terms")
         if not isinstance(terms, list):
             self.error(
@@ -264,7 +337,17 @@ class _FileReader:
                         "be an integer from -100 to 100",
                     )
                     continue
-            if not isinstance(item, str) or not _term_words(item):
+            slots = _SUFFIX_SLOT.findall(item) if isinstance(item, str) else []
+            unknown = [g for g in slots if g not in settings.suffixes]
+            if unknown:
+                self.error(
+                    terms,
+                    index,
+                    f"categories.{name}.terms: {item!r} uses {{{unknown[0]}}} but suffixes: "
+                    f"has no group {unknown[0]!r}",
+                )
+                continue
+            if not isinstance(item, str) or not (category.raw or _term_words(item)):
                 self.error(
                     terms,
                     index,
@@ -276,7 +359,40 @@ class _FileReader:
 
 
 def _term_words(term: str) -> tuple[str, ...]:
-    return tuple(_TOKEN.findall(_CONTRACTION.sub(" not", fold(term.rstrip("*")))))
+    return tuple(_TOKEN.findall(_CONTRACTION.sub(" not", fold(term.strip("*")))))
+
+
+_BACK_VOWELS = frozenset("aıou")
+_FRONT_VOWELS = frozenset("eiöü")
+_ROUNDED_VOWELS = frozenset("ouöü")
+
+
+def _harmonises(stem: str, suffix: str) -> bool:
+    """Whether `suffix` follows Turkish vowel harmony after `stem` ("gel" + "miyor", not "mıyor").
+
+    Used only to pick a readable label ("çalışmıyor") among the expanded forms; matching uses
+    all forms, since folded text no longer tells ı from i.
+    """
+    stem_vowels = [c for c in stem.lower() if c in _BACK_VOWELS or c in _FRONT_VOWELS]
+    suffix_vowels = [c for c in suffix.lower() if c in _BACK_VOWELS or c in _FRONT_VOWELS]
+    if not stem_vowels or not suffix_vowels:
+        return True
+    last, first = stem_vowels[-1], suffix_vowels[0]
+    if (last in _BACK_VOWELS) != (first in _BACK_VOWELS):
+        return False
+    return first in "ae" or (last in _ROUNDED_VOWELS) == (first in _ROUNDED_VOWELS)
+
+
+def _expand(text: str, suffixes: dict[str, list[str]]) -> tuple[str, list[str]]:
+    """A term with a "{group}" slot -> its label and one stem pattern per suffix of the group."""
+    match = _SUFFIX_SLOT.search(text)
+    if match is None:
+        label = text.strip("*").strip()
+        return ("-" + label if text.startswith("*") else label), [text]
+    stem, rest = text[: match.start()], text[match.end() :].rstrip("*")
+    forms = suffixes[match.group(1)]
+    readable = next((f for f in forms if _harmonises(stem, f)), forms[0])
+    return (stem + readable + rest).strip(), [stem + form + rest + "*" for form in forms]
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,51 +400,70 @@ class Lexicon:
     """One language's compiled lexicon."""
 
     threshold: int
+    base_signal: Signal | None  # points every mention starts with, if any
+    engine: str  # vader: sentiment from VADER; lexicon: from the points of the terms found
     negative_points: int
     positive_points: int
     neutral_band: float
     question_points: int
-    question_label: str
     question_signal: Signal
     question_starters: frozenset[str]
+    question_particles: frozenset[str]  # words marking a question anywhere: "mı", "misiniz"
     negation_window: int
+    negation_after: bool  # Turkish negates after the word: "memnun değilim"
+    negation_label: str
     negators: frozenset[str]
-    repeat_factor: float
-    terms: tuple[Term, ...]
+    intensifiers: dict[str, str]  # folded word -> as written, for the reason's label
+    intensifier_factor: float
+    markers: frozenset[str]  # common words that tell this language apart (detection)
+    terms: tuple[Term, ...]  # matched on words
+    symbols: tuple[tuple[str, Term], ...]  # matched anywhere in the raw text
 
     @classmethod
     def compile(cls, s: _Settings) -> Lexicon:
-        terms = []
+        terms: list[Term] = []
+        symbols: list[tuple[str, Term]] = []
         for name, category in s.categories.items():
             for text, own in category.terms.items():
-                label = text.rstrip("*").strip()
                 points = own if own is not None else (category.points or 0)
-                terms.append(
-                    Term(
+                label, patterns = (text, [text]) if category.raw else _expand(text, s.suffixes)
+                for pattern in patterns:
+                    term = Term(
                         label=label,
-                        words=_term_words(text),
-                        prefix=text.endswith("*"),
+                        words=_term_words(pattern),
+                        prefix=pattern.endswith("*"),
+                        suffix=pattern.startswith("*"),
                         category=name,
                         points=points,
-                        negatable=category.negation == "cancel",
+                        negation=category.negation,
                         signal=Signal(label, name, points),
                         # A second "late" in a category adds less than a new kind of problem.
                         repeat_signal=Signal(label, name, round(points * s.repeat_factor)),
                     )
-                )
+                    if category.raw:
+                        symbols.append((text, term))
+                    else:
+                        terms.append(term)
         return cls(
             threshold=s.threshold,
+            base_signal=Signal(s.base_label, "base", s.base_points) if s.base_points else None,
+            engine=s.engine,
             negative_points=s.negative_points,
             positive_points=s.positive_points,
             neutral_band=s.neutral_band,
             question_points=s.question_points,
-            question_label=s.question_label,
             question_signal=Signal(s.question_label, "question", s.question_points),
             question_starters=frozenset(w for t in s.question_starters for w in _term_words(t)),
+            question_particles=frozenset(w for t in s.question_particles for w in _term_words(t)),
             negation_window=s.negation_window,
+            negation_after=s.negation_position == "after",
+            negation_label=s.negation_label,
             negators=frozenset(w for t in s.negators for w in _term_words(t)),
-            repeat_factor=s.repeat_factor,
+            intensifiers={" ".join(_term_words(t)): t for t in s.intensifiers},
+            intensifier_factor=s.intensifier_factor,
+            markers=frozenset(w for t in s.markers for w in _term_words(t)),
             terms=tuple(terms),
+            symbols=tuple(symbols),
         )
 
     def sentiment_points(self, compound: float) -> int:
@@ -338,12 +473,19 @@ class Lexicon:
             return -round(compound * self.positive_points)
         return 0
 
-    def negated(self, tokens: list[str], start: int) -> bool:
-        window = tokens[max(0, start - self.negation_window) : start]
-        return any(token in self.negators for token in window)
+    def negated(self, tokens: list[str], first: int, last: int) -> bool:
+        if self.negation_after:
+            window = tokens[last + 1 : last + 1 + self.negation_window]
+        else:
+            window = tokens[max(0, first - self.negation_window) : first]
+        return not self.negators.isdisjoint(window)
 
     def is_question(self, text: str, tokens: list[str]) -> bool:
-        return "?" in text or (bool(tokens) and tokens[0] in self.question_starters)
+        return (
+            "?" in text
+            or (bool(tokens) and tokens[0] in self.question_starters)
+            or not self.question_particles.isdisjoint(tokens)
+        )
 
 
 def load_lexicons(paths: Sequence[Path]) -> dict[str, Lexicon]:
@@ -361,8 +503,8 @@ def load_lexicons(paths: Sequence[Path]) -> dict[str, Lexicon]:
 # Matching
 
 
-# A match: first and last token index (inclusive) and the terms sharing that pattern.
-_Hit = tuple[int, int, tuple[Term, ...]]
+# A match: first and last token index (inclusive), pattern length, the terms sharing the pattern.
+_Hit = tuple[int, int, int, tuple[Term, ...]]
 
 
 class _Matcher:
@@ -374,8 +516,9 @@ class _Matcher:
         patterns: dict[str, list[Term]] = {}
         for term in lexicon.terms:
             # Words are joined by single spaces in the haystack, so a leading space anchors the
-            # term at a word start and a trailing space (absent for stems) at a word end.
-            key = " " + " ".join(term.words) + ("" if term.prefix else " ")
+            # term at a word start (absent for endings) and a trailing space (absent for stems)
+            # at a word end.
+            key = ("" if term.suffix else " ") + " ".join(term.words) + ("" if term.prefix else " ")
             patterns.setdefault(key, []).append(term)
         for key, terms in patterns.items():
             self._automaton.add_word(key, (len(key), len(terms[0].words), tuple(terms)))
@@ -397,15 +540,17 @@ class _Matcher:
         haystack = " " + " ".join(tokens) + " "
         found: list[_Hit] = []
         for end_index, (length, n_words, terms) in self._automaton.iter(haystack):
-            # The pattern's leading space is the n-th space of the haystack for token n - 1;
-            # str.count runs in C, cheaper than keeping a table of token offsets.
+            # Token n is preceded by n + 1 spaces (the haystack opens with one), whether the
+            # pattern starts at that space or inside the word (an ending); str.count runs in C,
+            # cheaper than keeping a table of token offsets.
             first = haystack.count(" ", 0, end_index - length + 2) - 1
-            found.append((first, first + n_words - 1, terms))
+            found.append((first, first + n_words - 1, length, terms))
         return _drop_contained(found) if len(found) > 1 else found
 
 
 def _drop_contained(hits: list[_Hit]) -> list[_Hit]:
-    """Keep the longest reading: "no problem" (praise) hides the "problem" inside it.
+    """Keep the longest reading: "no problem" (praise) hides the "problem" inside it, and on
+    one word the longer stem wins: "sevmedim" is "sevme*" (did not like), not "sev*" (like).
 
     Returns the hits in text order. Sorted by start, longest first, a hit lies inside a longer
     one exactly when an earlier hit with another span reaches at least as far.
@@ -413,18 +558,18 @@ def _drop_contained(hits: list[_Hit]) -> list[_Hit]:
     hits.sort(key=_start_then_longest)
     kept: list[_Hit] = []
     reach = -1  # furthest last token of the hits before the current span
-    span_first, span_last = -1, -1
+    span_first, span_last, span_length = -1, -1, 0
     for hit in hits:
         if hit[0] != span_first or hit[1] != span_last:
             reach = max(reach, span_last)
-            span_first, span_last = hit[0], hit[1]
-        if hit[1] > reach:
+            span_first, span_last, span_length = hit[0], hit[1], hit[2]
+        if hit[1] > reach and hit[2] == span_length:
             kept.append(hit)
     return kept
 
 
-def _start_then_longest(hit: _Hit) -> tuple[int, int]:
-    return hit[0], -hit[1]
+def _start_then_longest(hit: _Hit) -> tuple[int, int, int]:
+    return hit[0], -hit[1], -hit[2]
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,6 +620,9 @@ class Triage:
             raise LexiconError(f"no triage lexicon for language(s): {', '.join(missing)}")
         self.languages = tuple(languages)
         self._matchers = {lang: _Matcher(lexicons[lang]) for lang in self.languages}
+        self._detector = LanguageDetector(
+            self.languages, {lang: lexicons[lang].markers for lang in self.languages}
+        )
         self._vader = _Vader()
 
     @classmethod
@@ -496,34 +644,63 @@ class Triage:
         return cls(load_lexicons([*base, *map(Path, paths)]), languages)
 
     def assess(self, text: str, lang: str | None = None) -> Assessment:
-        language = lang if lang in self._matchers else self.languages[0]
+        """Triage one mention; `lang` is the platform's language code if it gives one."""
+        tokens = _Matcher.tokens(text)
+        language = lang if lang in self._matchers else self._detector.detect(text, tokens)
         matcher = self._matchers[language]
         lexicon = matcher.lexicon
-        compound = self._vader.polarity_scores(text)["compound"]
         signals: list[Signal] = []
-        total = lexicon.sentiment_points(compound)
-        if total:
-            signals.append(Signal(f"VADER {compound:+.2f}", "sentiment", total))
+        total = 0
+        vader = lexicon.engine == "vader"
+        if vader:
+            compound = self._vader.polarity_scores(text)["compound"]
+            total = lexicon.sentiment_points(compound)
+            if total:
+                signals.append(Signal(f"VADER {compound:+.2f}", "sentiment", total))
 
-        tokens = matcher.tokens(text)
         seen: set[str] = set()
         categories: set[str] = set()
-        for first, _, terms in matcher.hits(tokens):
+        for first, last, _, terms in matcher.hits(tokens):
             for term in terms:
-                if term.label in seen or (term.negatable and lexicon.negated(tokens, first)):
+                if term.label in seen:
                     continue
+                signal = term.repeat_signal if term.category in categories else term.signal
+                if term.negation != "keep" and lexicon.negated(tokens, first, last):
+                    if term.negation == "cancel":
+                        continue
+                    # "güzel değil" (not nice) is a complaint, not praise.
+                    label = (
+                        f"{term.label} {lexicon.negation_label}"
+                        if lexicon.negation_after
+                        else f"{lexicon.negation_label} {term.label}"
+                    )
+                    signal = Signal(label, signal.category, -signal.points)
+                if first and tokens[first - 1] in lexicon.intensifiers:
+                    signal = Signal(
+                        f"{lexicon.intensifiers[tokens[first - 1]]} {signal.label}",
+                        signal.category,
+                        round(signal.points * lexicon.intensifier_factor),
+                    )
                 seen.add(term.label)
-                if term.category in categories:
-                    signal = term.repeat_signal
-                else:
-                    categories.add(term.category)
-                    signal = term.signal
+                categories.add(term.category)
                 signals.append(signal)
                 total += signal.points
+        for symbol, term in lexicon.symbols:
+            if symbol in text and term.label not in seen:
+                seen.add(term.label)
+                signals.append(term.signal)
+                total += term.points
 
+        if not vader:
+            # The language has no VADER: its sentiment follows the terms found, squashed to
+            # -1..1 the way VADER squashes its sum (60 points ~ -0.71).
+            compound = round(-total / math.sqrt(total * total + 3600), 4)
         if lexicon.question_points and lexicon.is_question(text, tokens):
             signals.append(lexicon.question_signal)
             total += lexicon.question_points
+        if lexicon.base_signal is not None:
+            signals.append(lexicon.base_signal)
+            total += lexicon.base_signal.points
 
         score = max(0, min(100, total))
         return Assessment(
