@@ -187,6 +187,15 @@ class FakeTelegram(FakeServer):
             chat_id, text, from_user, reply_to_message_id=reply_to_message_id
         )
 
+    def push_update(self, kind: str, payload: Mapping[str, Any]) -> int:
+        """Deliver `payload` as-is as an update of `kind` ("message", "channel_post" …).
+
+        For what the other knobs cannot produce: recorded fixtures, odd or malformed messages.
+        Nothing is checked or stored in the chat history; returns the update_id.
+        """
+        with self._lock:
+            return self._enqueue(kind, copy.deepcopy(dict(payload)))
+
     def press_button(
         self,
         chat_id: int,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -306,3 +308,18 @@ async def test_fault_knobs(fake: FakeTelegram, bot: Bot) -> None:
     await bot.send_message(GROUP, "finally")
     assert [s.status for s in fake.requests][-6:] == [500, 429, 502, 0, 200, 200]
     assert [s.text for s in fake.sent] == ["finally"]
+
+
+SHARED_FIXTURES = Path(__file__).resolve().parents[3] / "shared/data/telegram/teloxide_fixtures"
+
+
+@pytest.mark.skipif(not SHARED_FIXTURES.is_dir(), reason="shared/data is not beside the repo")
+async def test_push_update_delivers_recorded_payloads(fake: FakeTelegram, bot: Bot) -> None:
+    recorded = json.loads(
+        (SHARED_FIXTURES / "update_supergroup_bot_command_reply.json").read_text()
+    )
+    update_id = fake.push_update("message", recorded["message"])
+    [update] = await bot.get_updates()
+    assert update.update_id == update_id
+    assert update.message.text == "/report"
+    assert update.message.reply_to_message.story is not None
