@@ -1,0 +1,42 @@
+"""Language detection among the configured languages."""
+
+import pytest
+
+from rules.language import LanguageDetector
+from rules.text import words
+
+MARKERS = {"en": {"the", "and", "is", "my", "you"}, "tr": {"bir", "bu", "cok", "ve", "degil"}}
+
+
+@pytest.fixture(scope="module")
+def detector() -> LanguageDetector:
+    return LanguageDetector(("en", "tr"), MARKERS, use_lingua=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Kartım çalışmıyor", "tr"),  # Turkish letters settle it
+        ("bu kart cok kotu", "tr"),  # ASCII-typed: marker words
+        ("the card is broken", "en"),
+        ("BU BİR ŞİKAYET", "tr"),
+    ],
+)
+def test_detects_configured_languages(detector: LanguageDetector, text: str, language: str) -> None:
+    assert detector.detect(text, words(text)) == language
+
+
+def test_tie_without_lingua_falls_back_to_the_first_language(detector: LanguageDetector) -> None:
+    assert detector.detect("ok", ["ok"]) == "en"
+
+
+def test_single_language_needs_no_detection() -> None:
+    detector = LanguageDetector(("tr",), {}, use_lingua=False)
+    assert detector.detect("hello there my friend", ["hello", "there", "my", "friend"]) == "tr"
+
+
+def test_lingua_breaks_ties_when_installed() -> None:
+    pytest.importorskip("lingua")
+    detector = LanguageDetector(("en", "tr"), {}, use_lingua=True)
+    text = "Siparisim teslim edilmedi, kargo firmasi cevap vermiyor"
+    assert detector.detect(text, words(text)) == "tr"

@@ -1,0 +1,144 @@
+"""Turkish triage: stems, negative verb suffixes, dotted/dotless i, ASCII-typed Turkish."""
+
+from pathlib import Path
+
+import pytest
+
+from rules.triage import Assessment, Triage
+
+
+@pytest.fixture(scope="module")
+def triage() -> Triage:
+    return Triage.default(("en", "tr"))
+
+
+def labels(assessment: Assessment) -> set[str]:
+    return {s.label for s in assessment.signals}
+
+
+def categories(assessment: Assessment) -> set[str]:
+    return {s.category for s in assessment.signals}
+
+
+@pytest.mark.parametrize("text", ["Kartım bozuk", "uygulama bozuldu", "sistem bozulmuş yine"])
+def test_stem_matches_its_suffixed_forms(triage: Triage, text: str) -> None:
+    result = triage.assess(text, "tr")
+    assert "ariza" in categories(result), result
+    assert result.needs_response
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("uygulama çalışmıyor", "çalışmıyor"),
+        ("kart dün de çalışmadı", "çalışmıyor"),
+        ("ÇALIŞMIYOR", "çalışmıyor"),
+        ("calismiyor", "çalışmıyor"),
+        ("kargom iki gündür gelmedi", "gelmiyor"),
+        ("müşteri hizmetlerine ulaşamıyorum", "ulaşamıyor"),
+    ],
+)
+def test_negative_verb_suffix_is_a_complaint(triage: Triage, text: str, label: str) -> None:
+    result = triage.assess(text, "tr")
+    assert label in labels(result), result
+    assert result.needs_response
+    assert result.sentiment < 0
+
+
+def test_positive_verb_and_its_negative_form_differ(triage: Triage) -> None:
+    liked = triage.assess("ürünü çok beğendim, teşekkürler", "tr")
+    disliked = triage.assess("ürünü hiç beğenmedim", "tr")
+    assert not liked.needs_response
+    assert liked.sentiment > 0
+    assert disliked.needs_response
+    assert disliked.sentiment < 0
+    assert "olumlu" not in categories(disliked)  # "beğen{neg}" wins over "beğen*"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "İADE istiyorum",
+        "iade istiyorum",
+        "IADE ISTIYORUM",  # ASCII capitals: "I" must still find "iade"
+        "ıade ıstıyorum",
+        "paramı iade edin",
+    ],
+)
+def test_dotted_and_dotless_i_match_the_same_term(triage: Triage, text: str) -> None:
+    result = triage.assess(text, "tr")
+    assert "iade" in labels(result), result
+    assert result.needs_response
+
+
+@pytest.mark.parametrize("text", ["ŞİKAYET ediyorum", "sikayet ediyorum", "Şikâyetimi iletiyorum"])
+def test_ascii_typed_and_accented_turkish_match(triage: Triage, text: str) -> None:
+    assert "şikayet" in labels(triage.assess(text, "tr"))
+
+
+def test_degil_flips_praise_into_a_complaint(triage: Triage) -> None:
+    result = triage.assess("hizmetiniz hiç güzel değil", "tr")
+    assert "güzel değil" in {s.label.split(" ", 1)[-1] for s in result.signals}
+    assert result.sentiment < 0
+    assert result.needs_response
+
+
+def test_intensifier_raises_the_points(triage: Triage) -> None:
+    plain = {s.label: s.points for s in triage.assess("kötü", "tr").signals}
+    strong = {s.label: s.points for s in triage.assess("çok kötü", "tr").signals}
+    assert strong["çok kötü"] > plain["kötü"]
+
+
+def test_no_problem_is_praise_not_a_problem(triage: Triage) -> None:
+    result = triage.assess("hiçbir sorun yok, teşekkürler", "tr")
+    assert "ariza" not in categories(result)
+    assert not result.needs_response
+
+
+def test_questions_to_the_brand_need_a_reply(triage: Triage) -> None:
+    result = triage.assess("kredi ile ilgili bir soru sormak istiyorum ulaşır mısınız", "tr")
+    assert "soru" in labels(result)
+    assert result.needs_response
+
+
+def test_thanks_need_no_reply(triage: Triage) -> None:
+    for text in ("Çok teşekkür ederim, harika hizmet!", "tesekkurler, sorun cozuldu :)"):
+        assert not triage.assess(text, "tr").needs_response, text
+
+
+def test_reasons_are_in_turkish(triage: Triage) -> None:
+    result = triage.assess("Paramı iade etmediniz, avukata gideceğim!", "tr")
+    assert {"iade", "avukat"} <= labels(result)
+    assert result.language == "tr"
+
+
+def test_language_is_detected_when_not_given(triage: Triage) -> None:
+    assert triage.assess("Kartım çalışmıyor, kimse cevap vermiyor").language == "tr"
+    assert triage.assess("calismiyor bu kart, hala cevap yok").language == "tr"
+    assert triage.assess("My card does not work and nobody answers").language == "en"
+    # The platform's language wins; an unconfigured one falls back to detection.
+    assert triage.assess("iade", "tr").language == "tr"
+    assert triage.assess("paramı iade edin lütfen", "es").language == "tr"
+
+
+def test_english_results_do_not_change_when_turkish_is_added(triage: Triage) -> None:
+    english_only = Triage.default()
+    for text in ("My order never arrived and I want a refund", "Thanks, lovely service!"):
+        assert triage.assess(text) == english_only.assess(text)
+
+
+def test_brand_file_can_turn_off_the_base_points(tmp_path: Path) -> None:
+    strict = tmp_path / "tr_brand.yaml"
+    strict.write_text("language: tr\nbase:\n  points: 0\n", encoding="utf-8")
+    triage = Triage.from_files([strict], languages=("tr",))
+    assert not triage.assess("bugün hava nasıl olacak merak ettim", "tr").needs_response
+    assert triage.assess("kartım çalışmıyor", "tr").needs_response
+
+
+def test_unknown_suffix_group_is_reported(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "language: tr\ncategories:\n  ariza:\n    terms: ['çalış{olumsuz}']\n", encoding="utf-8"
+    )
+    with pytest.raises(ValueError, match=r"bad\.yaml:4: .*\{olumsuz\}"):
+        Triage.from_files([bad], languages=("tr",))
