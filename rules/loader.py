@@ -175,6 +175,7 @@ def _read(path: Path, env: Mapping[str, str], tree: _Tree, stack: tuple[Path, ..
             tree.problems.append(Problem(where, "include", f"{target} is already included"))
         elif not full.is_file():
             tree.problems.append(Problem(where, "include", f"file not found: {full}"))
+            tree.files.append(path.parent / target)  # watched, so creating it reloads
         else:
             _read(path.parent / target, env, tree, chain)
 
@@ -253,8 +254,19 @@ def _problems(exc: ValidationError, model: type[BaseModel], tree: _Tree) -> list
     problems = []
     for error in exc.errors():
         path = _data_path(tree.data, error["loc"])
+        if error["type"] != "missing" and path and not _present(tree.data, path):
+            path = path[:-1]  # a union tag such as "spike", not a key the user wrote
         problems.append(tree.problem(path, _message(error, model)))
     return problems
+
+
+def _present(data: Any, path: PathKey) -> bool:
+    for part in path:
+        in_list = isinstance(data, list) and isinstance(part, int) and part < len(data)
+        if not in_list and not (isinstance(data, dict) and part in data):
+            return False
+        data = data[part]
+    return True
 
 
 _ORDER = {"greater_than_equal": "at least", "less_than_equal": "at most", "greater_than": "above"}

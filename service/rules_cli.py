@@ -77,7 +77,8 @@ def _moment(text: str) -> datetime:
 # --- check --------------------------------------------------------------------------------
 
 
-def cmd_check(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     try:
         loaded = load_rules(args.config, AppConfig)
     except RulesError as exc:
@@ -143,7 +144,8 @@ def _summary(loaded: LoadedRules[AppConfig]) -> str:
 # --- test ---------------------------------------------------------------------------------
 
 
-def cmd_test(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_test(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     try:
         config = load_rules(args.config, AppConfig).config
     except RulesError as exc:
@@ -314,7 +316,8 @@ class _RecentAuthors:
         return count
 
 
-def cmd_backtest(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_backtest(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     try:
         loaded = load_rules(args.config, AppConfig)
         trial = load_rules(args.rules, RulesConfig) if args.rules else None
