@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from core.config_file import ConfigError
+from rules.triage import LexiconError
 from service.app import BrandPulse
 from service.config import DEFAULT_CONFIG, AppConfig, load_config
 from service.logs import setup_logging
@@ -42,7 +43,11 @@ def _load(path: Path) -> AppConfig:
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     setup_logging(_secrets(config), config.service.log_format)
-    app = BrandPulse(config)
+    try:
+        app = BrandPulse(config)
+    except LexiconError as exc:
+        print(f"{args.config}: a lexicon file has problems:\n{exc}", file=sys.stderr)
+        return 1
     try:
         if args.once:
             summary = asyncio.run(app.run_once())

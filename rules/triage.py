@@ -715,3 +715,8 @@ class Triage:
 def default_paths(languages: Sequence[str]) -> list[Path]:
     """The shipped lexicon file of each language, e.g. `rules/lexicons/en.yaml`."""
     return [LEXICON_DIR / f"{lang}.yaml" for lang in languages]
+
+
+def shipped_languages() -> list[str]:
+    """Languages with a lexicon in `rules/lexicons/`, e.g. ["en", "tr"]."""
+    return sorted(path.stem for path in LEXICON_DIR.glob("*.yaml"))

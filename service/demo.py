@@ -44,6 +44,12 @@ MENTIONS = [
         f"@{BRAND} customers report the heater catching fire. "
         "We are preparing a class action lawsuit.",
     ),
+    (
+        "ayse_k",
+        2_300,
+        f"@{BRAND} siparişim 2 haftadır gelmedi, müşteri hizmetlerine "
+        "ulaşamıyorum. Paramı iade edin!",
+    ),
     ("promo_bot_77", 12, f"@{BRAND} GIVEAWAY!!! follow back for free crypto airdrop"),
     (
         "<b>sneaky</b>",

@@ -56,6 +56,6 @@ def setup_logging(secrets: Iterable[str], fmt: str = "text", level: int = loggin
     root.setLevel(level)
     # Request-level chatter: httpx logs every Telegram URL (with the token), tweepy at DEBUG logs
     # the Authorization header. Neither is a change of state worth a line.
-    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "prawcore", "urllib3"):
+    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "prawcore", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("tweepy").setLevel(logging.INFO)
