@@ -563,7 +563,7 @@ def _unknown(what: str, name: str, known: list[str]) -> str:
     if close:
         return f"no {what} named '{name}' (did you mean '{close[0]}'?)"
     if known:
-        return f"no {what} named '{name}'; known: {', '.join(sorted(known))}"
+        return f"no {what} named '{name}'; known: {', '.join(sorted(set(known)))}"
     return f"no {what} named '{name}'; define it under `{what}s:` first"
 
 
