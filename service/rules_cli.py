@@ -316,7 +316,9 @@ class _RecentAuthors:
         return count
 
 
-def cmd_backtest(args: argparse.Namespace, out: TextIO | None = None) -> int:
+def cmd_backtest(
+    args: argparse.Namespace, out: TextIO | None = None, now: datetime | None = None
+) -> int:
     out = out or sys.stdout
     try:
         loaded = load_rules(args.config, AppConfig)
@@ -327,7 +329,7 @@ def cmd_backtest(args: argparse.Namespace, out: TextIO | None = None) -> int:
     triage = Triage.default(config.brand.languages)
     current = Engine(config, triage)
     candidate = Engine(trial.config, triage) if trial else current
-    since = datetime.now(UTC) - args.since
+    since = (now or datetime.now(UTC)) - args.since
     engine = connect(config.database.url)
     try:
         report = backtest(stored_mentions(engine, since), current, candidate)
@@ -364,7 +366,7 @@ def _span(report: BacktestReport) -> str:
 
 def format_report(report: BacktestReport, in_force: Path, trial: Path | None, examples: int) -> str:
     """Per rule and per route: what fired under the rules in force and under the trial file."""
-    columns = ("in force", str(trial), "change") if trial else ("fired",)
+    columns = ("in force", trial.name, "change") if trial else ("fired",)
     width = max(12, *(len(c) for c in columns))
     lines: list[str] = []
 
