@@ -83,7 +83,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
         loaded = load_rules(args.config, AppConfig)
     except RulesError as exc:
         return _report(exc.problems, exc.files, out)
-    problems = _route_problems(loaded) + _lexicon_problems(loaded.config)
+    problems = _route_problems(loaded) + _lexicon_problems(loaded.config, args.config)
     if problems:
         return _report(problems, loaded.files, out)
     print(_summary(loaded), file=out)
@@ -113,12 +113,18 @@ def _route_problems(loaded: LoadedRules[AppConfig]) -> list[Problem]:
     ]
 
 
-def _lexicon_problems(config: AppConfig) -> list[Problem]:
+def _lexicon_problems(config: AppConfig, path: Path) -> list[Problem]:
     try:
-        Triage.default(config.brand.languages)
+        triage_for(config, path)
     except LexiconError as exc:
-        return [Problem(None, "brand.languages", str(exc))]
+        return [Problem(None, "brand.lexicons", str(exc))]
     return []
+
+
+def triage_for(config: AppConfig, path: Path) -> Triage:
+    """The triage the service runs: shipped lexicons plus the brand's own (relative to `path`)."""
+    lexicons = [path.parent / lexicon for lexicon in config.brand.lexicons]
+    return Triage.from_files(lexicons, config.brand.languages)
 
 
 def _summary(loaded: LoadedRules[AppConfig]) -> str:
@@ -150,7 +156,7 @@ def cmd_test(args: argparse.Namespace, out: TextIO | None = None) -> int:
         config = load_rules(args.config, AppConfig).config
     except RulesError as exc:
         return _report(exc.problems, exc.files, out)
-    engine = Engine(config, Triage.default(config.brand.languages))
+    engine = Engine(config, triage_for(config, args.config))
     mention = Mention(
         platform=args.platform,
         external_id="rules-test",
@@ -326,7 +332,7 @@ def cmd_backtest(
     except RulesError as exc:
         return _report(exc.problems, exc.files, out)
     config = loaded.config
-    triage = Triage.default(config.brand.languages)
+    triage = triage_for(config, args.config)
     current = Engine(config, triage)
     candidate = Engine(trial.config, triage) if trial else current
     since = (now or datetime.now(UTC)) - args.since
