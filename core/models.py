@@ -81,6 +81,11 @@ class MentionRow(SQLModel, table=True):
     urgency: int | None = None
     reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     rules: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    # An agent's verdict on the alert ("not_relevant"), kept on the mention so a backtest can
+    # show which rules fire on mentions people said needed nothing.
+    feedback: str = Field(default="", max_length=32)
+    feedback_by: str = Field(default="", max_length=256)
+    feedback_at: datetime | None = _utc_column()
 
     def to_mention(self) -> Mention:
         return Mention(
@@ -139,21 +144,54 @@ class OutboxRow(SQLModel, table=True):
 
 
 class AlertRow(SQLModel, table=True):
-    """An alert as staff see it in Telegram, and what they did with it."""
+    """An alert as staff see it in Telegram, and what they did with it.
+
+    Every alert action of the outbox ends as one row, so every mention is counted somewhere:
+    `delivery` says whether it got its own message (`sent`) or was counted in another alert's
+    message (`grouped`, `repeat`, `inhibited`: `group_id` is that alert) or silenced (`muted`).
+    Window alerts (spikes) have no outbox action or mention of their own.
+    """
 
     __tablename__ = "alert"
 
     id: int | None = Field(default=None, primary_key=True)
-    outbox_id: int = Field(foreign_key="outbox.id", unique=True)
-    mention_id: int = Field(foreign_key="mention.id", index=True)
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id", unique=True)
+    mention_id: int | None = Field(default=None, foreign_key="mention.id", index=True)
     chat_id: str = Field(max_length=64)
-    message_id: int
-    state: str = Field(default="open", max_length=16, index=True)  # open | acknowledged | resolved
+    message_id: int  # 0 until sent, and for alerts without a message of their own
+    # open | acknowledged (claimed) | resolved | not_relevant
+    state: str = Field(default="open", max_length=16, index=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
     acknowledged_at: datetime | None = _utc_column()
     acknowledged_by: str = Field(default="", max_length=256)
     resolved_at: datetime | None = _utc_column()
     resolved_by: str = Field(default="", max_length=256)
+    kind: str = Field(default="mention", max_length=16)  # mention | group | window
+    delivery: str = Field(default="sent", max_length=16, index=True)
+    group_id: int | None = Field(default=None, index=True)
+    route: str = Field(default="staff", max_length=64)
+    rule: str = Field(default="", max_length=128)
+    group_key: str = Field(default="", max_length=256, index=True)  # route|rule
+    key: str = Field(default="", max_length=512, index=True)  # rule|author, or a window episode
+    inhibits: list[str] = Field(default_factory=list, sa_column=Column(JSON))  # window alerts
+    summary: str = Field(default="", sa_type=Text)  # window alerts: what fired
+    count: int = 1  # mentions this message stands for: itself and those counted in it
+    suppressed: int = 0  # muted or inhibited on the route since the previous alert message
+    last_at: datetime | None = _utc_column()  # the newest mention counted in this message
+    dirty: bool = False  # counted more since the message was last edited
+    edited_at: datetime | None = _utc_column()
+    # The SLA clock: first response due, warning time, and what the watcher did.
+    due_at: datetime | None = _utc_column(index=True)
+    warn_at: datetime | None = _utc_column()
+    warned_at: datetime | None = _utc_column()
+    escalated_at: datetime | None = _utc_column()
+    escalated_by: str = Field(default="", max_length=256)
+    escalated_to: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    held_at: datetime | None = _utc_column()  # holding reply queued
+    snoozed_until: datetime | None = _utc_column()
+    answered_at: datetime | None = _utc_column()  # first reply an agent sent to the customer
+    answered_by: str = Field(default="", max_length=256)
+    replying_id: str = Field(default="", max_length=64)  # the agent who pressed Reply
 
 
 class AgentActionRow(SQLModel, table=True):
@@ -167,3 +205,31 @@ class AgentActionRow(SQLModel, table=True):
     user_id: str = Field(max_length=64)
     user_name: str = Field(default="", max_length=256)
     at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ReplyDraftRow(SQLModel, table=True):
+    """A reply an agent picked or typed, shown for confirmation before it is posted."""
+
+    __tablename__ = "reply_draft"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    text: str = Field(sa_type=Text)
+    source: str = Field(default="typed", max_length=64)  # typed | saved:<name>
+    user_id: str = Field(max_length=64)
+    user_name: str = Field(default="", max_length=256)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    state: str = Field(default="pending", max_length=16)  # pending | sent | cancelled
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+
+
+class SilenceRow(SQLModel, table=True):
+    """`/mute <rule> <duration>`: alerts of `rule` are counted, not sent, until `until`."""
+
+    __tablename__ = "silence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str = Field(max_length=128, index=True)  # "*": every rule
+    until: datetime = Field(sa_type=UTCDateTime, index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by: str = Field(default="", max_length=256)

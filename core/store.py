@@ -12,11 +12,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, event, func, select, update
+from sqlalchemy import Engine, delete, event, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, create_engine
 
-from core.models import AgentActionRow, AlertRow, CursorRow, Mention, MentionRow, OutboxRow
+from core.models import (
+    AgentActionRow,
+    AlertRow,
+    CursorRow,
+    Mention,
+    MentionRow,
+    OutboxRow,
+    ReplyDraftRow,
+    SilenceRow,
+)
+
+# An alert in one of these states needs nothing more from anyone.
+FINAL_STATES = ("resolved", "not_relevant")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +78,7 @@ class OutboxItem:
 @dataclass(frozen=True, slots=True)
 class AlertContext:
     alert: AlertRow
-    mention: MentionRow
+    mention: MentionRow | None  # None for window alerts, which stand for no single mention
 
 
 def connect(url: str) -> Engine:
@@ -323,9 +335,20 @@ class Store:
             return list(session.scalars(select(AlertRow).order_by(AlertRow.id)))
 
     def record_agent_action(
-        self, alert_id: int, action: str, user_id: str, user_name: str, now: datetime
+        self,
+        alert_id: int,
+        action: str,
+        user_id: str,
+        user_name: str,
+        now: datetime,
+        *,
+        until: datetime | None = None,
+        route: str = "",
     ) -> AlertRow:
-        """Record a tap and move the alert's state; the first acknowledgement or resolution wins."""
+        """Record a tap and move the alert's state; the first claim or resolution wins.
+
+        `until` is the end of a snooze; `route` where an escalation went.
+        """
         with Session(self.engine) as session, session.begin():
             alert = session.get(AlertRow, alert_id, with_for_update=True)
             if alert is None:
@@ -335,24 +358,300 @@ class Store:
                     alert_id=alert_id, action=action, user_id=user_id, user_name=user_name, at=now
                 )
             )
-            if action == "ack" and alert.state == "open":
+            if action in ("ack", "claim") and alert.state == "open":
                 alert.state, alert.acknowledged_at, alert.acknowledged_by = (
                     "acknowledged",
                     now,
                     user_name,
                 )
-            elif action == "resolve" and alert.state != "resolved":
+            elif action in ("resolve", "not_relevant") and alert.state not in FINAL_STATES:
                 if alert.acknowledged_at is None:
                     alert.acknowledged_at, alert.acknowledged_by = now, user_name
-                alert.state, alert.resolved_at, alert.resolved_by = "resolved", now, user_name
+                alert.state = "resolved" if action == "resolve" else "not_relevant"
+                alert.resolved_at, alert.resolved_by = now, user_name
+                alert.snoozed_until = None
+                self._close_members(session, alert, now, user_name)
+            elif action == "snooze" and alert.state not in FINAL_STATES:
+                alert.snoozed_until = until
+            elif action == "escalate" and alert.state not in FINAL_STATES:
+                alert.escalated_at = alert.escalated_at or now
+                alert.escalated_by = alert.escalated_by or user_name
+                if route and route not in alert.escalated_to:
+                    alert.escalated_to = [*alert.escalated_to, route]
+            elif action == "reply_start" and alert.state not in FINAL_STATES:
+                alert.replying_id = user_id
             session.flush()
             session.expunge(alert)
             return alert
+
+    def _close_members(self, session: Session, alert: AlertRow, now: datetime, by: str) -> None:
+        """A resolved or dismissed message closes the mentions counted in it too.
+
+        "Not relevant" is also written on each mention, so a backtest can tell which rules
+        fire on mentions people said needed nothing.
+        """
+        members = select(AlertRow.id).where(AlertRow.group_id == alert.id)
+        session.execute(
+            update(AlertRow)
+            .where(AlertRow.id.in_(members), AlertRow.state.not_in(FINAL_STATES))
+            .values(state=alert.state, resolved_at=now, resolved_by=by)
+        )
+        if alert.state != "not_relevant":
+            return
+        mention_ids = select(AlertRow.mention_id).where(
+            or_(AlertRow.id == alert.id, AlertRow.group_id == alert.id),
+            AlertRow.mention_id.is_not(None),
+        )
+        session.execute(
+            update(MentionRow)
+            .where(MentionRow.id.in_(mention_ids))
+            .values(feedback="not_relevant", feedback_by=by, feedback_at=now)
+        )
 
     def agent_actions(self, alert_id: int) -> list[AgentActionRow]:
         with Session(self.engine) as session:
             query = select(AgentActionRow).where(AgentActionRow.alert_id == alert_id)
             return list(session.scalars(query.order_by(AgentActionRow.id)))
+
+    def alert_context(self, alert_id: int) -> AlertContext | None:
+        with Session(self.engine) as session:
+            alert = session.get(AlertRow, alert_id)
+            if alert is None:
+                return None
+            mention = session.get(MentionRow, alert.mention_id) if alert.mention_id else None
+            return AlertContext(alert, mention)
+
+    def alert_by_message(self, chat_id: str, message_id: int) -> AlertRow | None:
+        """The alert that owns Telegram message `message_id` in `chat_id`."""
+        with Session(self.engine) as session:
+            query = select(AlertRow).where(
+                AlertRow.chat_id == chat_id,
+                AlertRow.message_id == message_id,
+                AlertRow.delivery == "sent",
+            )
+            return session.scalars(query).first()
+
+    def open_alert_message(self, values: dict[str, Any]) -> AlertRow:
+        """Insert an alert about to be sent (message_id 0), so its buttons can carry its id.
+
+        An action retried after a crash may find its row from the attempt before: reuse it.
+        """
+        with Session(self.engine) as session, session.begin():
+            alert = None
+            if values.get("outbox_id") is not None:
+                query = select(AlertRow).where(AlertRow.outbox_id == values["outbox_id"])
+                alert = session.scalars(query).first()
+            if alert is None:
+                alert = AlertRow(**values)
+                session.add(alert)
+            else:
+                for name, value in values.items():
+                    setattr(alert, name, value)
+            session.flush()
+            session.expunge(alert)
+            return alert
+
+    def alert_message_sent(self, alert_id: int, message_id: int, now: datetime) -> None:
+        """The alert's message is out: remember it and mark its outbox action sent."""
+        with Session(self.engine) as session, session.begin():
+            alert = session.get(AlertRow, alert_id)
+            if alert is None:
+                raise LookupError(f"no alert {alert_id}")
+            alert.message_id, alert.edited_at, alert.dirty = message_id, now, False
+            if alert.outbox_id is not None:
+                session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id == alert.outbox_id)
+                    .values(sent_at=now, state="sent", result_ref=f"{alert.chat_id}:{message_id}")
+                )
+
+    def drop_unsent_alert(self, alert_id: int) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(AlertRow).where(AlertRow.id == alert_id))
+
+    def count_in(
+        self, members: Sequence[dict[str, Any]], counted: dict[int, tuple[int, datetime]]
+    ) -> None:
+        """Record alerts shown inside other alerts' messages (or muted), in one transaction.
+
+        `members` are AlertRow values, each with its `outbox_id`, which is marked sent;
+        `counted` maps a message-owning alert to (how many joined it, the newest of them).
+        """
+        if not members and not counted:
+            return
+        with Session(self.engine) as session, session.begin():
+            if members:
+                session.execute(insert(AlertRow), list(members))
+                # ORM bulk UPDATE by primary key: one executemany, not one statement per row.
+                session.execute(
+                    update(OutboxRow),
+                    [
+                        {
+                            "id": member["outbox_id"],
+                            "state": "sent",
+                            "sent_at": member["created_at"],
+                            "result_ref": f"{member['delivery']}:{member.get('group_id') or ''}",
+                        }
+                        for member in members
+                    ],
+                )
+            for alert_id, (added, newest) in counted.items():
+                session.execute(
+                    update(AlertRow)
+                    .where(AlertRow.id == alert_id)
+                    .values(count=AlertRow.count + added, last_at=newest, dirty=True)
+                )
+
+    def alert_edited(self, alert_id: int, count_shown: int, now: datetime) -> None:
+        """The message now shows `count_shown`; it stays dirty if more were counted meanwhile."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id)
+                .values(edited_at=now, dirty=AlertRow.count != count_shown)
+            )
+
+    def update_alert(self, alert_id: int, **values: Any) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(**values))
+
+    def members(self, alert_id: int, limit: int | None = None) -> list[AlertContext]:
+        """The alerts counted in alert `alert_id`'s message, most urgent first."""
+        with Session(self.engine) as session:
+            query = (
+                select(AlertRow, MentionRow)
+                .join(MentionRow, MentionRow.id == AlertRow.mention_id)
+                .where(or_(AlertRow.group_id == alert_id, AlertRow.id == alert_id))
+                .order_by(MentionRow.urgency.desc(), AlertRow.id)
+                .limit(limit)
+            )
+            return [AlertContext(alert, mention) for alert, mention in session.execute(query)]
+
+    # --- replies drafted by agents ----------------------------------------------------------
+
+    def add_draft(
+        self, alert_id: int, text: str, source: str, user_id: str, user_name: str, now: datetime
+    ) -> ReplyDraftRow:
+        """A new draft replaces any pending one on the same alert."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(ReplyDraftRow)
+                .where(ReplyDraftRow.alert_id == alert_id, ReplyDraftRow.state == "pending")
+                .values(state="cancelled")
+            )
+            draft = ReplyDraftRow(
+                alert_id=alert_id,
+                text=text,
+                source=source,
+                user_id=user_id,
+                user_name=user_name,
+                created_at=now,
+            )
+            session.add(draft)
+            session.flush()
+            session.expunge(draft)
+            return draft
+
+    def draft(self, draft_id: int) -> ReplyDraftRow | None:
+        with Session(self.engine) as session:
+            return session.get(ReplyDraftRow, draft_id)
+
+    def pending_draft(self, alert_id: int) -> ReplyDraftRow | None:
+        with Session(self.engine) as session:
+            query = select(ReplyDraftRow).where(
+                ReplyDraftRow.alert_id == alert_id, ReplyDraftRow.state == "pending"
+            )
+            return session.scalars(query.order_by(ReplyDraftRow.id.desc())).first()
+
+    def cancel_draft(self, draft_id: int, user_id: str, user_name: str, now: datetime) -> None:
+        with Session(self.engine) as session, session.begin():
+            draft = session.get(ReplyDraftRow, draft_id, with_for_update=True)
+            if draft is None or draft.state != "pending":
+                return
+            draft.state = "cancelled"
+            alert = session.get(AlertRow, draft.alert_id)
+            if alert is not None:
+                alert.replying_id = ""
+            session.add(
+                AgentActionRow(
+                    alert_id=draft.alert_id,
+                    action="reply_cancel",
+                    user_id=user_id,
+                    user_name=user_name,
+                    at=now,
+                )
+            )
+
+    def send_draft(
+        self, draft_id: int, action: PlannedAction, user_id: str, user_name: str, now: datetime
+    ) -> int | None:
+        """Queue the draft as a reply in the outbox and count it as the agent's answer.
+
+        Returns the outbox id, or None when the draft was already sent or cancelled (a double
+        tap on Send posts once).
+        """
+        with Session(self.engine) as session, session.begin():
+            draft = session.get(ReplyDraftRow, draft_id, with_for_update=True)
+            if draft is None or draft.state != "pending":
+                return None
+            alert = session.get(AlertRow, draft.alert_id, with_for_update=True)
+            if alert is None or alert.mention_id is None:
+                return None
+            outbox_id = self._queue(session, alert.mention_id, action, now)
+            draft.state, draft.outbox_id = "sent", outbox_id
+            alert.replying_id = ""
+            if alert.answered_at is None:
+                alert.answered_at, alert.answered_by = now, user_name
+            if alert.acknowledged_at is None:
+                alert.state, alert.acknowledged_at, alert.acknowledged_by = (
+                    "acknowledged" if alert.state == "open" else alert.state,
+                    now,
+                    user_name,
+                )
+            session.add(
+                AgentActionRow(
+                    alert_id=alert.id or 0,
+                    action="reply",
+                    user_id=user_id,
+                    user_name=user_name,
+                    at=now,
+                )
+            )
+            return outbox_id
+
+    # --- actions queued after triage (holding replies, agents' replies) ---------------------
+
+    def queue_action(self, mention_id: int, action: PlannedAction, now: datetime) -> int | None:
+        """Add one outbox action; None when its idempotency key was queued before."""
+        with Session(self.engine) as session, session.begin():
+            return self._queue(session, mention_id, action, now)
+
+    def _queue(
+        self, session: Session, mention_id: int, action: PlannedAction, now: datetime
+    ) -> int | None:
+        statement = (
+            self._insert(OutboxRow)
+            .values(_outbox_values(mention_id, action, now))
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(OutboxRow.id)
+        )
+        return session.execute(statement).scalar()
+
+    # --- silences ---------------------------------------------------------------------------
+
+    def add_silence(self, rule: str, until: datetime, by: str, now: datetime) -> SilenceRow:
+        with Session(self.engine) as session, session.begin():
+            silence = SilenceRow(rule=rule, until=until, created_at=now, created_by=by)
+            session.add(silence)
+            session.flush()
+            session.expunge(silence)
+            return silence
+
+    def silences(self, now: datetime) -> list[SilenceRow]:
+        """Silences in force at `now`; expired ones simply stop matching."""
+        with Session(self.engine) as session:
+            query = select(SilenceRow).where(SilenceRow.until > now).order_by(SilenceRow.id)
+            return list(session.scalars(query))
 
 
 def _unique(mentions: Iterable[Mention]) -> list[Mention]:

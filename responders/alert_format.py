@@ -9,6 +9,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 
 from core.models import Mention
 
@@ -21,15 +22,61 @@ _UNSAFE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\uff
 
 
 @dataclass(frozen=True, slots=True)
+class Progress:
+    """What people and the SLA watcher did with an alert, shown under it."""
+
+    state: str = "open"  # open | acknowledged (claimed) | resolved | not_relevant
+    acted_by: str = ""  # who claimed it, or who resolved / dismissed it
+    answered_by: str = ""  # the agent whose reply was posted
+    escalated_by: str = ""
+    snoozed_until: datetime | None = None
+    due_at: datetime | None = None
+    replying: str = ""  # the agent writing a reply now
+    draft: str = ""  # a reply waiting for confirmation
+    suppressed: int = 0  # muted or held back on the route since the previous alert
+    zone: tzinfo = UTC  # times are shown in the brand's time zone
+
+
+@dataclass(frozen=True, slots=True)
 class AlertView:
     mention: Mention
     urgency: int
     sentiment: float
     reasons: tuple[str, ...]
     rules: tuple[str, ...]
-    state: str = "open"  # open | acknowledged | resolved
+    state: str = "open"
     acted_by: str = ""
     maybe_repeat: bool = False
+    more_from_author: int = 0  # later mentions by the same author counted in this alert
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    mention: Mention
+    urgency: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    """Many mentions of one rule (or of several, when the chat is near its limit) in one alert."""
+
+    rule: str  # "" when the group gathers several rules
+    count: int
+    first_at: datetime
+    last_at: datetime
+    samples: tuple[Sample, ...]
+    progress: Progress = Progress()
+
+
+@dataclass(frozen=True, slots=True)
+class WindowView:
+    """A window rule that fired (a spike), and the per-mention alerts it held back."""
+
+    rule: str
+    summary: str
+    held_back: int
+    progress: Progress = Progress()
 
 
 def safe_text(text: str, limit: int) -> str:
@@ -54,13 +101,9 @@ def safe_url(url: str) -> str:
 def render(view: AlertView) -> str:
     mention = view.mention
     platform = PLATFORM_NAMES.get(mention.platform, mention.platform)
-    handle = safe_text(mention.author_handle or mention.author_id or "unknown", MAX_NAME)
-    author = f"@{handle}" if mention.platform == "x" else handle
-    reach = f" · {mention.author_followers:,} followers" if mention.author_followers else ""
-    verified = " ✔" if mention.author_verified else ""
     icon = "🔴" if view.urgency >= 70 else "🟠" if view.urgency >= 40 else "🟡"
     lines = [
-        f"{icon} <b>Urgency {view.urgency}/100</b> · {platform} · {author}{verified}{reach}",
+        f"{icon} <b>Urgency {view.urgency}/100</b> · {platform} · {_author(mention)}",
         f"<blockquote>{safe_text(mention.text, MAX_TEXT) or '(no text)'}</blockquote>",
         f"Sentiment {view.sentiment:+.2f}"
         + (f" · Rules: {safe_text(', '.join(view.rules), 200)}" if view.rules else ""),
@@ -70,10 +113,94 @@ def render(view: AlertView) -> str:
     url = safe_url(mention.url)
     if url:
         lines.append(f'<a href="{url}">Open on {platform}</a>')
+    if view.more_from_author:
+        lines.append(f"➕ {view.more_from_author} more from this author since (counted here)")
     if view.maybe_repeat:
         lines.append("<i>Sent again after a restart: this may repeat an earlier alert.</i>")
-    if view.state == "acknowledged":
-        lines.append(f"👀 Acknowledged by {safe_text(view.acted_by, MAX_NAME)}")
-    elif view.state == "resolved":
-        lines.append(f"✅ Resolved by {safe_text(view.acted_by, MAX_NAME)}")
+    progress = view.progress or Progress(state=view.state, acted_by=view.acted_by)
+    return "\n".join(lines + _progress_lines(progress))
+
+
+def render_group(view: GroupView) -> str:
+    what = f"matched {safe_text(view.rule, 128)}" if view.rule else "on several rules"
+    span = f"{_clock(view.first_at, view.progress.zone)}–{_clock(view.last_at, view.progress.zone)}"
+    lines = [f"🔥 <b>{view.count:,} mentions</b> {what} ({span})", "Most urgent:"]
+    for sample in view.samples:
+        mention = sample.mention
+        text = safe_text(mention.text, 160) or "(no text)"
+        url = safe_url(mention.url)
+        link = f' <a href="{url}">open</a>' if url else ""
+        lines.append(f"• {sample.urgency} · {_author(mention)}: {text}{link}")
+    lines.append("<i>More of these are counted here, not sent one by one.</i>")
+    return "\n".join(lines + _progress_lines(view.progress))
+
+
+def render_window(view: WindowView) -> str:
+    lines = [
+        f"🚨 <b>{safe_text(view.rule, 128)}</b>: {safe_text(view.summary, 400)}",
+        f"While this alert is open, {view.held_back:,} per-mention alerts of its rules were "
+        "held back and counted here.",
+    ]
+    return "\n".join(lines + _progress_lines(view.progress))
+
+
+def render_escalation(reason: str, original: str, link: str) -> str:
+    """The note an escalation chat receives: why, the original alert, and a link to it."""
+    lines = [f"⬆️ <b>{safe_text(reason, 200)}</b>", original]
+    if link:
+        lines.append(f'<a href="{safe_url(link)}">Go to the alert</a>')
     return "\n".join(lines)
+
+
+def message_link(chat_id: int | str, message_id: int) -> str:
+    """A t.me link to a message in a supergroup (ids -100…), or "" for other chats."""
+    text = str(chat_id)
+    if not text.startswith("-100") or message_id <= 0:
+        return ""
+    return f"https://t.me/c/{text[4:]}/{message_id}"
+
+
+def _author(mention: Mention) -> str:
+    handle = safe_text(mention.author_handle or mention.author_id or "unknown", MAX_NAME)
+    author = f"@{handle}" if mention.platform == "x" else handle
+    verified = " ✔" if mention.author_verified else ""
+    reach = f" · {mention.author_followers:,} followers" if mention.author_followers else ""
+    return f"{author}{verified}{reach}"
+
+
+def _progress_lines(progress: Progress) -> list[str]:
+    name = safe_text(progress.acted_by, MAX_NAME)
+    lines = []
+    if progress.suppressed:
+        lines.append(f"🔕 {progress.suppressed:,} suppressed since the last alert")
+    if progress.state == "acknowledged":
+        lines.append(f"🙋 Claimed by {name}")
+    elif progress.state == "resolved":
+        lines.append(f"✅ Resolved by {name}")
+    elif progress.state == "not_relevant":
+        lines.append(f"🚫 Not relevant (said {name})")
+    if progress.answered_by:
+        lines.append(f"💬 Answered by {safe_text(progress.answered_by, MAX_NAME)}")
+    if progress.escalated_by:
+        lines.append(f"⬆️ Escalated by {safe_text(progress.escalated_by, MAX_NAME)}")
+    if progress.state in ("open", "acknowledged"):
+        if progress.snoozed_until is not None:
+            lines.append(f"💤 Snoozed until {_clock(progress.snoozed_until, progress.zone)}")
+        elif progress.due_at is not None and not progress.answered_by:
+            lines.append(f"⏱ First response due {_clock(progress.due_at, progress.zone)}")
+        if progress.draft:
+            lines.append(
+                f"📝 Reply by {safe_text(progress.replying, MAX_NAME)}, not posted yet:\n"
+                f"<blockquote>{safe_text(progress.draft, MAX_TEXT)}</blockquote>\nSend it?"
+            )
+        elif progress.replying:
+            lines.append(
+                f"✍️ {safe_text(progress.replying, MAX_NAME)} is replying: pick a saved reply, "
+                "or answer this message with the text to post."
+            )
+    return lines
+
+
+def _clock(moment: datetime, zone: tzinfo) -> str:
+    local = moment.astimezone(zone)
+    return f"{local:%H:%M} {local.tzname() or ''}".rstrip()

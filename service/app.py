@@ -3,28 +3,48 @@
 import asyncio
 import contextlib
 import logging
+import zoneinfo
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, ContextTypes
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from core.clock import Clock, SystemClock
 from core.store import Store
 from listeners.x import XListener, make_client
-from responders.telegram_alerts import TelegramAlerts, backoff
+from responders.base import ResponderError
+from responders.telegram_alerts import FloodBudget, TelegramAlerts, backoff
 from rules.engine import Engine
+from rules.schema import SpikeWindow
 from rules.triage import Triage
+from service.commands import StaffCommands
 from service.config import AppConfig
+from service.grouping import AlertDispatcher
 from service.outbox import OutboxWorker
 from service.pipeline import Pipeline
 from service.polling import SourcePoller
+from service.report import build_report, digest_text
+from service.sla import SlaClock, SlaWatcher
+from service.windows import check_windows
 
 log = logging.getLogger(__name__)
 
 TICK = timedelta(seconds=1)
+WINDOWS_EVERY = timedelta(seconds=30)
+# Staff handlers (buttons, replies to alerts, commands) get their own handler group, so a
+# listener's catch-all group-message handler in group 0 never shadows them, nor they it.
+STAFF_HANDLERS = 1
 
 
 @dataclass(slots=True)
@@ -69,16 +89,41 @@ class BrandPulse:
             for listener, interval, backfill in self._listeners()
         ]
         self.telegram = self._telegram_app()
+        self.zone = zoneinfo.ZoneInfo(config.timezone)
+        self.sla = SlaClock(config.sla, config.timezone)
+        self.budget = FloodBudget(self.clock, config.alerts.max_per_minute)
         self.alerts: TelegramAlerts | None = None
-        responders = {}
+        self.dispatcher: AlertDispatcher | None = None
+        self.watcher: SlaWatcher | None = None
         if self.telegram is not None:
             self.alerts = TelegramAlerts(
-                config.platforms.telegram, self.telegram.bot, self.store, self.clock
+                config.platforms.telegram,
+                self.telegram.bot,
+                self.store,
+                self.clock,
+                self.budget,
+                config.alerts.saved_replies,
+                self.zone,
             )
-            responders["alert"] = self.alerts
-            self.telegram.add_handler(CallbackQueryHandler(self._on_button))
-        self.outbox = OutboxWorker(self.store, responders, self.clock)
+            self.dispatcher = AlertDispatcher(
+                self.store, self.alerts, config.alerts, self.clock, self.sla.deadlines
+            )
+            self.watcher = SlaWatcher(self.store, self.alerts, self.sla, self.clock, self.zone)
+            commands = StaffCommands(
+                self.store, self.alerts, self.clock, self._rule_names, self.zone
+            )
+            for handler in (
+                CallbackQueryHandler(self._on_button),
+                MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, self._on_reply),
+                CommandHandler("queue", commands.queue),
+                CommandHandler("stats", commands.stats),
+                CommandHandler("mute", commands.mute),
+            ):
+                self.telegram.add_handler(handler, group=STAFF_HANDLERS)
+        # Alerts are drained by the dispatcher (grouping needs whole batches); other kinds here.
+        self.outbox = OutboxWorker(self.store, {}, self.clock)
         self._steps = StepsInFlight()
+        self._started_at = self.clock.now()
 
     def _listeners(self) -> list[tuple[XListener, timedelta, timedelta]]:
         x = self.config.platforms.x
@@ -111,6 +156,19 @@ class BrandPulse:
         if self.alerts and update.callback_query:
             await self.alerts.handle_button(update.callback_query)
 
+    async def _on_reply(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        if self.alerts and update.message:
+            await self.alerts.handle_reply_message(update.message)
+
+    def _rule_names(self) -> list[str]:
+        config = self.pipeline.engine.config
+        return [rule.name for rule in config.rules]
+
+    async def deliver(self) -> int:
+        """Send what is due: alerts through noise control, other actions from the outbox."""
+        done = await self.dispatcher.drain() if self.dispatcher else 0
+        return done + await self.outbox.drain()
+
     # --- one-shot ---------------------------------------------------------------------------
 
     async def run_once(self) -> RunSummary:
@@ -135,7 +193,9 @@ class BrandPulse:
                 return summary
             try:
                 await self._process_waiting_updates()
-                summary.delivered = await self.outbox.drain()
+                summary.delivered = await self.deliver()
+                if self.watcher is not None:
+                    await self.watcher.check()
             finally:
                 await self.telegram.shutdown()
         return summary
@@ -183,6 +243,7 @@ class BrandPulse:
             coalesce=True,
             id="outbox",
         )
+        self._staff_jobs(scheduler)
         log.info(
             "BrandPulse running: %s", ", ".join(p.source for p in self.pollers) or "no sources"
         )
@@ -250,7 +311,63 @@ class BrandPulse:
 
     async def _drain_job(self) -> None:
         async with self._steps:
-            await self.outbox.drain()
+            await self.deliver()
+
+    def _staff_jobs(self, scheduler: AsyncIOScheduler) -> None:
+        """The SLA watcher, window rules (spikes) and the daily digest, when Telegram is set up."""
+        if self.watcher is None:
+            return
+        common = {"max_instances": 1, "coalesce": True}
+        every = self.config.sla.check_every.total_seconds()
+        scheduler.add_job(self._sla_job, "interval", seconds=every, id="sla", **common)
+        if self.config.windows:
+            seconds = WINDOWS_EVERY.total_seconds()
+            scheduler.add_job(
+                self._windows_job, "interval", seconds=seconds, id="windows", **common
+            )
+        digest = self.config.reports.digest_at
+        if digest:
+            hour, minute = (int(part) for part in digest.split(":"))
+            scheduler.add_job(
+                self._digest_job,
+                "cron",
+                hour=hour,
+                minute=minute,
+                timezone=self.config.timezone,
+                id="digest",
+                **common,
+            )
+
+    async def _sla_job(self) -> None:
+        assert self.watcher is not None
+        async with self._steps:
+            await self.watcher.check()
+
+    async def _windows_job(self) -> None:
+        """Window rules that fire become one alert per episode; spikes inhibit their rules."""
+        assert self.dispatcher is not None
+        async with self._steps:
+            windows = self.pipeline.engine.config.windows
+            fired = await asyncio.to_thread(
+                check_windows, self.store, windows, self.clock.now(), self._started_at
+            )
+            inhibits = {
+                w.name: list(w.when.rules) or ["*"] for w in windows if isinstance(w, SpikeWindow)
+            }
+            await self.dispatcher.raise_windows(fired, inhibits)
+
+    async def _digest_job(self) -> None:
+        assert self.alerts is not None
+        async with self._steps:
+            now = self.clock.now()
+            report = await asyncio.to_thread(
+                build_report, self.store, now - timedelta(days=1), now, self.zone
+            )
+            text = digest_text(report, f"Daily digest, {self.config.brand.name}: last 24 h")
+            try:
+                await self.alerts.send(self.config.reports.digest_route, text)
+            except ResponderError as exc:
+                log.warning("daily digest not sent: %s", exc)
 
     def close(self) -> None:
         self.store.close()

@@ -12,6 +12,9 @@ from core.duration import Duration
 from listeners.x import XConfig
 from responders.telegram_alerts import TelegramConfig
 from rules.schema import RulesConfig
+from service.grouping import AlertsConfig
+from service.report import ReportsConfig
+from service.sla import SlaConfig
 
 DEFAULT_CONFIG = Path("config.yaml")
 
@@ -54,6 +57,9 @@ class AppConfig(RulesConfig):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     platforms: PlatformsConfig = Field(default_factory=PlatformsConfig)
     service: ServiceConfig = Field(default_factory=ServiceConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    sla: SlaConfig = Field(default_factory=SlaConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
 
 
 def load_config(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = None) -> AppConfig:

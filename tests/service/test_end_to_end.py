@@ -37,7 +37,15 @@ async def test_negative_mention_alerts_staff_once_and_neutral_does_not(
     assert "48,000 followers" in alert.text
     assert alert.parse_mode == "HTML"
     buttons = [b["callback_data"] for row in alert.reply_markup["inline_keyboard"] for b in row]
-    assert [b.split(":")[0] for b in buttons] == ["ack", "resolve"]
+    assert [b.split(":")[0] for b in buttons] == [
+        "claim",
+        "reply",
+        "esc",
+        "s15",
+        "s60",
+        "resolve",
+        "nr",
+    ]
 
     mention_calls = len(fake_x.calls("/2/users/1570000000000000001/mentions"))
     again = await BrandPulse(sandbox_config()).run_once()
@@ -112,26 +120,28 @@ async def test_buttons_are_recorded_and_the_alert_is_edited_in_place(
     app = BrandPulse(sandbox_config())
     await app.run_once()
     alert = fake_telegram.sent[0]
-    ack, resolve = [b["callback_data"] for b in alert.reply_markup["inline_keyboard"][0]]
+    buttons = [b["callback_data"] for r in alert.reply_markup["inline_keyboard"] for b in r]
+    claim, resolve = buttons[0], buttons[5]
     agent = {"id": 4242, "first_name": "Ayşe", "username": "ayse_support", "is_bot": False}
 
-    fake_telegram.press_button(STAFF_CHAT, alert.message_id, ack, from_user=agent)
+    fake_telegram.press_button(STAFF_CHAT, alert.message_id, claim, from_user=agent)
     await BrandPulse(sandbox_config()).run_once()
 
     [row] = app.store.alerts()
     assert row.state == "acknowledged"
     assert row.acknowledged_by == "@ayse_support"
     [shown] = fake_telegram.messages(STAFF_CHAT)
-    assert "Acknowledged by @ayse_support" in shown["text"]
-    remaining = [b["callback_data"] for b in shown["reply_markup"]["inline_keyboard"][0]]
-    assert remaining == [resolve]
+    assert "Claimed by @ayse_support" in shown["text"]
+    remaining = [b["callback_data"] for r in shown["reply_markup"]["inline_keyboard"] for b in r]
+    assert claim not in remaining
+    assert resolve in remaining
     assert fake_telegram.answered_callbacks
 
     fake_telegram.press_button(STAFF_CHAT, alert.message_id, resolve, from_user=agent)
     await BrandPulse(sandbox_config()).run_once()
     [row] = app.store.alerts()
     assert row.state == "resolved"
-    assert [a.action for a in app.store.agent_actions(row.id or 0)] == ["ack", "resolve"]
+    assert [a.action for a in app.store.agent_actions(row.id or 0)] == ["claim", "resolve"]
     assert "reply_markup" not in fake_telegram.messages(STAFF_CHAT)[0]
 
 
@@ -156,12 +166,12 @@ async def test_alerts_wait_while_telegram_is_down_and_go_out_in_order(
 
 async def _deliver_now(app: BrandPulse) -> None:
     """Skip the retry wait: make every pending action due and lift the channel pause."""
-    app.outbox.paused_until.clear()
+    assert app.dispatcher is not None and app.telegram is not None
+    app.dispatcher.paused_until = None
     with app.store.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE outbox SET not_before = '2000-01-01 00:00:00'")
-    assert app.telegram is not None
     async with app.telegram:
-        await app.outbox.drain()
+        await app.deliver()
 
 
 async def test_the_long_running_service_polls_alerts_and_answers_buttons(
@@ -174,8 +184,8 @@ async def test_the_long_running_service_polls_alerts_and_answers_buttons(
         fake_x.post_tweet(ANGRY, "angry_customer")
         await _until(lambda: len(app.store.alerts()) == 1)
         alert = fake_telegram.sent[0]
-        ack = alert.reply_markup["inline_keyboard"][0][0]["callback_data"]
-        fake_telegram.press_button(STAFF_CHAT, alert.message_id, ack)
+        claim = alert.reply_markup["inline_keyboard"][0][0]["callback_data"]
+        fake_telegram.press_button(STAFF_CHAT, alert.message_id, claim)
         await _until(lambda: [a.state for a in app.store.alerts()] == ["acknowledged"])
     finally:
         stop.set()

@@ -1,0 +1,477 @@
+"""Alert noise control: which queued alerts become Telegram messages, and which are counted.
+
+Every alert action in the outbox ends as exactly one `alert` row, so nothing is lost:
+- its own message (`sent`), unless
+- a silence (`/mute`) covers its rule: `muted`, counted in the next message's "suppressed" line;
+- an open spike alert on its route covers its rule (inhibition): `inhibited`, counted there;
+- the same author set off the same rule a short while ago (re-alert back-off, doubling each
+  time): `repeat`, counted in that alert;
+- its rule already has a burst going on the route (more than `group_after` alerts within
+  `group_window`), or the chat is close to Telegram's 20 messages a minute: `grouped` into one
+  alert with a count and the most urgent samples, edited in place at most every `edit_every`.
+
+A burst is judged on whole batches taken from the outbox, so a storm of thousands of mentions
+costs a handful of messages, never a queue of sends waiting for Telegram's limits.
+"""
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, or_, select
+from sqlmodel import Session
+
+from core.clock import Clock
+from core.duration import Duration
+from core.models import AlertRow
+from core.store import FINAL_STATES, OutboxItem, Store
+from responders.base import ResponderError
+from responders.telegram_alerts import SavedReply, TelegramAlerts
+from rules.windows import WindowAlert
+
+log = logging.getLogger(__name__)
+
+# How much of a chat's minute budget each kind of call may use: a single alert leaves room for
+# the group message that a burst will need, and edits (counts going up) come last.
+SINGLE_NEEDS = 5
+EDIT_NEEDS = 3
+GROUP_NEEDS = 1
+
+
+class AlertsConfig(BaseModel):
+    """`alerts:` in config.yaml; see docs/agents.md."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group_after: int = Field(default=3, ge=1, le=100)
+    group_window: Duration = timedelta(minutes=5)
+    edit_every: Duration = timedelta(seconds=20)
+    max_per_minute: int = Field(default=18, ge=GROUP_NEEDS + SINGLE_NEEDS, le=20)
+    realert: Duration = timedelta(minutes=10)
+    realert_max: Duration = timedelta(hours=4)
+    inhibit_for: Duration = timedelta(hours=1)
+    saved_replies: list[SavedReply] = Field(default_factory=list)
+
+
+Deadlines = Callable[[str, int, datetime], tuple[datetime | None, datetime | None]]
+
+
+@dataclass(slots=True)
+class _Known:
+    """A message-owning alert the batch may count mentions into."""
+
+    id: int
+    chat_id: str
+    message_id: int
+    created_at: datetime
+    last_at: datetime
+    level: int = 0  # re-alerts of the same key before this one (back-off doubles each time)
+
+
+@dataclass(slots=True)
+class _State:
+    """What the decisions of one batch need, loaded once and kept current while deciding."""
+
+    silenced: set[str]
+    inhibitors: list[tuple[str, list[str], _Known]]  # (route, rules or ["*"], window alert)
+    groups: dict[str, _Known]  # group_key → open group alert
+    singles: Counter[str]  # group_key → single alerts within group_window
+    by_key: dict[str, _Known]  # rule|author → the last single alert for it
+    suppressed: Counter[str]  # route → muted or inhibited since its last message
+    members: list[dict[str, Any]] = field(default_factory=list)
+    counted: dict[int, tuple[int, datetime]] = field(default_factory=dict)
+
+    def count(self, target: _Known, now: datetime) -> None:
+        added, _ = self.counted.get(target.id, (0, now))
+        self.counted[target.id] = (added + 1, now)
+        target.last_at = now
+
+
+class AlertDispatcher:
+    """Drains `alert` actions from the outbox through the noise rules into Telegram."""
+
+    def __init__(
+        self,
+        store: Store,
+        alerts: TelegramAlerts,
+        config: AlertsConfig,
+        clock: Clock,
+        deadlines: Deadlines,
+        batch_size: int = 500,
+    ):
+        self.store = store
+        self.alerts = alerts
+        self.config = config
+        self.clock = clock
+        self.deadlines = deadlines
+        self.batch_size = batch_size
+        self.paused_until: datetime | None = None
+        self.problem = ""
+        self._lock = asyncio.Lock()
+
+    async def drain(self) -> int:
+        """Handle every due alert action; the number handled (sent or counted)."""
+        done = 0
+        async with self._lock:
+            while True:
+                now = self.clock.now()
+                if self.paused_until is not None and now < self.paused_until:
+                    break
+                items = await asyncio.to_thread(
+                    self.store.claim_due, now, self.batch_size, ["alert"]
+                )
+                if not items:
+                    break
+                handled, stopped = await self._dispatch(items, now)
+                done += handled
+                if stopped or len(items) < self.batch_size:
+                    break
+            if self.paused_until is None or self.clock.now() >= self.paused_until:
+                await self._flush_edits()
+        return done
+
+    async def _dispatch(self, items: list[OutboxItem], now: datetime) -> tuple[int, bool]:
+        """Decide and deliver one batch, in order; True when delivery had to stop."""
+        state = await asyncio.to_thread(self._load, items, now)
+        handled = 0
+        stopped = False
+        for index, item in enumerate(items):
+            route = self.alerts.config.route(item.target)
+            if route is None:
+                error = f"no Telegram chat configured for route {item.target!r}"
+                await asyncio.to_thread(self.store.mark_failed, item.id, error, None)
+                log.error("alert %s for mention %s: %s", item.id, item.mention_id, error)
+                continue
+            retry_at = await self._one(item, str(route.chat_id), state, now)
+            if retry_at is not None:
+                later = [i.id for i in items[index + 1 :]]
+                await asyncio.to_thread(self.store.release, later, retry_at)
+                stopped = True
+                break
+            handled += 1
+        await asyncio.to_thread(self.store.count_in, state.members, state.counted)
+        return handled, stopped
+
+    async def _one(
+        self, item: OutboxItem, chat: str, state: _State, now: datetime
+    ) -> datetime | None:
+        """Deliver or count one alert; a time to retry it at when delivery must wait."""
+        rule, route = item.rule, item.target
+        group_key = f"{route}|{rule}"
+        author = item.mention.author_id or item.mention.author_handle
+        key = f"{rule}|{item.mention.platform}:{author}"
+        if rule in state.silenced or "*" in state.silenced:
+            state.suppressed[route] += 1
+            self._member(state, item, chat, "muted", None, now)
+            return None
+        for inhibitor_route, rules, window in state.inhibitors:
+            if inhibitor_route == route and ("*" in rules or rule in rules):
+                state.suppressed[route] += 1
+                self._member(state, item, chat, "inhibited", window, now)
+                return None
+        previous = state.by_key.get(key) if author else None
+        if previous is not None and now - previous.created_at < self._backoff(previous.level):
+            self._member(state, item, chat, "repeat", previous, now)
+            return None
+        group = state.groups.get(group_key)
+        if group is not None:
+            self._member(state, item, chat, "grouped", group, now)
+            return None
+        left = self.alerts.budget.left(chat)
+        if state.singles[group_key] < self.config.group_after and left >= SINGLE_NEEDS:
+            sent = await self._send(item, chat, "mention", group_key, key, state, now)
+            if isinstance(sent, _Known):
+                state.singles[group_key] += 1
+                level = previous.level + 1 if previous is not None else 0
+                sent.level = level
+                state.by_key[key] = sent
+                return None
+            return sent
+        # A burst of this rule, or the chat is near its limit: one message stands for many.
+        if state.singles[group_key] < self.config.group_after:
+            group_key = f"{route}|*"
+            if group_key in state.groups:
+                self._member(state, item, chat, "grouped", state.groups[group_key], now)
+                return None
+        if left < GROUP_NEEDS:
+            # Not even one message may go now: wait in the outbox, in order, for the budget.
+            at = self.alerts.budget.next_free(chat)
+            await asyncio.to_thread(self.store.release, [item.id], at)
+            return at
+        sent = await self._send(item, chat, "group", group_key, "", state, now)
+        if isinstance(sent, _Known):
+            state.groups[group_key] = sent
+            return None
+        return sent
+
+    def _backoff(self, level: int) -> timedelta:
+        return min(self.config.realert * 2**level, self.config.realert_max)
+
+    def _member(
+        self,
+        state: _State,
+        item: OutboxItem,
+        chat: str,
+        delivery: str,
+        into: _Known | None,
+        now: datetime,
+    ) -> None:
+        state.members.append(
+            {
+                "outbox_id": item.id,
+                "mention_id": item.mention_id,
+                "chat_id": chat,
+                "message_id": into.message_id if into else 0,
+                "state": "open",
+                "created_at": now,
+                "kind": "mention",
+                "delivery": delivery,
+                "group_id": into.id if into else None,
+                "route": item.target,
+                "rule": item.rule,
+                "group_key": f"{item.target}|{item.rule}",
+                "key": "",
+                "inhibits": [],
+                "escalated_to": [],
+                "summary": "",
+                "count": 1,
+                "suppressed": 0,
+                "last_at": now,
+            }
+        )
+        if into is not None:
+            state.count(into, now)
+
+    async def _send(
+        self,
+        item: OutboxItem,
+        chat: str,
+        kind: str,
+        group_key: str,
+        key: str,
+        state: _State,
+        now: datetime,
+    ) -> _Known | datetime | None:
+        """Send a message-owning alert: the new alert, or when to retry (None: failed for good)."""
+        start = min(item.mention.created_at, now)
+        due, warn = self.deadlines(item.target, item.urgency or 0, start)
+        values = {
+            "outbox_id": item.id,
+            "mention_id": item.mention_id,
+            "chat_id": chat,
+            "message_id": 0,
+            "created_at": now,
+            "kind": kind,
+            "route": item.target,
+            "rule": item.rule,
+            "group_key": group_key,
+            "key": key,
+            "suppressed": state.suppressed[item.target],
+            "last_at": now,
+            "due_at": due,
+            "warn_at": warn,
+        }
+        row = await asyncio.to_thread(self.store.open_alert_message, values)
+        alert_id = row.id or 0
+        shown = await asyncio.to_thread(
+            self.alerts.view, alert_id, bool(item.payload.get("maybe_repeat"))
+        )
+        assert shown is not None  # just written
+        _alert, text, markup = shown
+        try:
+            _chat, message_id = await self.alerts.send(
+                item.target, text, markup, None, item.attempts
+            )
+        except ResponderError as exc:
+            await asyncio.to_thread(self.store.drop_unsent_alert, alert_id)
+            await asyncio.to_thread(self.store.mark_failed, item.id, str(exc), exc.retry_at)
+            if exc.retry_at is None:
+                log.error("alert for mention %s failed for good: %s", item.mention_id, exc)
+                return None
+            if not self.problem:
+                log.warning("alert delivery failing: %s (retrying)", exc)
+            self.problem = str(exc)
+            self.paused_until = exc.retry_at
+            return exc.retry_at
+        await asyncio.to_thread(self.store.alert_message_sent, alert_id, message_id, now)
+        if self.problem:
+            log.info("alert delivery recovered")
+            self.problem = ""
+        state.suppressed[item.target] = 0
+        return _Known(alert_id, chat, message_id, now, now)
+
+    # --- edits ----------------------------------------------------------------------------
+
+    async def _flush_edits(self) -> None:
+        """Update the messages whose counts went up, oldest edit first, within the budget."""
+        now = self.clock.now()
+        due = await asyncio.to_thread(self._dirty, now - self.config.edit_every)
+        for alert_id, chat in due:
+            if self.alerts.budget.left(chat) < EDIT_NEEDS:
+                continue
+            await self.alerts.refresh(alert_id)
+
+    def _dirty(self, edited_before: datetime) -> list[tuple[int, str]]:
+        with Session(self.store.engine) as session:
+            query = (
+                select(AlertRow.id, AlertRow.chat_id)
+                .where(
+                    AlertRow.dirty.is_(True),
+                    AlertRow.message_id > 0,
+                    or_(AlertRow.edited_at.is_(None), AlertRow.edited_at <= edited_before),
+                )
+                .order_by(AlertRow.edited_at, AlertRow.id)
+            )
+            return [(alert_id or 0, chat) for alert_id, chat in session.execute(query)]
+
+    # --- window rules (spikes) --------------------------------------------------------------
+
+    async def raise_windows(
+        self, fired: Sequence[WindowAlert], inhibits: dict[str, list[str]]
+    ) -> int:
+        """Send each window alert once per episode; a spike then holds back its rules' pings.
+
+        `inhibits` maps a window rule to the mention rules it silences while open (["*"]: all
+        on its route); rules not in it (flatline, frequency) silence nothing.
+        """
+        sent = 0
+        async with self._lock:
+            for window in fired:
+                if await asyncio.to_thread(self._window_seen, window.key):
+                    continue
+                route = self.alerts.config.route(window.route)
+                if route is None:
+                    log.error("window rule %s: no chat for route %r", window.rule, window.route)
+                    continue
+                chat = str(route.chat_id)
+                if self.alerts.budget.left(chat) < GROUP_NEEDS:
+                    continue  # the episode key stays the same: sent at the next check
+                now = self.clock.now()
+                row = await asyncio.to_thread(
+                    self.store.open_alert_message,
+                    {
+                        "chat_id": chat,
+                        "message_id": 0,
+                        "created_at": now,
+                        "kind": "window",
+                        "route": window.route,
+                        "rule": window.rule,
+                        "key": window.key,
+                        "summary": window.message,
+                        "inhibits": inhibits.get(window.rule, []),
+                        "count": 0,
+                        "last_at": now,
+                    },
+                )
+                shown = await asyncio.to_thread(self.alerts.view, row.id or 0)
+                assert shown is not None
+                try:
+                    _chat, message_id = await self.alerts.send(window.route, shown[1], shown[2])
+                except ResponderError as exc:
+                    await asyncio.to_thread(self.store.drop_unsent_alert, row.id or 0)
+                    log.warning("window alert %s not sent: %s", window.rule, exc)
+                    continue
+                await asyncio.to_thread(self.store.alert_message_sent, row.id or 0, message_id, now)
+                sent += 1
+        return sent
+
+    def _window_seen(self, key: str) -> bool:
+        with Session(self.store.engine) as session:
+            query = select(AlertRow.id).where(AlertRow.kind == "window", AlertRow.key == key)
+            return session.scalars(query).first() is not None
+
+    # --- loading a batch's state ------------------------------------------------------------
+
+    def _load(self, items: Iterable[OutboxItem], now: datetime) -> _State:
+        items = list(items)
+        routes = {item.target for item in items}
+        keys = {
+            f"{i.rule}|{i.mention.platform}:{i.mention.author_id or i.mention.author_handle}"
+            for i in items
+        }
+        open_states = AlertRow.state.not_in(FINAL_STATES)
+        with Session(self.store.engine) as session:
+            silenced = {s.rule for s in self.store.silences(now)}
+            windows = session.scalars(
+                select(AlertRow).where(
+                    AlertRow.kind == "window",
+                    AlertRow.message_id > 0,
+                    open_states,
+                    AlertRow.created_at > now - self.config.inhibit_for,
+                )
+            )
+            inhibitors = [(w.route, list(w.inhibits or ()), _known(w)) for w in windows]
+            groups = {
+                g.group_key: _known(g)
+                for g in session.scalars(
+                    select(AlertRow)
+                    .where(
+                        AlertRow.kind == "group",
+                        AlertRow.route.in_(routes),
+                        open_states,
+                        AlertRow.last_at > now - self.config.group_window,
+                    )
+                    .order_by(AlertRow.id)
+                )
+            }
+            singles: Counter[str] = Counter()
+            for group_key, count in session.execute(
+                select(AlertRow.group_key, func.count())
+                .where(
+                    AlertRow.kind == "mention",
+                    AlertRow.delivery == "sent",
+                    AlertRow.route.in_(routes),
+                    AlertRow.created_at > now - self.config.group_window,
+                )
+                .group_by(AlertRow.group_key)
+            ):
+                singles[group_key] = count
+            alerted: Counter[str] = Counter()
+            latest: dict[str, _Known | None] = {}
+            recent = session.scalars(
+                select(AlertRow)
+                .where(
+                    AlertRow.key.in_(keys),
+                    AlertRow.delivery == "sent",
+                    AlertRow.created_at > now - self.config.realert_max,
+                )
+                .order_by(AlertRow.id)
+            )
+            for row in recent:
+                known = _known(row)
+                known.level = alerted[row.key]
+                alerted[row.key] += 1
+                # A closed alert is done with: the author's next mention is new work.
+                latest[row.key] = None if row.state in FINAL_STATES else known
+            by_key = {key: known for key, known in latest.items() if known is not None}
+            suppressed: Counter[str] = Counter()
+            for route in routes:
+                last = session.scalar(
+                    select(func.max(AlertRow.id)).where(
+                        AlertRow.route == route, AlertRow.delivery == "sent"
+                    )
+                )
+                suppressed[route] = (
+                    session.scalar(
+                        select(func.count())
+                        .select_from(AlertRow)
+                        .where(
+                            AlertRow.route == route,
+                            AlertRow.delivery.in_(("muted", "inhibited")),
+                            AlertRow.id > (last or 0),
+                        )
+                    )
+                    or 0
+                )
+        return _State(silenced, inhibitors, groups, singles, by_key, suppressed)
+
+
+def _known(row: AlertRow) -> _Known:
+    return _Known(
+        row.id or 0, row.chat_id, row.message_id, row.created_at, row.last_at or row.created_at
+    )

@@ -1,0 +1,424 @@
+"""`main.py report` and the daily digest: what came in, how fast we answered, how people feel.
+
+Definitions (docs/agents.md repeats them for readers of the report):
+- An *alert* is a message in a staff chat (a single mention or a group); mentions counted inside
+  other alerts or muted are listed separately. Alerts marked "not relevant" leave the SLA figures.
+- *Human first response*: the first agent reply posted through the Reply button, or the
+  resolution if that came first. Measured from when the customer wrote (or when we saw it, if
+  earlier). *Within target*: at or before the alert's deadline (business hours aware).
+  Alerts with no response whose deadline is still ahead are *pending* and not counted either way.
+- *Bot first touch*: the first automated reply (a rule's auto-reply or the SLA holding reply)
+  posted to the customer, from when they wrote; reported apart from humans, never mixed in.
+- Percentiles are nearest-rank: p50 of 4 values is the 2nd smallest, p90 the 4th.
+- Sentiment is VADER compound: negative ≤ -0.05, positive ≥ 0.05.
+- Value: repeat authors (2+ mentions) and reach (followers of distinct authors; "reached": of
+  authors an agent answered). Voice: sentiment and the top reasons. Valence: net sentiment
+  (share positive − share negative) in the first and second half of the period.
+"""
+
+import csv
+import io
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+from sqlalchemy import select
+from sqlmodel import Session
+
+from core.duration import format_duration
+from core.models import AlertRow, MentionRow, OutboxRow
+from core.store import Store
+
+NEGATIVE, POSITIVE = -0.05, 0.05
+TOP = 5
+_POINTS = re.compile(r"\s[+-]\d+$")  # "refund +25" → "refund"
+
+
+class ReportsConfig(BaseModel):
+    """`reports:` in config.yaml: the daily digest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    digest_at: str = "09:00"  # local time (top-level `timezone`); "" turns the digest off
+    digest_route: str = "staff"
+
+    @field_validator("digest_at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        if value and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError(f"{value!r} is not a time of day; write it like 09:00")
+        return value.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Percentiles:
+    count: int = 0
+    p50: float | None = None  # seconds
+    p90: float | None = None
+
+    @classmethod
+    def of(cls, seconds: list[float]) -> "Percentiles":
+        if not seconds:
+            return cls()
+        ordered = sorted(seconds)
+        return cls(len(ordered), _rank(ordered, 0.5), _rank(ordered, 0.9))
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    day: date
+    mentions: int
+    mean_sentiment: float
+    share_negative: float
+
+
+@dataclass(slots=True)
+class Report:
+    since: datetime
+    until: datetime
+    mentions: int = 0
+    by_platform: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, int] = field(default_factory=dict)
+    alerts: int = 0
+    counted_in_alerts: dict[str, int] = field(default_factory=dict)  # grouped, repeat, …
+    not_relevant: int = 0
+    within_target: int = 0
+    missed_target: int = 0
+    pending: int = 0
+    bot_first_touch: Percentiles = Percentiles()
+    human_first_response: Percentiles = Percentiles()
+    resolution: Percentiles = Percentiles()
+    daily: list[Day] = field(default_factory=list)
+    top_reasons: list[tuple[str, int]] = field(default_factory=list)
+    top_rules: list[tuple[str, int]] = field(default_factory=list)
+    authors: int = 0
+    repeat_authors: int = 0
+    reach: int = 0
+    reach_answered: int = 0
+    mean_sentiment: float | None = None
+    share_negative: float | None = None
+    share_positive: float | None = None
+    net_first_half: float | None = None
+    net_second_half: float | None = None
+
+    @property
+    def share_within_target(self) -> float | None:
+        decided = self.within_target + self.missed_target
+        return self.within_target / decided if decided else None
+
+    @property
+    def valence_trend(self) -> str:
+        if self.net_first_half is None or self.net_second_half is None:
+            return "not enough data"
+        change = self.net_second_half - self.net_first_half
+        return "improving" if change > 0.05 else "worsening" if change < -0.05 else "steady"
+
+
+def build_report(store: Store, since: datetime, until: datetime, zone: tzinfo) -> Report:
+    report = Report(since=since, until=until)
+    with Session(store.engine) as session:
+        mentions = list(
+            session.scalars(
+                select(MentionRow).where(
+                    MentionRow.created_at >= since, MentionRow.created_at < until
+                )
+            )
+        )
+        alerts = [
+            (row[0], row[1])
+            for row in session.execute(
+                select(AlertRow, MentionRow.created_at)
+                .outerjoin(MentionRow, MentionRow.id == AlertRow.mention_id)
+                .where(AlertRow.created_at >= since, AlertRow.created_at < until)
+            )
+        ]
+        replies = [
+            (row[0], row[1], row[2])
+            for row in session.execute(
+                select(OutboxRow.mention_id, OutboxRow.sent_at, MentionRow.created_at)
+                .join(MentionRow, MentionRow.id == OutboxRow.mention_id)
+                .where(
+                    OutboxRow.kind == "reply",
+                    OutboxRow.state == "sent",
+                    OutboxRow.rule.not_like("agent-reply-%"),
+                    MentionRow.created_at >= since,
+                    MentionRow.created_at < until,
+                )
+            )
+        ]
+    _volume(report, mentions)
+    _alerts(report, alerts, mentions, until)
+    first_touch: dict[int, float] = {}
+    for mention_id, sent_at, created_at in replies:
+        if sent_at is not None:
+            wait = (sent_at - created_at).total_seconds()
+            first_touch[mention_id] = min(wait, first_touch.get(mention_id, wait))
+    report.bot_first_touch = Percentiles.of(list(first_touch.values()))
+    _sentiment(report, mentions, zone)
+    return report
+
+
+def _volume(report: Report, mentions: list[MentionRow]) -> None:
+    report.mentions = len(mentions)
+    report.by_platform = dict(Counter(m.platform for m in mentions).most_common())
+    report.by_source = dict(Counter(m.source or "(none)" for m in mentions).most_common())
+    reasons: Counter[str] = Counter()
+    rules: Counter[str] = Counter()
+    for mention in mentions:
+        reasons.update({_POINTS.sub("", reason) for reason in mention.reasons or ()})
+        rules.update(set(mention.rules or ()))
+    report.top_reasons = _top(reasons)
+    report.top_rules = _top(rules)
+    followers: dict[tuple[str, str], int] = {}
+    counts: Counter[tuple[str, str]] = Counter()
+    for mention in mentions:
+        author = (mention.platform, mention.author_id or mention.author_handle)
+        counts[author] += 1
+        followers[author] = max(followers.get(author, 0), mention.author_followers)
+    report.authors = len(counts)
+    report.repeat_authors = sum(1 for n in counts.values() if n >= 2)
+    report.reach = sum(followers.values())
+
+
+def _alerts(
+    report: Report,
+    alerts: list[tuple[AlertRow, datetime | None]],
+    mentions: list[MentionRow],
+    until: datetime,
+) -> None:
+    counted: Counter[str] = Counter()
+    human: list[float] = []
+    resolution: list[float] = []
+    answered_mentions: set[int] = set()
+    for alert, written in alerts:
+        if alert.delivery != "sent":
+            counted[alert.delivery] += 1
+            continue
+        if alert.kind == "window":
+            continue  # a spike stands for a period, not for a customer waiting
+        report.alerts += 1
+        if alert.state == "not_relevant":
+            report.not_relevant += 1
+            continue
+        start = min(written, alert.created_at) if written else alert.created_at
+        responses = [alert.answered_at]
+        if alert.state == "resolved":
+            responses.append(alert.resolved_at)
+            if alert.resolved_at is not None:
+                resolution.append((alert.resolved_at - start).total_seconds())
+        response = min((r for r in responses if r is not None), default=None)
+        if alert.answered_at is not None and alert.mention_id is not None:
+            answered_mentions.add(alert.mention_id)
+        if response is not None:
+            human.append((response - start).total_seconds())
+            if alert.due_at is None or response <= alert.due_at:
+                report.within_target += 1
+            else:
+                report.missed_target += 1
+        elif alert.due_at is not None and alert.due_at <= until:
+            report.missed_target += 1
+        else:
+            report.pending += 1
+    report.counted_in_alerts = dict(counted.most_common())
+    report.human_first_response = Percentiles.of(human)
+    report.resolution = Percentiles.of(resolution)
+    reached: dict[tuple[str, str], int] = {}
+    for mention in mentions:
+        if mention.id in answered_mentions:
+            author = (mention.platform, mention.author_id or mention.author_handle)
+            reached[author] = max(reached.get(author, 0), mention.author_followers)
+    report.reach_answered = sum(reached.values())
+
+
+def _sentiment(report: Report, mentions: list[MentionRow], zone: tzinfo) -> None:
+    scored = [(m.created_at, m.sentiment) for m in mentions if m.sentiment is not None]
+    if not scored:
+        return
+    values = [s for _t, s in scored]
+    report.mean_sentiment = round(sum(values) / len(values), 3)
+    report.share_negative = _share(values, negative=True)
+    report.share_positive = _share(values, negative=False)
+    by_day: dict[date, list[float]] = defaultdict(list)
+    for created, sentiment in scored:
+        by_day[created.astimezone(zone).date()].append(sentiment)
+    report.daily = [
+        Day(day, len(v), round(sum(v) / len(v), 3), _share(v, negative=True))
+        for day, v in sorted(by_day.items())
+    ]
+    middle = report.since + (report.until - report.since) / 2
+    first = [s for t, s in scored if t < middle]
+    second = [s for t, s in scored if t >= middle]
+    if first and second:
+        report.net_first_half = _net(first)
+        report.net_second_half = _net(second)
+
+
+def _share(values: list[float], negative: bool) -> float:
+    hits = [v for v in values if (v <= NEGATIVE if negative else v >= POSITIVE)]
+    return round(len(hits) / len(values), 3)
+
+
+def _net(values: list[float]) -> float:
+    return round(_share(values, negative=False) - _share(values, negative=True), 3)
+
+
+def _rank(ordered: list[float], share: float) -> float:
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def _top(counter: Counter[str]) -> list[tuple[str, int]]:
+    return sorted(counter.items(), key=lambda pair: (-pair[1], pair[0]))[:TOP]
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+def as_json(report: Report) -> str:
+    return json.dumps(_plain(report), indent=2, ensure_ascii=False)
+
+
+def _plain(report: Report) -> dict[str, Any]:
+    data = asdict(report)
+    data["share_within_target"] = report.share_within_target
+    data["valence_trend"] = report.valence_trend
+    return json.loads(json.dumps(data, default=str))
+
+
+def as_csv(report: Report) -> str:
+    """One `section,name,value` row per figure: easy to load in a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["section", "name", "value"])
+    for section, name, value in _rows(report):
+        writer.writerow([section, name, "" if value is None else value])
+    return out.getvalue()
+
+
+def _rows(report: Report) -> list[tuple[str, str, Any]]:
+    rows: list[tuple[str, str, Any]] = [
+        ("period", "since", report.since.isoformat()),
+        ("period", "until", report.until.isoformat()),
+        ("volume", "mentions", report.mentions),
+    ]
+    rows += [("platform", name, n) for name, n in report.by_platform.items()]
+    rows += [("source", name, n) for name, n in report.by_source.items()]
+    rows += [
+        ("alerts", "alerts", report.alerts),
+        *(("counted_in_alerts", name, n) for name, n in report.counted_in_alerts.items()),
+        ("alerts", "not_relevant", report.not_relevant),
+        ("sla", "within_target", report.within_target),
+        ("sla", "missed_target", report.missed_target),
+        ("sla", "pending", report.pending),
+        ("sla", "share_within_target", report.share_within_target),
+    ]
+    for name, stat in (
+        ("bot_first_touch", report.bot_first_touch),
+        ("human_first_response", report.human_first_response),
+        ("resolution", report.resolution),
+    ):
+        rows += [(name, "count", stat.count), (name, "p50_s", stat.p50), (name, "p90_s", stat.p90)]
+    for day in report.daily:
+        rows.append(("daily_mean_sentiment", day.day.isoformat(), day.mean_sentiment))
+        rows.append(("daily_share_negative", day.day.isoformat(), day.share_negative))
+    rows += [("top_reason", name, n) for name, n in report.top_reasons]
+    rows += [("top_rule", name, n) for name, n in report.top_rules]
+    rows += [
+        ("value", "authors", report.authors),
+        ("value", "repeat_authors", report.repeat_authors),
+        ("value", "reach", report.reach),
+        ("value", "reach_answered", report.reach_answered),
+        ("voice", "mean_sentiment", report.mean_sentiment),
+        ("voice", "share_negative", report.share_negative),
+        ("voice", "share_positive", report.share_positive),
+        ("valence", "net_first_half", report.net_first_half),
+        ("valence", "net_second_half", report.net_second_half),
+        ("valence", "trend", report.valence_trend),
+    ]
+    return rows
+
+
+def as_text(report: Report, zone: tzinfo) -> str:
+    since = report.since.astimezone(zone)
+    until = report.until.astimezone(zone)
+    lines = [
+        f"BrandPulse report {since:%Y-%m-%d %H:%M} – {until:%Y-%m-%d %H:%M} {until.tzname()}",
+        "",
+        f"Volume: {report.mentions} mentions",
+        "  by platform: " + _pairs(report.by_platform.items()),
+        "  by source:   " + _pairs(report.by_source.items()),
+        "",
+        f"Alerts: {report.alerts} messages to staff"
+        + (
+            f"; also counted in them or muted: {_pairs(report.counted_in_alerts.items())}"
+            if report.counted_in_alerts
+            else ""
+        ),
+        f"  answered within target: {_percent(report.share_within_target)} "
+        f"({report.within_target} of {report.within_target + report.missed_target}; "
+        f"{report.pending} pending, {report.not_relevant} not relevant)",
+        f"  human first response: {_stat(report.human_first_response)}",
+        f"  bot first touch:      {_stat(report.bot_first_touch)}",
+        f"  resolution:           {_stat(report.resolution)}",
+        "",
+        "Sentiment by day (mean, share negative):",
+        *(
+            f"  {day.day} {day.mean_sentiment:+.2f} {_percent(day.share_negative):>5} "
+            f"({day.mentions} mentions)"
+            for day in report.daily
+        ),
+        "",
+        "Top reasons: " + (_pairs(report.top_reasons) or "none"),
+        "Top rules:   " + (_pairs(report.top_rules) or "none"),
+        "",
+        f"Value:   {report.repeat_authors} of {report.authors} authors wrote more than once; "
+        f"reach {report.reach:,} followers, {report.reach_answered:,} of them answered",
+        f"Voice:   mean sentiment {_signed(report.mean_sentiment)}, "
+        f"{_percent(report.share_negative)} negative, {_percent(report.share_positive)} positive",
+        f"Valence: net {_signed(report.net_first_half)} → {_signed(report.net_second_half)} "
+        f"({report.valence_trend})",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def digest_text(report: Report, title: str) -> str:
+    """The daily digest for the staff chat (HTML-safe: only numbers and our own words)."""
+    return "\n".join(
+        [
+            f"📊 <b>{title}</b>",
+            f"{report.mentions} mentions · {report.alerts} alerts · "
+            f"{_percent(report.share_within_target)} answered within target",
+            f"Human first response p50 {_duration(report.human_first_response.p50)}, "
+            f"p90 {_duration(report.human_first_response.p90)} · bot first touch p50 "
+            f"{_duration(report.bot_first_touch.p50)}",
+            f"Sentiment {_signed(report.mean_sentiment)}, "
+            f"{_percent(report.share_negative)} negative ({report.valence_trend})",
+            "Top rules: " + (_pairs(report.top_rules[:3]) or "none"),
+        ]
+    )
+
+
+def _pairs(pairs: Any) -> str:
+    return ", ".join(f"{name} {count}" for name, count in pairs)
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def _signed(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.2f}"
+
+
+def _duration(seconds: float | None) -> str:
+    return "–" if seconds is None else format_duration(timedelta(seconds=round(seconds)))
+
+
+def _stat(stat: Percentiles) -> str:
+    if not stat.count:
+        return "none yet"
+    return f"p50 {_duration(stat.p50)}, p90 {_duration(stat.p90)} (n={stat.count})"

@@ -1,0 +1,366 @@
+"""The one-hour promise: first-response targets, business hours, and the SLA watcher.
+
+Each alert that gets a message of its own is given a first-response deadline when it is sent:
+the target of its route and urgency band, counted in business hours from when the customer
+wrote (or from when we saw it, if that is earlier than the clock says they wrote). The watcher,
+an APScheduler job running every `check_every`, then
+- warns in the alert's thread at `warn_at` of the target if nobody has answered,
+- posts a holding reply before the deadline when a rule allows it (an outbox `reply` action),
+- escalates to the escalation route when the deadline passes and nobody claimed the alert,
+  and to a rule's own `escalate` route when its `after` passes unclaimed,
+- brings snoozed alerts back when the snooze ends.
+"""
+
+import asyncio
+import logging
+import re
+import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select
+from sqlmodel import Session
+
+from core.clock import Clock
+from core.duration import Duration, format_duration
+from core.models import AlertRow, MentionRow, OutboxRow
+from core.store import FINAL_STATES, PlannedAction, Store
+from responders.alert_format import PLATFORM_NAMES
+from responders.telegram_alerts import TelegramAlerts
+from rules.schema import TimeWindow, check_timezone, render_template
+
+log = logging.getLogger(__name__)
+
+HOLDING_RULE = "sla-holding"  # the outbox rule name of holding replies: one per mention
+WATCHER = "SLA watcher"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessHours:
+    """When the SLA clock runs: always, or on some days and hours in a time zone."""
+
+    days: frozenset[int] = frozenset()  # 0 = Monday; empty: every day
+    hours: tuple[tuple[int, int], ...] = ()  # minutes after midnight; empty: all day
+    zone: tzinfo = UTC
+    always: bool = True
+
+    @classmethod
+    def parse(cls, text: str, default_zone: str = "UTC") -> "BusinessHours":
+        """`24/7`, or `mon-fri 09:00-18:00 [Europe/Istanbul]` (several ranges: `,` between)."""
+        compact = " ".join(text.split())
+        if compact.lower() in ("24/7", "always", ""):
+            return cls()
+        parts = compact.split(" ")
+        zone_name = default_zone
+        if "/" in parts[-1] or parts[-1].upper() == "UTC":
+            zone_name = check_timezone(parts.pop())
+        hours = [h for p in parts if re.match(r"\d", p) for h in p.split(",") if h]
+        days = [p for p in parts if not re.match(r"\d", p)]
+        try:
+            window = TimeWindow.model_validate(
+                {"days": ",".join(days).split(",") if days else [], "hours": hours}
+            )
+        except ValidationError as exc:
+            problems = "; ".join(
+                error["msg"].removeprefix("Value error, ") for error in exc.errors()
+            )
+            raise ValueError(
+                f"{text!r}: {problems}; write 24/7 or e.g. 'mon-fri 09:00-18:00 Europe/Istanbul'"
+            ) from None
+        return cls(
+            days=frozenset(window.days),
+            hours=tuple(window.hours),
+            zone=zoneinfo.ZoneInfo(zone_name),
+            always=False,
+        )
+
+    def spans(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Open periods (UTC) that end after `start`, in order, from `start` on."""
+        if self.always:
+            yield start, datetime.max.replace(tzinfo=UTC)
+            return
+        day = start.astimezone(self.zone).date() - timedelta(days=1)  # a range may wrap midnight
+        for _ in range(800):
+            for begin, end in self._day_spans(day):
+                if end > start:
+                    yield max(begin, start), end
+            day += timedelta(days=1)
+        raise ValueError("business hours never open")
+
+    def _day_spans(self, day: date) -> list[tuple[datetime, datetime]]:
+        if self.days and day.weekday() not in self.days:
+            return []
+        midnight = datetime(day.year, day.month, day.day, tzinfo=self.zone)
+        ranges = self.hours or ((0, 24 * 60),)
+        out = []
+        for first, last in sorted(ranges):
+            # Wall-clock arithmetic in the zone, then UTC: a DST change moves the hours with it.
+            begin = (midnight + timedelta(minutes=first)).astimezone(UTC)
+            length = last - first if last > first else last + 24 * 60 - first
+            end = (midnight + timedelta(minutes=first + length)).astimezone(UTC)
+            out.append((begin, end))
+        return out
+
+    def add(self, start: datetime, duration: timedelta) -> datetime:
+        """The moment `duration` of business time after `start`."""
+        left = duration
+        for begin, end in self.spans(start):
+            if end - begin >= left:
+                return begin + left
+            left -= end - begin
+        raise AssertionError("spans() never ends")
+
+    def elapsed(self, start: datetime, end: datetime) -> timedelta:
+        """Business time between `start` and `end`."""
+        total = timedelta(0)
+        if end <= start:
+            return total
+        for begin, finish in self.spans(start):
+            if begin >= end:
+                break
+            total += min(finish, end) - begin
+        return total
+
+
+class Targets(_Strict):
+    """A route's own first-response targets; unset ones are the defaults."""
+
+    first_response: Duration | None = None
+    urgent_first_response: Duration | None = None
+    urgent_at: int | None = Field(default=None, ge=0, le=100)
+
+
+class HoldingReply(_Strict):
+    """A public "we're on it" posted before the deadline when nobody has answered yet."""
+
+    rules: list[str] = Field(default_factory=list)  # alerts of these rules may get one
+    before: Duration = timedelta(minutes=10)  # this long before the deadline
+    text: str = Field(
+        default="Hi {author}, thanks for reaching out. We're looking into this and will get "
+        "back to you shortly.",
+        min_length=1,
+        max_length=1000,
+    )
+
+
+class SlaConfig(_Strict):
+    """`sla:` in config.yaml; see docs/agents.md."""
+
+    first_response: Duration = timedelta(minutes=60)
+    urgent_first_response: Duration = timedelta(minutes=15)
+    urgent_at: int = Field(default=70, ge=0, le=100)  # urgency of the top band
+    business_hours: str = "24/7"
+    warn_at: float = Field(default=0.5, gt=0, lt=1)  # share of the target
+    escalate_to: str = "escalation"
+    check_every: Duration = timedelta(seconds=1)
+    routes: dict[str, Targets] = Field(default_factory=dict)
+    holding_reply: HoldingReply = Field(default_factory=HoldingReply)
+
+    @field_validator("business_hours")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        BusinessHours.parse(value)
+        return value
+
+    @field_validator("first_response", "urgent_first_response", "check_every")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0s")
+        return value
+
+    def target(self, route: str, urgency: int) -> timedelta:
+        own = self.routes.get(route, Targets())
+        urgent_at = own.urgent_at if own.urgent_at is not None else self.urgent_at
+        if urgency >= urgent_at:
+            return own.urgent_first_response or self.urgent_first_response
+        return own.first_response or self.first_response
+
+
+class SlaClock:
+    """Deadlines for new alerts, and business time for reports."""
+
+    def __init__(self, config: SlaConfig, timezone: str = "UTC"):
+        self.config = config
+        self.hours = BusinessHours.parse(config.business_hours, timezone)
+
+    def deadlines(self, route: str, urgency: int, start: datetime) -> tuple[datetime, datetime]:
+        """(first response due, warning time) for an alert on `route` that started at `start`."""
+        target = self.config.target(route, urgency)
+        return self.hours.add(start, target), self.hours.add(start, target * self.config.warn_at)
+
+
+@dataclass(frozen=True, slots=True)
+class _Watched:
+    alert: AlertRow
+    mention: MentionRow | None
+    payload: dict[str, Any]
+
+
+class SlaWatcher:
+    def __init__(
+        self, store: Store, alerts: TelegramAlerts, sla: SlaClock, clock: Clock, zone: tzinfo
+    ):
+        self.store = store
+        self.alerts = alerts
+        self.sla = sla
+        self.clock = clock
+        self.zone = zone
+
+    async def check(self) -> int:
+        """One pass over the open alerts; how many notes, replies and escalations it made."""
+        now = self.clock.now()
+        watched = await asyncio.to_thread(self._open, now)
+        done = 0
+        for item in watched:
+            done += await self._wake(item, now)
+            done += await self._hold(item, now)
+            done += await self._escalate(item, now)
+            done += await self._warn(item, now)
+        return done
+
+    async def _wake(self, item: _Watched, now: datetime) -> int:
+        alert = item.alert
+        if alert.snoozed_until is None or alert.snoozed_until > now:
+            return 0
+        await asyncio.to_thread(self.store.update_alert, alert.id or 0, snoozed_until=None)
+        alert.snoozed_until = None
+        await self.alerts.refresh(alert.id or 0)
+        await self.alerts.notify(alert, "⏰ Snooze over: this alert is back in the queue.")
+        return 1
+
+    async def _warn(self, item: _Watched, now: datetime) -> int:
+        alert = item.alert
+        if (
+            alert.warn_at is None
+            or alert.due_at is None
+            or alert.warned_at is not None
+            or alert.answered_at is not None
+            or alert.warn_at > now
+            or alert.due_at <= now
+            or _snoozed(alert, now)
+            or self.alerts.budget.left(alert.chat_id) < 1
+        ):
+            return 0
+        left = format_duration(timedelta(seconds=round((alert.due_at - now).total_seconds())))
+        who = f" {alert.acknowledged_by}, " if alert.acknowledged_by else " "
+        due = alert.due_at.astimezone(self.zone)
+        text = f"⏳{who}{left} left to answer this one (due {due:%H:%M})."
+        await asyncio.to_thread(self.store.update_alert, alert.id or 0, warned_at=now)
+        await self.alerts.notify(alert, text)
+        return 1
+
+    async def _hold(self, item: _Watched, now: datetime) -> int:
+        alert, mention = item.alert, item.mention
+        holding = self.sla.config.holding_reply
+        if (
+            mention is None
+            or alert.kind != "mention"
+            or alert.due_at is None
+            or alert.held_at is not None
+            or alert.answered_at is not None
+            or alert.rule not in holding.rules
+            or alert.due_at - holding.before > now
+        ):
+            return 0
+        await asyncio.to_thread(self.store.update_alert, alert.id or 0, held_at=now)
+        if await asyncio.to_thread(self._replied, mention.id or 0):
+            return 0  # one automatic answer per customer: the rules already sent one
+        handle = mention.author_handle or mention.author_id
+        text = render_template(
+            holding.text,
+            {
+                "author": f"@{handle}" if mention.platform == "x" and handle else handle,
+                "platform": PLATFORM_NAMES.get(mention.platform, mention.platform),
+                "rule": alert.rule,
+            },
+        )
+        action = PlannedAction(
+            kind="reply",
+            rule=HOLDING_RULE,
+            payload={"template": holding.text, "text": text, "dry_run": False, "holding": True},
+        )
+        queued = await asyncio.to_thread(self.store.queue_action, mention.id or 0, action, now)
+        return 1 if queued else 0
+
+    async def _escalate(self, item: _Watched, now: datetime) -> int:
+        alert = item.alert
+        if alert.acknowledged_at is not None or alert.answered_at is not None:
+            return 0
+        if _snoozed(alert, now):
+            return 0
+        steps = []
+        for step in item.payload.get("escalate", []):
+            after = timedelta(seconds=int(step.get("after_seconds", 0)))
+            reason = f"Unclaimed after {format_duration(after)} (rule {step.get('rule', '')})"
+            if step.get("route"):
+                steps.append((alert.created_at + after, str(step["route"]), reason))
+        if alert.due_at is not None:
+            target = alert.due_at - alert.created_at
+            steps.append(
+                (
+                    alert.due_at,
+                    self.sla.config.escalate_to,
+                    f"Unclaimed past its first-response target ({format_duration(target)})",
+                )
+            )
+        done = 0
+        for at, route, reason in steps:
+            if at > now or route in alert.escalated_to:
+                continue
+            if self.alerts.budget.left(alert.chat_id) < 1:
+                break
+            alert.escalated_to = [*alert.escalated_to, route]
+            await asyncio.to_thread(
+                self.store.update_alert,
+                alert.id or 0,
+                escalated_at=alert.escalated_at or now,
+                escalated_by=alert.escalated_by or WATCHER,
+                escalated_to=alert.escalated_to,
+            )
+            await self.alerts.escalate(alert.id or 0, reason, route)
+            await self.alerts.refresh(alert.id or 0)
+            done += 1
+        return done
+
+    def _open(self, now: datetime) -> list[_Watched]:
+        """Alerts with their own message that may still need the watcher."""
+        with Session(self.store.engine) as session:
+            query = (
+                select(AlertRow, MentionRow, OutboxRow.payload)
+                .outerjoin(MentionRow, MentionRow.id == AlertRow.mention_id)
+                .outerjoin(OutboxRow, OutboxRow.id == AlertRow.outbox_id)
+                .where(
+                    AlertRow.delivery == "sent",
+                    AlertRow.message_id > 0,
+                    AlertRow.state.not_in(FINAL_STATES),
+                    AlertRow.due_at.is_not(None),
+                    (AlertRow.answered_at.is_(None)) | (AlertRow.snoozed_until.is_not(None)),
+                    AlertRow.created_at > now - timedelta(days=30),
+                )
+                .order_by(AlertRow.due_at)
+            )
+            return [
+                _Watched(alert, mention, dict(payload or {}))
+                for alert, mention, payload in session.execute(query)
+            ]
+
+    def _replied(self, mention_id: int) -> bool:
+        with Session(self.store.engine) as session:
+            query = select(OutboxRow.id).where(
+                OutboxRow.mention_id == mention_id,
+                OutboxRow.kind == "reply",
+                OutboxRow.rule != HOLDING_RULE,
+            )
+            return session.scalars(query).first() is not None
+
+
+def _snoozed(alert: AlertRow, now: datetime) -> bool:
+    return alert.snoozed_until is not None and alert.snoozed_until > now
