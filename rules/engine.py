@@ -32,7 +32,6 @@ from rules.schema import (
 from rules.text import fold
 from rules.triage import Assessment, Signal, Triage
 
-_TOKEN = re.compile(r"\w+|[^\w\s]")  # a word, or one symbol: "#", "@", "😡"
 PLATFORM_NAMES = {"x": "X", "reddit": "Reddit", "telegram": "Telegram"}
 
 
@@ -100,6 +99,7 @@ Check = Callable[[_Context], bool]
 @dataclass(frozen=True, slots=True)
 class _Term:
     slot: int
+    stem: bool  # "refund*": the word may go on (refunds, refunded)
     written: str  # as the rule author wrote it, shown in reasons
     folded: str  # compared with the triage's labels, so no term counts twice
     weight: int | None  # None: the default keyword weight
@@ -164,8 +164,10 @@ class Engine:
             if compiled.gate is not None:
                 self._gated.setdefault(compiled.gate, []).append(compiled)
         self._automaton = ahocorasick.Automaton()
-        for term, uses in self._terms.items():
-            self._automaton.add_word(term, tuple(uses))
+        for key, uses in self._terms.items():
+            # Whether the key starts and ends with a letter or digit decides if a word boundary
+            # must be checked there: "#acme" and "c++" need none at their symbol ends.
+            self._automaton.add_word(key, (len(key), key[0].isalnum(), key[-1].isalnum(), uses))
         if self._terms:
             self._automaton.make_automaton()
 
@@ -178,7 +180,7 @@ class Engine:
 
     def _compile_rule(self, rule: Rule, order: int) -> _CompiledRule:
         weighted: list[int] = []
-        check = self._condition(rule.when, weighted, positive=True)
+        check = self._condition(rule.when, weighted, positive=True, gated=True)
         return _CompiledRule.build(rule, order, check, weighted)
 
     def _new_slot(self, terms: dict[str, int | None]) -> int:
@@ -186,20 +188,25 @@ class Engine:
         self._slots += 1
         for written, weight in terms.items():
             word = written.rstrip("*")
-            # A stem ("refund*") has no closing space, so "refunds" and "refunded" match too.
-            key = _haystack(word) if word == written else _haystack(word)[:-1]
-            term = _Term(slot, word, fold(word), weight)
-            self._terms.setdefault(key, []).append(term)
+            term = _Term(slot, word != written, word, fold(word), weight)
+            self._terms.setdefault(_spaced(fold(word)), []).append(term)
         return slot
 
-    def _condition(self, condition: Condition, weighted: list[int], positive: bool) -> Check:
-        """One function checking every part of `condition`, cheapest parts first."""
+    def _condition(
+        self, condition: Condition, weighted: list[int], positive: bool, gated: bool = False
+    ) -> Check:
+        """One function checking every part of `condition`, cheapest parts first.
+
+        `gated`: this is a rule's top-level condition, whose keywords decide whether the rule is
+        a candidate at all (see `_candidates`), so they need no second look here.
+        """
         checks: list[Check] = []
         if condition.keywords:
             slot = self._new_slot(condition.keywords)
             if positive:
                 weighted.append(slot)
-            checks.append(lambda ctx: slot in ctx.matched)
+            if not gated:
+                checks.append(lambda ctx: slot in ctx.matched)
         if condition.exclude:
             excluded = self._new_slot(dict.fromkeys(condition.exclude))
             checks.append(lambda ctx: excluded not in ctx.matched)
@@ -348,8 +355,15 @@ class Engine:
         found: dict[int, list[_Term]] = {}
         if not self._terms:
             return found
-        for _end, terms in self._automaton.iter(_haystack(text)):
+        # Padded with spaces, so the characters around a match always exist.
+        padded = " " + _spaced(fold(text)) + " "
+        for end, (length, word_start, word_end, terms) in self._automaton.iter(padded):
+            if word_start and padded[end - length].isalnum():
+                continue  # "late" inside "chocolate"
+            whole = not word_end or not padded[end + 1].isalnum()
             for term in terms:
+                if not (whole or term.stem):
+                    continue
                 hits = found.get(term.slot)
                 if hits is None:
                     found[term.slot] = [term]
@@ -487,13 +501,9 @@ def _is_question(text: str, signals: tuple[Signal, ...]) -> bool:
     return any(signal.category == "question" for signal in signals)
 
 
-def _haystack(text: str) -> str:
-    """Folded words and symbols of `text`, one space apart and around: " refund ! 😡 ".
-
-    Keywords are looked up as " word " in it, so they only match whole words, whatever the
-    punctuation and spacing around them, and a phrase matches across any run of spaces.
-    """
-    return " " + " ".join(_TOKEN.findall(fold(text))) + " "
+def _spaced(text: str) -> str:
+    """`text` with every run of whitespace as one space, so phrases match across line breaks."""
+    return " ".join(text.split())
 
 
 def _reach_points(followers: int, full: int) -> int:
