@@ -7,8 +7,13 @@ import signal
 import sys
 from pathlib import Path
 
+from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError
+
 from core.config_file import ConfigError
+from core.migrations import SchemaError
 from rules.triage import LexiconError
+from service import db_cli
 from service.app import BrandPulse
 from service.config import DEFAULT_CONFIG, AppConfig, load_config
 from service.logs import setup_logging
@@ -27,7 +32,9 @@ def _secrets(config: AppConfig) -> list[str]:
         x.access_token_secret,
         telegram.bot_token,
     ]
-    return [value.get_secret_value() for value in values]
+    # The database password, if the URL carries one, is a secret too.
+    database = make_url(config.database.url).password or ""
+    return [value.get_secret_value() for value in values] + [str(database)]
 
 
 def _load(path: Path) -> AppConfig:
@@ -48,6 +55,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except LexiconError as exc:
         print(f"{args.config}: a lexicon file has problems:\n{exc}", file=sys.stderr)
         return 1
+    except SchemaError as exc:
+        print(f"BrandPulse did not start: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.once:
             summary = asyncio.run(app.run_once())
@@ -72,6 +82,26 @@ async def _run_until_signal(app: BrandPulse) -> None:
         loop.add_signal_handler(signum, stop.set)
     await app.run(stop)
     log.info("stopped")
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    if args.db_command == "revision":
+        print(f"wrote {db_cli.revision(args.message)}")
+        return 0
+    url = _load(args.config).database.url
+    try:
+        if args.db_command == "upgrade":
+            print(db_cli.upgrade(url, args.revision))
+            return 0
+        up_to_date, line = db_cli.current(url)
+        print(line)
+        return 0 if up_to_date else 1
+    except SchemaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OperationalError as exc:
+        print(f"error: cannot reach the database: {str(exc.orig).strip()}", file=sys.stderr)
+        return 2
 
 
 def cmd_demo(_args: argparse.Namespace) -> int:
@@ -100,6 +130,19 @@ def parser() -> argparse.ArgumentParser:
         "demo", help="run the real service against local fake X and Telegram servers"
     )
     demo.set_defaults(handler=cmd_demo)
+
+    db = commands.add_parser("db", help="the database schema: upgrade, current, revision")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    upgrade = db_commands.add_parser("upgrade", help="migrate the configured database")
+    upgrade.add_argument("--revision", default="head", help="default: the newest")
+    current = db_commands.add_parser("current", help="is the schema current? (exit 1 if not)")
+    for sub in (upgrade, current):
+        sub.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: config.yaml")
+    revision = db_commands.add_parser(
+        "revision", help="(developers) write a migration for changes to core/models.py"
+    )
+    revision.add_argument("-m", "--message", required=True, help="what the change does")
+    db.set_defaults(handler=cmd_db)
 
     add_rules_commands(commands)
     return root

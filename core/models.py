@@ -117,6 +117,34 @@ class CursorRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class LeaseRow(SQLModel, table=True):
+    """Who works on what when several nodes share the database (see core/leases.py).
+
+    `name` is `source:<source>` for the node polling a source, `node:<owner>` for a node's
+    heartbeat. A lease is valid until `expires_at`; after that any node may take it over.
+    """
+
+    __tablename__ = "lease"
+
+    name: str = Field(primary_key=True, max_length=200)
+    owner: str = Field(max_length=128, index=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    acquired_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SourceStatusRow(SQLModel, table=True):
+    """How a source's last polls went, whichever node made them: what `main.py health` shows."""
+
+    __tablename__ = "source_status"
+
+    source: str = Field(primary_key=True, max_length=128)
+    node: str = Field(default="", max_length=128)
+    last_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    last_success_at: datetime | None = _utc_column()
+    problem: str = Field(default="", sa_type=Text)  # "" when the last poll worked
+    problem_since: datetime | None = _utc_column()
+
+
 class OutboxRow(SQLModel, table=True):
     """An action decided by the rules, waiting to be performed exactly once.
 
@@ -141,6 +169,8 @@ class OutboxRow(SQLModel, table=True):
     sent_at: datetime | None = _utc_column()
     result_ref: str = Field(default="", max_length=128)
     last_error: str = Field(default="", sa_type=Text)
+    # The node that marked it `sending`: a crash recovery retries only a dead node's actions.
+    claimed_by: str = Field(default="", max_length=128)
 
 
 class AlertRow(SQLModel, table=True):

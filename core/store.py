@@ -14,12 +14,14 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, event, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
+from core import migrations
 from core.models import (
     AgentActionRow,
     AlertRow,
     CursorRow,
+    LeaseRow,
     Mention,
     MentionRow,
     OutboxRow,
@@ -105,13 +107,21 @@ class Store:
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     @classmethod
-    def open(cls, url: str) -> "Store":
+    def open(cls, url: str, create_empty: bool = True) -> "Store":
+        """Connect to `url`, whose schema must be current (raises migrations.SchemaError).
+
+        A brand-new empty database gets the schema here, unless `create_empty` is False.
+        """
         store = cls(connect(url))
-        store.create_schema()
+        try:
+            migrations.ensure_current(store.engine, create_empty)
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def create_schema(self) -> None:
-        SQLModel.metadata.create_all(self.engine)
+        migrations.upgrade(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -143,7 +153,7 @@ class Store:
             fresh = triage_after is None or mention.created_at >= triage_after
             decision = decide(mention) if fresh else None
             decisions[(mention.platform, mention.external_id)] = decision
-            rows.append(_mention_values(mention, decision, now))
+            rows.append(_storable(_mention_values(mention, decision, now)))
         by_key = {(m.platform, m.external_id): m for m in mentions}
         ingested: list[Ingested] = []
         with Session(self.engine) as session, session.begin():
@@ -198,9 +208,9 @@ class Store:
     # --- outbox ---------------------------------------------------------------------------
 
     def claim_due(
-        self, now: datetime, limit: int = 50, kinds: Iterable[str] = ()
+        self, now: datetime, limit: int = 50, kinds: Iterable[str] = (), owner: str = ""
     ) -> list[OutboxItem]:
-        """Take up to `limit` due actions, oldest first, marking them in flight."""
+        """Take up to `limit` due actions, oldest first, marking them in flight for `owner`."""
         with Session(self.engine) as session, session.begin():
             query = (
                 select(OutboxRow, MentionRow)
@@ -216,6 +226,7 @@ class Store:
             claimed = []
             for row, mention in session.execute(query):
                 row.state = "sending"
+                row.claimed_by = owner
                 row.attempts += 1
                 claimed.append(
                     OutboxItem(
@@ -291,10 +302,19 @@ class Store:
         """After a crash, actions left in flight may or may not have gone out: retry them, flagged.
 
         Losing an alert is worse than a possible repeat, so they are sent again with
-        `payload.maybe_repeat` set; the responder says so in the message.
+        `payload.maybe_repeat` set; the responder says so in the message. Only actions of
+        nodes without a live heartbeat lease are taken: a live node is still sending its own.
         """
+        live = select(LeaseRow.owner).where(
+            LeaseRow.name.startswith("node:"), LeaseRow.expires_at > now
+        )
+        abandoned = select(OutboxRow).where(
+            OutboxRow.state == "sending", OutboxRow.claimed_by.not_in(live)
+        )
+        if self.engine.dialect.name == "postgresql":
+            abandoned = abandoned.with_for_update(skip_locked=True)
         with Session(self.engine) as session, session.begin():
-            rows = list(session.scalars(select(OutboxRow).where(OutboxRow.state == "sending")))
+            rows = list(session.scalars(abandoned))
             for row in rows:
                 row.payload = {**(row.payload or {}), "maybe_repeat": True}
                 row.state = "pending"
@@ -717,3 +737,25 @@ def _outbox_values(mention_id: int, action: PlannedAction, now: datetime) -> dic
 def _json_safe(raw: dict[str, Any]) -> dict[str, Any]:
     # Payloads come from outside; anything json can't take (bytes, odd numbers) becomes text.
     return json.loads(json.dumps(raw, default=str))
+
+
+def _storable(value: Any) -> Any:
+    """`value` with every string made storable on every backend.
+
+    PostgreSQL refuses NUL characters and unpaired UTF-16 surrogates (which a JSON payload's
+    "\\ud800" escapes produce); one such mention must not fail the whole batch and stall its
+    source forever, so they become U+FFFD.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\ufffd")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value

@@ -2,10 +2,12 @@
 
 import functools
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
@@ -46,8 +48,32 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         pytest.skip(f"PostgreSQL tests skipped: {reason}; set BRANDPULSE_TEST_POSTGRES_URL")
     engine = connect(POSTGRES_URL)
     SQLModel.metadata.drop_all(engine)
+    with engine.begin() as connection:  # so the store sees a new database and migrates it
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     engine.dispose()
     return POSTGRES_URL
+
+
+@pytest.fixture
+def scratch_postgres_url() -> Iterator[str]:
+    """A new PostgreSQL database of the test's own, dropped afterwards.
+
+    For tests whose subprocesses or schema changes must not meet the shared `test` database,
+    which other test runs empty at any moment.
+    """
+    reason = postgres_unavailable()
+    if reason:
+        pytest.skip(f"PostgreSQL tests skipped: {reason}; set BRANDPULSE_TEST_POSTGRES_URL")
+    name = f"brandpulse_{secrets.token_hex(6)}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 @pytest.fixture

@@ -1,0 +1,128 @@
+"""The database schema's history: Alembic revisions in `versions/`, run from code.
+
+Every entry point (`main.py run`, `main.py db upgrade`, the tests) passes the engine built from
+the configured `database.url`; there is no alembic.ini holding a URL of its own.
+
+A brand-new empty database is brought to the newest revision on first open (SQLite needs no
+set-up; on PostgreSQL several nodes starting together serialise on an advisory lock). A database
+that has data but an older schema is never changed behind the operator's back: `run` refuses to
+start and asks for `main.py db upgrade`.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, inspect
+from sqlmodel import SQLModel
+
+HERE = Path(__file__).resolve().parent
+VERSION_TABLE = "alembic_version"
+# pg_advisory_xact_lock key: nodes starting together upgrade an empty database one at a time.
+UPGRADE_LOCK = 0x6272616E64  # "brand"
+
+
+class SchemaError(Exception):
+    """The database's schema is not the one this BrandPulse was built for."""
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaState:
+    current: str | None  # the database's revision; None when it has none
+    head: str  # the newest revision this BrandPulse knows
+    known: bool  # the database's revision is one of ours
+    has_tables: bool  # any BrandPulse table exists
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+    @property
+    def empty(self) -> bool:
+        return self.current is None and not self.has_tables
+
+    def problem(self) -> str:
+        """Why `run` must not start on this database, or "" when it may."""
+        if self.up_to_date:
+            return ""
+        if self.current is None and self.has_tables:
+            return (
+                "the database has BrandPulse tables but no migration history (it was created "
+                "before migrations existed); start from a new database, see docs/production.md"
+            )
+        if self.current is not None and not self.known:
+            return (
+                f"the database is at schema revision {self.current}, which this BrandPulse does "
+                "not know: it was migrated by a newer version; upgrade BrandPulse"
+            )
+        return (
+            f"the database schema is at revision {self.current or 'none'}, this BrandPulse needs "
+            f"{self.head}: run `main.py db upgrade` (back the database up first)"
+        )
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(HERE))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head() -> str:
+    revision = scripts().get_current_head()
+    if revision is None:
+        raise SchemaError(f"no migrations found in {HERE / 'versions'}")
+    return revision
+
+
+def state(engine: Engine) -> SchemaState:
+    directory = scripts()
+    newest = directory.get_current_head() or ""
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        tables = set(inspect(connection).get_table_names())
+    known = current is None or any(s.revision == current for s in directory.walk_revisions())
+    ours = set(SQLModel.metadata.tables)
+    return SchemaState(current, newest, known, bool(tables & ours))
+
+
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Migrate to `revision` in one transaction; returns (revision before, revision after)."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Held until this transaction ends: a second node waits, then finds nothing to do.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPGRADE_LOCK})")
+        before = MigrationContext.configure(connection).get_current_revision()
+        command.upgrade(alembic_config(connection), revision)
+        after = MigrationContext.configure(connection).get_current_revision()
+    return before, after or ""
+
+
+def ensure_current(engine: Engine, create_empty: bool = True) -> None:
+    """Return when the schema is current; upgrade a brand-new empty database; else SchemaError."""
+    found = state(engine)
+    if found.up_to_date:
+        return
+    if found.empty and create_empty:
+        upgrade(engine)
+        return
+    raise SchemaError(found.problem())
+
+
+def next_revision_id() -> str:
+    """Revision ids are a zero-padded sequence (0001, 0002 …), so files sort in order."""
+    numbers = [
+        int(match.group(1))
+        for script in scripts().walk_revisions()
+        if (match := re.fullmatch(r"(\d+)", script.revision))
+    ]
+    return f"{max(numbers, default=0) + 1:04d}"
