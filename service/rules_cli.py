@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import Session
 
@@ -336,6 +336,11 @@ def cmd_backtest(
     current = Engine(config, triage)
     candidate = Engine(trial.config, triage) if trial else current
     since = (now or datetime.now(UTC)) - args.since
+    database = make_url(config.database.url)
+    if database.get_backend_name() == "sqlite" and not Path(database.database or "").is_file():
+        # Connecting would create an empty database file; there is nothing to replay.
+        print(f"no database at {database.database}: nothing stored to replay", file=out)
+        return 1
     engine = connect(config.database.url)
     try:
         report = backtest(stored_mentions(engine, since), current, candidate)
