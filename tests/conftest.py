@@ -1,5 +1,6 @@
 """Shared fixtures: the sandbox fakes and the shipped config.yaml pointed at them."""
 
+import contextlib
 import functools
 import os
 import secrets
@@ -43,28 +44,38 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each storage test runs on SQLite (the default) and on a real PostgreSQL server."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'brandpulse.db'}"
-    reason = postgres_unavailable()
-    if reason:
-        pytest.skip(f"PostgreSQL tests skipped: {reason}; set BRANDPULSE_TEST_POSTGRES_URL")
-    engine = connect(POSTGRES_URL)
+    url = request.getfixturevalue("run_postgres_url")
+    engine = connect(url)
     SQLModel.metadata.drop_all(engine)
     with engine.begin() as connection:  # so the store sees a new database and migrates it
         connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     engine.dispose()
-    return POSTGRES_URL
+    return url
+
+
+@pytest.fixture(scope="session")
+def run_postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of this test run's own, so parallel runs never empty each other's."""
+    with _new_postgres_database("brandpulse_run") as url:
+        yield url
 
 
 @pytest.fixture
 def scratch_postgres_url() -> Iterator[str]:
     """A new PostgreSQL database of the test's own, dropped afterwards.
 
-    For tests whose subprocesses or schema changes must not meet the shared `test` database,
-    which other test runs empty at any moment.
+    For tests whose subprocesses or schema changes must not meet the shared run database.
     """
+    with _new_postgres_database("brandpulse") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _new_postgres_database(prefix: str) -> Iterator[str]:
     reason = postgres_unavailable()
     if reason:
         pytest.skip(f"PostgreSQL tests skipped: {reason}; set BRANDPULSE_TEST_POSTGRES_URL")
-    name = f"brandpulse_{secrets.token_hex(6)}"
+    name = f"{prefix}_{secrets.token_hex(6)}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')

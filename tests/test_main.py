@@ -35,7 +35,7 @@ def test_a_broken_config_names_file_and_line(
         main(["run", "--once", "--config", str(config)])
     assert exited.value.code == 1
     err = capsys.readouterr().err
-    assert f"{config}:{line} rules[2].when.sentiment_belw: unknown key 'sentiment_belw'" in err
+    assert f'{config}:{line} rule "clearly-negative" when.sentiment_belw: unknown key' in err
     assert "did you mean 'sentiment_below'?" in err
 
 
