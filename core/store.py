@@ -104,6 +104,9 @@ def connect(url: str) -> Engine:
 class Store:
     def __init__(self, engine: Engine):
         self.engine = engine
+        # The node this process is (core/leases.py), written on the actions it claims, so a
+        # crash recovery elsewhere retries only the actions of nodes that are gone.
+        self.node = ""
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     @classmethod
@@ -208,9 +211,9 @@ class Store:
     # --- outbox ---------------------------------------------------------------------------
 
     def claim_due(
-        self, now: datetime, limit: int = 50, kinds: Iterable[str] = (), owner: str = ""
+        self, now: datetime, limit: int = 50, kinds: Iterable[str] = ()
     ) -> list[OutboxItem]:
-        """Take up to `limit` due actions, oldest first, marking them in flight for `owner`."""
+        """Take up to `limit` due actions, oldest first, marking them in flight."""
         with Session(self.engine) as session, session.begin():
             query = (
                 select(OutboxRow, MentionRow)
@@ -226,7 +229,7 @@ class Store:
             claimed = []
             for row, mention in session.execute(query):
                 row.state = "sending"
-                row.claimed_by = owner
+                row.claimed_by = self.node
                 row.attempts += 1
                 claimed.append(
                     OutboxItem(
@@ -478,6 +481,12 @@ class Store:
             if alert is None:
                 raise LookupError(f"no alert {alert_id}")
             alert.message_id, alert.edited_at, alert.dirty = message_id, now, False
+            # Mentions counted in a group before its message went out point at it now.
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.group_id == alert_id, AlertRow.message_id == 0)
+                .values(message_id=message_id)
+            )
             if alert.outbox_id is not None:
                 session.execute(
                     update(OutboxRow)
@@ -536,13 +545,15 @@ class Store:
             session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(**values))
 
     def members(self, alert_id: int, limit: int | None = None) -> list[AlertContext]:
-        """The alerts counted in alert `alert_id`'s message, most urgent first."""
+        """The alerts counted in alert `alert_id`'s message: most urgent, then widest reach."""
         with Session(self.engine) as session:
             query = (
                 select(AlertRow, MentionRow)
                 .join(MentionRow, MentionRow.id == AlertRow.mention_id)
                 .where(or_(AlertRow.group_id == alert_id, AlertRow.id == alert_id))
-                .order_by(MentionRow.urgency.desc(), AlertRow.id)
+                .order_by(
+                    MentionRow.urgency.desc(), MentionRow.author_followers.desc(), AlertRow.id
+                )
                 .limit(limit)
             )
             return [AlertContext(alert, mention) for alert, mention in session.execute(query)]

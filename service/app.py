@@ -21,6 +21,7 @@ from telegram.ext import (
 )
 
 from core.clock import Clock, SystemClock
+from core.leases import Leases, new_owner, source_lease
 from core.store import Store
 from listeners.x import XListener, make_client
 from responders.base import ResponderError
@@ -31,6 +32,8 @@ from rules.triage import Triage
 from service.commands import StaffCommands
 from service.config import AppConfig
 from service.grouping import AlertDispatcher
+from service.health import HealthReport, HealthServer, collect
+from service.metrics import Metrics
 from service.outbox import OutboxWorker
 from service.pipeline import Pipeline
 from service.polling import SourcePoller
@@ -45,6 +48,8 @@ WINDOWS_EVERY = timedelta(seconds=30)
 # Staff handlers (buttons, replies to alerts, commands) get their own handler group, so a
 # listener's catch-all group-message handler in group 0 never shadows them, nor they it.
 STAFF_HANDLERS = 1
+# Telegram hands each update to one getUpdates caller: with several nodes, one reads them.
+UPDATES_LEASE = "telegram:updates"
 
 
 @dataclass(slots=True)
@@ -84,8 +89,16 @@ class BrandPulse:
         self.store = store or Store.open(config.database.url)
         self.engine = Engine(config, Triage.default(config.brand.languages))
         self.pipeline = Pipeline(self.store, self.engine)
+        # Several nodes may share the database: the leases decide which one does what.
+        self.store.node = new_owner()
+        self.leases = Leases(
+            self.store.engine, self.store.node, config.service.lease_ttl, self.clock
+        )
+        self.metrics = Metrics(self.store, self.clock)
         self.pollers = [
-            SourcePoller(listener, self.pipeline, self.store, self.clock, interval, backfill)
+            SourcePoller(
+                listener, self.pipeline, self.store, self.clock, interval, backfill, self.metrics
+            )
             for listener, interval, backfill in self._listeners()
         ]
         self.telegram = self._telegram_app()
@@ -174,10 +187,18 @@ class BrandPulse:
     async def run_once(self) -> RunSummary:
         """One poll of every source, the waiting button presses, then drain the outbox."""
         summary = RunSummary(sources=[p.source for p in self.pollers])
-        recovered = await asyncio.to_thread(self.store.recover_in_flight, self.clock.now())
-        if recovered:
-            log.warning("%d actions were in flight at the last stop; retrying them", recovered)
+        await asyncio.to_thread(self.leases.beat)
+        try:
+            await self._run_once(summary)
+        finally:
+            await asyncio.to_thread(self.leases.release)
+        return summary
+
+    async def _run_once(self, summary: RunSummary) -> None:
+        await self._recover()
         for poller in self.pollers:
+            if not await asyncio.to_thread(self.leases.hold, source_lease(poller.source)):
+                continue  # a running node polls it
             result = await poller.poll()
             if result:
                 summary.fetched += result.fetched
@@ -190,15 +211,20 @@ class BrandPulse:
                 await self.telegram.initialize()
             except TelegramError as exc:
                 log.warning("Telegram unreachable (%s): alerts stay in the outbox", exc)
-                return summary
+                return
             try:
-                await self._process_waiting_updates()
+                if await asyncio.to_thread(self.leases.hold, UPDATES_LEASE):
+                    await self._process_waiting_updates()
                 summary.delivered = await self.deliver()
                 if self.watcher is not None:
                     await self.watcher.check()
             finally:
                 await self.telegram.shutdown()
-        return summary
+
+    async def _recover(self) -> None:
+        recovered = await asyncio.to_thread(self.store.recover_in_flight, self.clock.now())
+        if recovered:
+            log.warning("%d actions were in flight on a stopped node; retrying them", recovered)
 
     async def _process_waiting_updates(self) -> None:
         assert self.telegram is not None
@@ -219,10 +245,35 @@ class BrandPulse:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll on schedule and answer buttons until `stop` is set; finish the current step."""
-        recovered = await asyncio.to_thread(self.store.recover_in_flight, self.clock.now())
-        if recovered:
-            log.warning("%d actions were in flight at the last stop; retrying them", recovered)
+        await asyncio.to_thread(self.leases.beat)
+        await self._recover()
+        server = None
+        if self.config.service.http_port is not None:
+            server = HealthServer(
+                self.config.service.http_host,
+                self.config.service.http_port,
+                self.health,
+                self.metrics,
+            )
+            await server.start()
+        try:
+            await self._run(stop)
+        finally:
+            if server is not None:
+                await server.stop()
+            # Hand this node's sources over now rather than when the leases expire.
+            await asyncio.to_thread(self.leases.release)
+
+    async def health(self) -> HealthReport:
+        max_age = self.config.service.outbox_max_age
+        return await asyncio.to_thread(collect, self.store, self.clock, max_age)
+
+    async def _run(self, stop: asyncio.Event) -> None:
         scheduler = AsyncIOScheduler(timezone="UTC")
+        beat = max(1.0, self.config.service.lease_ttl.total_seconds() / 3)
+        scheduler.add_job(
+            self._lease_job, "interval", seconds=beat, max_instances=1, coalesce=True, id="leases"
+        )
         for poller in self.pollers:
             tick = min(TICK, poller.interval)
             scheduler.add_job(
@@ -245,7 +296,9 @@ class BrandPulse:
         )
         self._staff_jobs(scheduler)
         log.info(
-            "BrandPulse running: %s", ", ".join(p.source for p in self.pollers) or "no sources"
+            "BrandPulse node %s running: %s",
+            self.store.node,
+            ", ".join(p.source for p in self.pollers) or "no sources",
         )
         if self.telegram is None:
             await self._scheduled(scheduler, stop)
@@ -265,7 +318,7 @@ class BrandPulse:
             try:
                 await self.telegram.initialize()
                 await self.telegram.start()
-                await self.telegram.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+                await self._follow_updates()
                 if attempt:
                     log.info("Telegram reachable again")
                 return
@@ -298,8 +351,31 @@ class BrandPulse:
             # Let a poll or drain already under way finish its step before the loop closes.
             await self._steps.idle()
 
+    async def _lease_job(self) -> None:
+        """Renew leases, retry the actions of nodes that died, elect the update reader."""
+        async with self._steps:
+            await asyncio.to_thread(self.leases.beat)
+            await self._recover()
+            try:
+                await self._follow_updates()
+            except TelegramError as exc:
+                log.warning("Telegram updates not followed (%s); retrying", exc)
+
+    async def _follow_updates(self) -> None:
+        """Read Telegram updates (button presses, replies) on the node holding their lease only."""
+        telegram = self.telegram
+        if telegram is None or telegram.updater is None or not telegram.running:
+            return
+        reader = await asyncio.to_thread(self.leases.hold, UPDATES_LEASE)
+        if reader and not telegram.updater.running:
+            await telegram.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        elif not reader and telegram.updater.running:
+            await telegram.updater.stop()
+
     async def _poll_job(self, poller: SourcePoller) -> None:
         async with self._steps:
+            if not await asyncio.to_thread(self.leases.hold, source_lease(poller.source)):
+                return  # another node polls this source
             while poller.due():
                 result = await poller.poll()
                 if result is None:

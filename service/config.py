@@ -50,6 +50,25 @@ class PlatformsConfig(_Strict):
 class ServiceConfig(_Strict):
     outbox_every: Duration = timedelta(seconds=1)
     log_format: str = Field(default="text", pattern="^(text|json)$")
+    # Several nodes: a source whose node stopped renewing is taken over after this long.
+    lease_ttl: Duration = timedelta(seconds=30)
+    # Health and metrics over HTTP on 127.0.0.1 (`/livez`, `/health`, `/metrics`); None: off.
+    http_port: int | None = Field(default=None, ge=0, le=65535)
+    http_host: str = "127.0.0.1"
+    # `main.py health` and `/health` call the outbox unhealthy when an action waits longer.
+    outbox_max_age: Duration = timedelta(minutes=10)
+
+    @field_validator("http_port", mode="before")
+    @classmethod
+    def _blank_is_off(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("lease_ttl")
+    @classmethod
+    def _lease_long_enough(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return value
 
 
 class AppConfig(RulesConfig):

@@ -7,6 +7,7 @@ A listener only fetches. This job decides when it may fetch again, and logs chan
 import asyncio
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,8 +18,11 @@ from listeners.base import (
     Listener,
     ListenerAuthFailed,
     ListenerError,
+    ListenerUnavailable,
     RateLimited,
 )
+from service.health import record_poll
+from service.metrics import Metrics, error_code
 from service.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -44,8 +48,10 @@ class SourcePoller:
         clock: Clock,
         interval: timedelta,
         backfill: timedelta,
+        metrics: Metrics | None = None,
     ):
         self.listener = listener
+        self.metrics = metrics or Metrics()
         self.pipeline = pipeline
         self.store = store
         self.clock = clock
@@ -67,11 +73,18 @@ class SourcePoller:
         """One fetch and save, or None when the source must wait (rate limit, backoff) or failed."""
         if not self.due():
             return None
+        started = time.monotonic()
         cursor = await asyncio.to_thread(self.store.cursor, self.source)
         try:
             batch = await self.listener.fetch(cursor)
         except ListenerError as exc:
-            self._failed(exc)
+            await self._failed(exc)
+            return None
+        except Exception as exc:
+            # A payload shape the listener did not foresee must not end the poll job: it is an
+            # outage of this source like any other (the traceback goes to the debug log).
+            log.debug("%s: unexpected fetch error", self.source, exc_info=True)
+            await self._failed(ListenerUnavailable(f"unexpected {type(exc).__name__}: {exc}"))
             return None
         now = self.clock.now()
         # First start: older mentions are stored (so never fetched again) but raise no alerts.
@@ -80,6 +93,10 @@ class SourcePoller:
         for item in batch.skipped:
             log.warning("%s: skipped a malformed item: %s", self.source, item)
         self._succeeded(batch, now)
+        self.metrics.mentions_fetched.labels(self.source).inc(len(batch.mentions))
+        self.metrics.mentions_new.labels(self.source).inc(len(new))
+        self.metrics.poll_seconds.labels(self.source).observe(time.monotonic() - started)
+        await asyncio.to_thread(record_poll, self.store, self.source, self.store.node, now, "")
         return PollResult(len(batch.mentions), new, batch.calls, batch.more)
 
     def _succeeded(self, batch: Batch, now: datetime) -> None:
@@ -102,8 +119,9 @@ class SourcePoller:
         spacing = (rate.reset_at - now) / rate.remaining * batch.calls
         return max(wanted, now + spacing)
 
-    def _failed(self, exc: ListenerError) -> None:
+    async def _failed(self, exc: ListenerError) -> None:
         now = self.clock.now()
+        self.metrics.api_errors.labels(self.source, error_code(exc)).inc()
         self.failures += 1
         if isinstance(exc, RateLimited):
             self.next_at = max(exc.reset_at, now + timedelta(seconds=1))
@@ -119,6 +137,7 @@ class SourcePoller:
         if self.problem != kind:
             log.warning("%s unavailable: %s (next try %s)", self.source, state, _hms(self.next_at))
         self.problem = kind
+        await asyncio.to_thread(record_poll, self.store, self.source, self.store.node, now, state)
 
 
 def _hms(moment: datetime) -> str:

@@ -1,0 +1,135 @@
+"""Several nodes, one database: which node polls which source, and which nodes are alive.
+
+A lease is a row `(name, owner, expires_at)`. A node takes a free or expired lease with one
+atomic upsert, renews what it holds long before expiry, and releases everything when it stops
+gracefully. A node that dies stops renewing: within one lease period another node takes its
+sources, and its in-flight outbox actions are retried (`Store.recover_in_flight` reads the
+`node:` heartbeat leases).
+
+Correctness never rests on a lease: mentions are unique per (platform, id) and actions per
+idempotency key, so two nodes polling one source at once (a lease that expired mid-poll) costs
+API calls, not duplicates. Expiry is judged by each node's clock: keep nodes NTP-synced, to
+well within the lease period.
+"""
+
+import logging
+import os
+import secrets
+import socket
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, case, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.clock import Clock
+from core.models import LeaseRow
+
+log = logging.getLogger(__name__)
+
+
+def source_lease(source: str) -> str:
+    return f"source:{source}"
+
+
+def new_owner() -> str:
+    """A name for this process that no other node, nor a restart of this one, will have."""
+    return f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Leases:
+    """The leases one node (`owner`) holds; every method is one short transaction."""
+
+    def __init__(self, engine: Engine, owner: str, ttl: timedelta, clock: Clock):
+        self.engine = engine
+        self.owner = owner
+        self.ttl = ttl
+        self.clock = clock
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._held: dict[str, datetime] = {}  # lease → the expiry this node last wrote
+        self._theirs: dict[str, datetime] = {}  # lease → another node's expiry, as last read
+
+    @property
+    def heartbeat(self) -> str:
+        return f"node:{self.owner}"
+
+    def held(self) -> set[str]:
+        return set(self._held)
+
+    def hold(self, name: str) -> bool:
+        """True when this node holds `name` now, taking it if it is free or expired.
+
+        Cheap to call every tick: the database is asked only when the answer may have changed
+        (our lease past half its life, or the other holder's expiry reached).
+        """
+        now = self.clock.now()
+        mine = self._held.get(name)
+        if mine is not None and mine - now > self.ttl / 2:
+            return True
+        theirs = self._theirs.get(name)
+        if mine is None and theirs is not None and theirs > now:
+            return False
+        return self._take(name, now)
+
+    def beat(self) -> set[str]:
+        """Renew the heartbeat and every lease still ours; returns the names held."""
+        now = self.clock.now()
+        expires = now + self.ttl
+        with self.engine.begin() as connection:
+            renewed = set(
+                connection.scalars(
+                    update(LeaseRow)
+                    .where(LeaseRow.owner == self.owner)
+                    .values(expires_at=expires)
+                    .returning(LeaseRow.name)
+                )
+            )
+        for lost in set(self._held) - renewed:
+            self._forget(lost, now)
+        self._held = dict.fromkeys(renewed, expires)
+        if self.heartbeat not in renewed:
+            self._take(self.heartbeat, now)
+        return self.held()
+
+    def release(self) -> None:
+        """Give every lease back, so other nodes take over at once rather than at expiry."""
+        with self.engine.begin() as connection:
+            connection.execute(delete(LeaseRow).where(LeaseRow.owner == self.owner))
+        self._held.clear()
+
+    def _take(self, name: str, now: datetime) -> bool:
+        expires = now + self.ttl
+        statement = self._insert(LeaseRow).values(
+            name=name, owner=self.owner, expires_at=expires, acquired_at=now
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["name"],
+            set_={
+                "owner": self.owner,
+                "expires_at": expires,
+                "acquired_at": case(
+                    (LeaseRow.owner == self.owner, LeaseRow.acquired_at), else_=now
+                ),
+            },
+            # The row is ours already, or its holder let it expire: nobody else may take it.
+            where=or_(LeaseRow.owner == self.owner, LeaseRow.expires_at <= now),
+        ).returning(LeaseRow.owner)
+        with self.engine.begin() as connection:
+            taken = connection.execute(statement).scalar() is not None
+            holder = None
+            if not taken:
+                holder = connection.execute(
+                    select(LeaseRow.owner, LeaseRow.expires_at).where(LeaseRow.name == name)
+                ).first()
+        if taken:
+            if name not in self._held and name != self.heartbeat:
+                log.info("%s: this node (%s) works on it now", name, self.owner)
+            self._held[name] = expires
+            self._theirs.pop(name, None)
+            return True
+        self._forget(name, now)
+        self._theirs[name] = holder.expires_at if holder else now
+        return False
+
+    def _forget(self, name: str, now: datetime) -> None:
+        if self._held.pop(name, None) is not None:
+            log.warning("%s: lease lost to another node at %s", name, f"{now:%H:%M:%S}")

@@ -1,0 +1,198 @@
+"""What an operator asks: is a node alive, does each source work, does the outbox move.
+
+Pollers write each source's status to the database (`record_poll`), so `main.py health`, run
+anywhere, sees every node's sources. A running node also answers on 127.0.0.1 when
+`service.http_port` is set: `/livez` (the event loop answers), `/health` (the report as JSON,
+503 when unhealthy) and `/metrics` (Prometheus).
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from core.clock import Clock
+from core.models import LeaseRow, SourceStatusRow
+from core.store import Store
+from service.metrics import CONTENT_TYPE, Metrics, outbox_backlog
+
+log = logging.getLogger(__name__)
+
+
+def record_poll(store: Store, source: str, node: str, now: datetime, problem: str) -> None:
+    """Remember how `source`'s poll at `now` went ("" problem: it worked)."""
+    insert = postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert
+    values: dict[str, Any] = {
+        "source": source,
+        "node": node,
+        "last_attempt_at": now,
+        "problem": problem[:500],
+        "problem_since": now if problem else None,
+    }
+    if not problem:
+        values["last_success_at"] = now
+    statement = insert(SourceStatusRow).values(values)
+    update: dict[str, Any] = {"node": node, "last_attempt_at": now, "problem": problem[:500]}
+    if problem:
+        # Since when it fails: the first failure of a run of failures.
+        update["problem_since"] = case(
+            (SourceStatusRow.problem_since.is_(None), now), else_=SourceStatusRow.problem_since
+        )
+    else:
+        update.update(last_success_at=now, problem_since=None)
+    with store.engine.begin() as connection:
+        connection.execute(statement.on_conflict_do_update(index_elements=["source"], set_=update))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    source: str
+    polled_by: str  # the node holding its lease now, "" when none does
+    last_success_at: datetime | None
+    last_attempt_at: datetime
+    problem: str
+    problem_since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    checked_at: datetime
+    nodes: list[str]
+    sources: list[SourceHealth]
+    outbox_depth: dict[str, int] = field(default_factory=dict)
+    outbox_oldest_age: float | None = None  # seconds; None when nothing waits
+    outbox_max_age: float = 600.0
+
+    def problems(self) -> list[str]:
+        found = [] if self.nodes else ["no BrandPulse node is running (no live heartbeat)"]
+        found += [f"{s.source}: {s.problem}" for s in self.sources if s.problem]
+        if self.outbox_oldest_age is not None and self.outbox_oldest_age > self.outbox_max_age:
+            found.append(f"outbox: oldest unsent action waits {self.outbox_oldest_age:.0f} s")
+        return found
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems()
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["healthy"] = self.healthy
+        data["problems"] = self.problems()
+        return json.loads(json.dumps(data, default=lambda v: v.isoformat()))
+
+    def lines(self) -> list[str]:
+        out = [f"{'healthy' if self.healthy else 'UNHEALTHY'} at {self.checked_at:%F %T} UTC"]
+        out += [f"  problem: {problem}" for problem in self.problems()]
+        out.append(f"  nodes alive: {', '.join(self.nodes) or 'none'}")
+        for s in self.sources:
+            success = f"{s.last_success_at:%F %T}" if s.last_success_at else "never"
+            state = f"FAILING since {s.problem_since:%T}: {s.problem}" if s.problem else "ok"
+            out.append(
+                f"  source {s.source}: {state}; last success {success};"
+                f" polled by {s.polled_by or 'nobody'}"
+            )
+        depth = sum(self.outbox_depth.values())
+        age = "" if self.outbox_oldest_age is None else f", oldest {self.outbox_oldest_age:.0f} s"
+        out.append(f"  outbox: {depth} unsent{age}")
+        return out
+
+
+def collect(store: Store, clock: Clock, outbox_max_age: timedelta) -> HealthReport:
+    now = clock.now()
+    with Session(store.engine) as session:
+        leases = {
+            name: owner
+            for name, owner in session.execute(
+                select(LeaseRow.name, LeaseRow.owner).where(LeaseRow.expires_at > now)
+            )
+        }
+        rows = list(session.scalars(select(SourceStatusRow).order_by(SourceStatusRow.source)))
+    depth, oldest = outbox_backlog(store)
+    return HealthReport(
+        checked_at=now,
+        nodes=sorted(owner for name, owner in leases.items() if name.startswith("node:")),
+        sources=[
+            SourceHealth(
+                source=row.source,
+                polled_by=leases.get(f"source:{row.source}", ""),
+                last_success_at=row.last_success_at,
+                last_attempt_at=row.last_attempt_at,
+                problem=row.problem,
+                problem_since=row.problem_since,
+            )
+            for row in rows
+        ],
+        outbox_depth=depth,
+        outbox_oldest_age=(now - oldest).total_seconds() if oldest else None,
+        outbox_max_age=outbox_max_age.total_seconds(),
+    )
+
+
+class HealthServer:
+    """A minimal HTTP/1.0 GET server on the node's own event loop (so /livez proves the loop)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        report: Callable[[], Awaitable[HealthReport]],
+        metrics: Metrics,
+    ):
+        self.host = host
+        self.port = port
+        self.report = report
+        self.metrics = metrics
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("health and metrics on http://%s:%d/health and /metrics", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readline(), 5)
+            status, content_type, body = await self._route(request.decode("latin-1").split())
+            head = (
+                f"HTTP/1.0 {status}\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            )
+            writer.write(head.encode() + body)
+            await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass  # a client that says nothing or hangs up gets nothing
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def _route(self, words: list[str]) -> tuple[str, str, bytes]:
+        if len(words) < 2 or words[0] != "GET":
+            return "405 Method Not Allowed", "text/plain", b"GET only\n"
+        path = words[1].split("?", 1)[0]
+        if path == "/livez":
+            return "200 OK", "text/plain", b"ok\n"
+        if path == "/health":
+            try:
+                report = await self.report()
+            except Exception as exc:  # the database is down: that is the answer, not a crash
+                body = json.dumps({"healthy": False, "problems": [f"database: {exc}"]})
+                return "503 Service Unavailable", "application/json", body.encode()
+            status = "200 OK" if report.healthy else "503 Service Unavailable"
+            return status, "application/json", json.dumps(report.as_json()).encode()
+        if path == "/metrics":
+            return "200 OK", CONTENT_TYPE, await asyncio.to_thread(self.metrics.render)
+        return "404 Not Found", "text/plain", b"/livez, /health or /metrics\n"
