@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -10,10 +11,12 @@ from pathlib import Path
 from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
+from core.clock import SystemClock
 from core.config_file import ConfigError
 from core.migrations import SchemaError
+from core.store import Store
 from rules.triage import LexiconError
-from service import db_cli
+from service import db_cli, health
 from service.app import BrandPulse
 from service.config import DEFAULT_CONFIG, AppConfig, load_config
 from service.logs import setup_logging
@@ -104,6 +107,25 @@ def cmd_db(args: argparse.Namespace) -> int:
         return 2
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    try:
+        store = Store.open(config.database.url, create_empty=False)
+    except (SchemaError, OperationalError) as exc:
+        problem = str(exc.orig).strip() if isinstance(exc, OperationalError) else str(exc)
+        print(f"UNHEALTHY: database: {problem}")
+        return 1
+    try:
+        report = health.collect(store, SystemClock(), config.service.outbox_max_age)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        print("\n".join(report.lines()))
+    return 0 if report.healthy else 1
+
+
 def cmd_demo(_args: argparse.Namespace) -> int:
     from service.demo import run_demo
 
@@ -143,6 +165,13 @@ def parser() -> argparse.ArgumentParser:
     )
     revision.add_argument("-m", "--message", required=True, help="what the change does")
     db.set_defaults(handler=cmd_db)
+
+    check = commands.add_parser(
+        "health", help="nodes, sources and outbox as the database sees them (exit 1: unhealthy)"
+    )
+    check.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: config.yaml")
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.set_defaults(handler=cmd_health)
 
     add_rules_commands(commands)
     return root

@@ -9,6 +9,8 @@ platform's own error shapes); the knobs and the request log live here, once.
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 import traceback
@@ -82,7 +84,7 @@ class Reply:
     raw: bytes | None = None
 
 
-FaultKind = Literal["status", "rate_limit", "drop", "malformed", "slow"]
+FaultKind = Literal["status", "rate_limit", "drop", "reset", "malformed", "slow", "raw", "call"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,9 @@ class _Fault:
     headers: Mapping[str, str] | None = None
     body: Any = None
     seconds: float = 0.0
+    raw: bytes = b""
+    path: str = ""  # "call" faults: only requests whose path starts with this
+    call: Callable[[Request], None] | None = None
 
 
 class FakeServer:
@@ -199,6 +204,22 @@ class FakeServer:
         """Close the socket of the next request without writing any response."""
         self._queue(_Fault("drop"), 1)
 
+    def reset_next_connection(self) -> None:
+        """Abort the next request's connection with a TCP reset (ECONNRESET), no response."""
+        self._queue(_Fault("reset"), 1)
+
+    def raw_next(self, body: bytes, status: int = 200) -> None:
+        """Answer the next request with these exact bytes, e.g. invalid UTF-8 inside JSON."""
+        self._queue(_Fault("raw", status=status, raw=body), 1)
+
+    def call_on_next(self, path: str, call: Callable[[Request], None]) -> None:
+        """Run `call` (in the server thread) when the next request for `path` arrives.
+
+        The request is then answered as usual. Crash tests use it to kill a client at an
+        exact point: while its request is in flight, or (with a short timer) just after.
+        """
+        self._queue(_Fault("call", path=path, call=call), 1)
+
     def malformed_next(self) -> None:
         """Answer the next request with 200 and truncated JSON."""
         self._queue(_Fault("malformed"), 1)
@@ -211,11 +232,16 @@ class FakeServer:
         with self._lock:
             self._faults.extend([fault] * times)
 
-    def _take_fault(self) -> _Fault | None:
+    def _take_fault(self, request: Request) -> _Fault | None:
         with self._lock:
             if self._down:
                 return _Fault("status", status=502)
-            return self._faults.popleft() if self._faults else None
+            if not self._faults:
+                return None
+            fault = self._faults[0]
+            if fault.kind == "call" and not request.path.startswith(fault.path):
+                return None  # waits for a request it is meant for
+            return self._faults.popleft()
 
     # -- subclass hooks ------------------------------------------------------------------------
 
@@ -237,7 +263,7 @@ class FakeServer:
 
     def _serve(self, request: Request) -> Reply | None:
         """The reply for `request`, or None to drop the connection; records the request."""
-        fault = self._take_fault()
+        fault = self._take_fault(request)
         try:
             reply = self._apply(fault, request) if fault else self.handle(request)
         except Exception:
@@ -252,6 +278,14 @@ class FakeServer:
         match fault.kind:
             case "drop":
                 return None
+            case "reset":
+                return Reply(0)
+            case "raw":
+                return Reply(fault.status, raw=fault.raw)
+            case "call":
+                assert fault.call is not None
+                fault.call(request)
+                return self.handle(request)
             case "malformed":
                 return Reply(200, raw=b'{"data": [{"id": "13')
             case "rate_limit":
@@ -292,6 +326,12 @@ class _Handler(BaseHTTPRequestHandler):
         request = self._read_request()
         reply = self.fake._serve(request)
         if reply is None:
+            self.close_connection = True
+            return
+        if reply.status == 0:  # the reset knob: SO_LINGER 0 makes close() send an RST
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.rfile.close()  # it holds a reference that would delay the close below
+            self.connection.close()  # now, before the server's shutdown() could send a FIN
             self.close_connection = True
             return
         self._write(reply)

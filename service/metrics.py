@@ -20,18 +20,15 @@ from core.models import OutboxRow
 from core.store import Store
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-# Listener errors carry the HTTP status in their message, "X API server error (503)".
-_STATUS = re.compile(r"\((\d{3})\)")
+# Listener errors name the cause in parentheses: "X API server error (503)", "X API
+# unreachable (ReadTimeout)"; that is the label, so the series stay few and meaningful.
+_CAUSE = re.compile(r"\(([\w-]{1,40})\)")
 
 
 def error_code(error: Exception) -> str:
-    """A low-cardinality label for a failed fetch: the HTTP status, else the error's kind."""
-    found = _STATUS.search(str(error))
-    if found:
-        return found.group(1)
-    if type(error).__name__ == "RateLimited":
-        return "429"
-    return type(error).__name__
+    """A low-cardinality label for a failed fetch: the HTTP status or the error's cause."""
+    found = _CAUSE.search(str(error))
+    return found.group(1) if found else type(error).__name__
 
 
 class Metrics:

@@ -84,7 +84,9 @@ class SourcePoller:
             # A payload shape the listener did not foresee must not end the poll job: it is an
             # outage of this source like any other (the traceback goes to the debug log).
             log.debug("%s: unexpected fetch error", self.source, exc_info=True)
-            await self._failed(ListenerUnavailable(f"unexpected {type(exc).__name__}: {exc}"))
+            await self._failed(
+                ListenerUnavailable(f"unexpected error ({type(exc).__name__}): {exc}")
+            )
             return None
         now = self.clock.now()
         # First start: older mentions are stored (so never fetched again) but raise no alerts.

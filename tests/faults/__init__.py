@@ -1,0 +1,1 @@
+"""Faults users hit: platform errors, Telegram outages, crashes, hostile input, leaked secrets."""

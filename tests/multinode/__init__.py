@@ -1,0 +1,1 @@
+"""Several nodes sharing one database: leases, takeover, health."""
