@@ -31,6 +31,7 @@ class Progress:
     escalated_by: str = ""
     snoozed_until: datetime | None = None
     due_at: datetime | None = None
+    overdue: bool = False  # the first-response deadline has passed without an answer
     replying: str = ""  # the agent writing a reply now
     draft: str = ""  # a reply waiting for confirmation
     suppressed: int = 0  # muted or held back on the route since the previous alert
@@ -114,7 +115,10 @@ def render(view: AlertView) -> str:
     if url:
         lines.append(f'<a href="{url}">Open on {platform}</a>')
     if view.more_from_author:
-        lines.append(f"➕ {view.more_from_author} more from this author since (counted here)")
+        more = view.more_from_author
+        lines.append(
+            f"➕ {more} more mention{'s' if more > 1 else ''} by this author since, counted here"
+        )
     if view.maybe_repeat:
         lines.append("<i>Sent again after a restart: this may repeat an earlier alert.</i>")
     progress = view.progress or Progress(state=view.state, acted_by=view.acted_by)
@@ -123,7 +127,8 @@ def render(view: AlertView) -> str:
 
 def render_group(view: GroupView) -> str:
     what = f"matched {safe_text(view.rule, 128)}" if view.rule else "on several rules"
-    span = f"{_clock(view.first_at, view.progress.zone)}–{_clock(view.last_at, view.progress.zone)}"
+    zone = view.progress.zone
+    span = f"{clock_time(view.first_at, zone)}–{clock_time(view.last_at, zone)}"
     lines = [f"🔥 <b>{view.count:,} mentions</b> {what} ({span})", "Most urgent:"]
     for sample in view.samples:
         mention = sample.mention
@@ -185,9 +190,14 @@ def _progress_lines(progress: Progress) -> list[str]:
         lines.append(f"⬆️ Escalated by {safe_text(progress.escalated_by, MAX_NAME)}")
     if progress.state in ("open", "acknowledged"):
         if progress.snoozed_until is not None:
-            lines.append(f"💤 Snoozed until {_clock(progress.snoozed_until, progress.zone)}")
+            lines.append(f"💤 Snoozed until {clock_time(progress.snoozed_until, progress.zone)}")
         elif progress.due_at is not None and not progress.answered_by:
-            lines.append(f"⏱ First response due {_clock(progress.due_at, progress.zone)}")
+            due = clock_time(progress.due_at, progress.zone)
+            lines.append(
+                f"⏰ First response overdue (was due {due})"
+                if progress.overdue
+                else f"⏱ First response due {due}"
+            )
         if progress.draft:
             lines.append(
                 f"📝 Reply by {safe_text(progress.replying, MAX_NAME)}, not posted yet:\n"
@@ -201,6 +211,6 @@ def _progress_lines(progress: Progress) -> list[str]:
     return lines
 
 
-def _clock(moment: datetime, zone: tzinfo) -> str:
+def clock_time(moment: datetime, zone: tzinfo) -> str:
     local = moment.astimezone(zone)
     return f"{local:%H:%M} {local.tzname() or ''}".rstrip()

@@ -34,6 +34,7 @@ from responders.alert_format import (
     Progress,
     Sample,
     WindowView,
+    clock_time,
     message_link,
     render,
     render_escalation,
@@ -348,6 +349,7 @@ class TelegramAlerts:
             escalated_by=alert.escalated_by,
             snoozed_until=snoozed if snoozed is not None and snoozed > now else None,
             due_at=alert.due_at,
+            overdue=alert.due_at is not None and alert.due_at <= now,
             replying=replying,
             draft=draft.text if draft is not None else "",
             suppressed=alert.suppressed,
@@ -409,8 +411,8 @@ class TelegramAlerts:
         verb, _, rest = (query.data or "").partition(":")
         parts = rest.split(":")
         user = query.from_user
-        known = verb in LABELS or verb == "saved"
-        if not known or not all(part.isdigit() for part in parts):
+        arity = 2 if verb == "saved" else 1 if verb in LABELS else 0
+        if len(parts) != arity or not all(part.isdigit() for part in parts):
             await query.answer("This button is not recognised.")
             return
         if query.message is None:
@@ -466,7 +468,7 @@ class TelegramAlerts:
         if verb in SNOOZES:
             until = now + SNOOZES[verb]
             record(aid, "snooze", user_id, who, now, until=until)
-            return f"Snoozed until {until.astimezone(self.zone):%H:%M}."
+            return f"Snoozed until {clock_time(until, self.zone)}."
         if verb == "esc":
             record(aid, "escalate", user_id, who, now, route="escalation")
             await self.escalate(aid, f"Escalated by {who}", "escalation")

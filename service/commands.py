@@ -18,7 +18,7 @@ from core.clock import Clock
 from core.duration import format_duration, parse_duration
 from core.models import AlertRow, MentionRow
 from core.store import FINAL_STATES, Store
-from responders.alert_format import message_link, safe_text, safe_url
+from responders.alert_format import clock_time, message_link, safe_text, safe_url
 from responders.telegram_alerts import REFUSAL, TelegramAlerts
 from service.report import build_report, digest_text
 
@@ -127,9 +127,7 @@ class StaffCommands:
             state.append(f"claimed by {safe_text(alert.acknowledged_by, 32)}")
         if alert.due_at is not None and alert.answered_at is None:
             overdue = alert.due_at <= now
-            state.append(
-                "overdue" if overdue else f"due {alert.due_at.astimezone(self.zone):%H:%M}"
-            )
+            state.append("overdue" if overdue else f"due {clock_time(alert.due_at, self.zone)}")
         link = safe_url(message_link(alert.chat_id, alert.message_id))
         where = f' <a href="{link}">↗</a>' if link else ""
         extra = f" ({', '.join(state)})" if state else ""
@@ -149,7 +147,7 @@ class StaffCommands:
                     "Nothing is muted. Use /mute &lt;rule&gt; &lt;duration&gt;, e.g. /mute spike 1h"
                 )
             return "🔕 Muted:\n" + "\n".join(
-                f"• {safe_text(s.rule, 64)} until {s.until.astimezone(self.zone):%H:%M} "
+                f"• {safe_text(s.rule, 64)} until {clock_time(s.until, self.zone)} "
                 f"(by {safe_text(s.created_by, 64)})"
                 for s in active
             )
@@ -171,6 +169,6 @@ class StaffCommands:
         self.store.add_silence(rule, until, who, now)
         shown = "every rule" if rule == "*" else safe_text(rule, 64)
         return (
-            f"🔕 {shown} muted until {until.astimezone(self.zone):%H:%M} by {safe_text(who, 64)}. "
+            f"🔕 {shown} muted until {clock_time(until, self.zone)} by {safe_text(who, 64)}. "
             "Its alerts are counted, not sent; the next alert says how many."
         )

@@ -83,7 +83,9 @@ class _State:
     singles: Counter[str]  # group_key → single alerts within group_window
     by_key: dict[str, _Known]  # rule|author → the last single alert for it
     suppressed: Counter[str]  # route → muted or inhibited since its last message
+    unsent: dict[int, tuple[int, str]]  # outbox id → (its alert, kind) written but not sent
     members: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[tuple[OutboxItem, int]] = field(default_factory=list)  # groups to send
     counted: dict[int, tuple[int, datetime]] = field(default_factory=dict)
 
     def count(self, target: _Known, now: datetime) -> None:
@@ -136,7 +138,11 @@ class AlertDispatcher:
         return done
 
     async def _dispatch(self, items: list[OutboxItem], now: datetime) -> tuple[int, bool]:
-        """Decide and deliver one batch, in order; True when delivery had to stop."""
+        """Decide and deliver one batch, in order; True when delivery had to stop.
+
+        Group messages are sent after the whole batch is counted, so they go out showing
+        their full count and samples instead of "1 mention" edited a moment later.
+        """
         state = await asyncio.to_thread(self._load, items, now)
         handled = 0
         stopped = False
@@ -155,12 +161,29 @@ class AlertDispatcher:
                 break
             handled += 1
         await asyncio.to_thread(self.store.count_in, state.members, state.counted)
+        for item, alert_id in state.pending:
+            if self.paused_until is not None and now < self.paused_until:
+                # The group row and what it counts stay; its message goes out on the retry.
+                await asyncio.to_thread(
+                    self.store.mark_failed, item.id, self.problem, self.paused_until
+                )
+                continue
+            await self._deliver(item, alert_id, keep_unsent=True)
         return handled, stopped
 
     async def _one(
         self, item: OutboxItem, chat: str, state: _State, now: datetime
     ) -> datetime | None:
         """Deliver or count one alert; a time to retry it at when delivery must wait."""
+        unsent = state.unsent.get(item.id)
+        if unsent is not None:
+            # Decided before (a group whose message failed, or a crash mid-send): send it now.
+            alert_id, kind = unsent
+            if kind == "group":
+                state.pending.append((item, alert_id))
+                return None
+            sent = await self._deliver(item, alert_id, keep_unsent=False)
+            return sent if isinstance(sent, datetime) else None
         rule, route = item.rule, item.target
         group_key = f"{route}|{rule}"
         author = item.mention.author_id or item.mention.author_handle
@@ -184,12 +207,13 @@ class AlertDispatcher:
             return None
         left = self.alerts.budget.left(chat)
         if state.singles[group_key] < self.config.group_after and left >= SINGLE_NEEDS:
-            sent = await self._send(item, chat, "mention", group_key, key, state, now)
-            if isinstance(sent, _Known):
+            alert_id = await self._open(item, chat, "mention", group_key, key, state, now)
+            sent = await self._deliver(item, alert_id, keep_unsent=False)
+            if isinstance(sent, int):
                 state.singles[group_key] += 1
-                level = previous.level + 1 if previous is not None else 0
-                sent.level = level
-                state.by_key[key] = sent
+                known = _Known(alert_id, chat, sent, now, now)
+                known.level = previous.level + 1 if previous is not None else 0
+                state.by_key[key] = known
                 return None
             return sent
         # A burst of this rule, or the chat is near its limit: one message stands for many.
@@ -203,11 +227,10 @@ class AlertDispatcher:
             at = self.alerts.budget.next_free(chat)
             await asyncio.to_thread(self.store.release, [item.id], at)
             return at
-        sent = await self._send(item, chat, "group", group_key, "", state, now)
-        if isinstance(sent, _Known):
-            state.groups[group_key] = sent
-            return None
-        return sent
+        alert_id = await self._open(item, chat, "group", group_key, "", state, now)
+        state.groups[group_key] = _Known(alert_id, chat, 0, now, now)
+        state.pending.append((item, alert_id))
+        return None
 
     def _backoff(self, level: int) -> timedelta:
         return min(self.config.realert * 2**level, self.config.realert_max)
@@ -247,7 +270,7 @@ class AlertDispatcher:
         if into is not None:
             state.count(into, now)
 
-    async def _send(
+    async def _open(
         self,
         item: OutboxItem,
         chat: str,
@@ -256,8 +279,8 @@ class AlertDispatcher:
         key: str,
         state: _State,
         now: datetime,
-    ) -> _Known | datetime | None:
-        """Send a message-owning alert: the new alert, or when to retry (None: failed for good)."""
+    ) -> int:
+        """Write the alert that will own a message, with its SLA deadlines; its id."""
         start = min(item.mention.created_at, now)
         due, warn = self.deadlines(item.target, item.urgency or 0, start)
         values = {
@@ -276,19 +299,29 @@ class AlertDispatcher:
             "due_at": due,
             "warn_at": warn,
         }
+        state.suppressed[item.target] = 0
         row = await asyncio.to_thread(self.store.open_alert_message, values)
-        alert_id = row.id or 0
+        return row.id or 0
+
+    async def _deliver(
+        self, item: OutboxItem, alert_id: int, keep_unsent: bool
+    ) -> int | datetime | None:
+        """Send alert `alert_id`'s message: its message id, a time to retry, or None (failed).
+
+        A group that failed stays (`keep_unsent`): the mentions counted in it point at it.
+        """
         shown = await asyncio.to_thread(
             self.alerts.view, alert_id, bool(item.payload.get("maybe_repeat"))
         )
-        assert shown is not None  # just written
+        assert shown is not None  # written before sending
         _alert, text, markup = shown
         try:
             _chat, message_id = await self.alerts.send(
                 item.target, text, markup, None, item.attempts
             )
         except ResponderError as exc:
-            await asyncio.to_thread(self.store.drop_unsent_alert, alert_id)
+            if not keep_unsent:
+                await asyncio.to_thread(self.store.drop_unsent_alert, alert_id)
             await asyncio.to_thread(self.store.mark_failed, item.id, str(exc), exc.retry_at)
             if exc.retry_at is None:
                 log.error("alert for mention %s failed for good: %s", item.mention_id, exc)
@@ -298,12 +331,13 @@ class AlertDispatcher:
             self.problem = str(exc)
             self.paused_until = exc.retry_at
             return exc.retry_at
-        await asyncio.to_thread(self.store.alert_message_sent, alert_id, message_id, now)
+        await asyncio.to_thread(
+            self.store.alert_message_sent, alert_id, message_id, self.clock.now()
+        )
         if self.problem:
             log.info("alert delivery recovered")
             self.problem = ""
-        state.suppressed[item.target] = 0
-        return _Known(alert_id, chat, message_id, now, now)
+        return message_id
 
     # --- edits ----------------------------------------------------------------------------
 
@@ -468,7 +502,17 @@ class AlertDispatcher:
                     )
                     or 0
                 )
-        return _State(silenced, inhibitors, groups, singles, by_key, suppressed)
+            unsent = {
+                row.outbox_id or 0: (row.id or 0, row.kind)
+                for row in session.scalars(
+                    select(AlertRow).where(
+                        AlertRow.outbox_id.in_([item.id for item in items]),
+                        AlertRow.message_id == 0,
+                        AlertRow.delivery == "sent",
+                    )
+                )
+            }
+        return _State(silenced, inhibitors, groups, singles, by_key, suppressed, unsent)
 
 
 def _known(row: AlertRow) -> _Known:

@@ -28,7 +28,7 @@ from core.clock import Clock
 from core.duration import Duration, format_duration
 from core.models import AlertRow, MentionRow, OutboxRow
 from core.store import FINAL_STATES, PlannedAction, Store
-from responders.alert_format import PLATFORM_NAMES
+from responders.alert_format import PLATFORM_NAMES, clock_time
 from responders.telegram_alerts import TelegramAlerts
 from rules.schema import TimeWindow, check_timezone, render_template
 
@@ -251,8 +251,8 @@ class SlaWatcher:
             return 0
         left = format_duration(timedelta(seconds=round((alert.due_at - now).total_seconds())))
         who = f" {alert.acknowledged_by}, " if alert.acknowledged_by else " "
-        due = alert.due_at.astimezone(self.zone)
-        text = f"⏳{who}{left} left to answer this one (due {due:%H:%M})."
+        due = clock_time(alert.due_at, self.zone)
+        text = f"⏳{who}{left} left to answer this one (due {due})."
         await asyncio.to_thread(self.store.update_alert, alert.id or 0, warned_at=now)
         await self.alerts.notify(alert, text)
         return 1

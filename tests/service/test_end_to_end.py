@@ -182,7 +182,8 @@ async def test_the_long_running_service_polls_alerts_and_answers_buttons(
     service = asyncio.create_task(app.run(stop))
     try:
         fake_x.post_tweet(ANGRY, "angry_customer")
-        await _until(lambda: len(app.store.alerts()) == 1)
+        # An alert row is written just before its message goes out: wait for the message.
+        await _until(lambda: [a.message_id > 0 for a in app.store.alerts()] == [True])
         alert = fake_telegram.sent[0]
         claim = alert.reply_markup["inline_keyboard"][0][0]["callback_data"]
         fake_telegram.press_button(STAFF_CHAT, alert.message_id, claim)
