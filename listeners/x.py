@@ -174,7 +174,9 @@ class XListener:
             body, rate = self._get(params)
             calls += 1
             meta = body.get("meta") or {}
-            users = {u.get("id"): u for u in (body.get("includes") or {}).get("users") or []}
+            included = (body.get("includes") or {}).get("users") or []
+            # A junk entry among the users must cost only the tweets that point at it.
+            users = {u.get("id"): u for u in included if isinstance(u, dict)}
             for tweet in body.get("data") or []:
                 try:
                     mentions.append(self._mention(tweet, users))
