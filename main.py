@@ -20,6 +20,7 @@ from service import db_cli, health
 from service.app import BrandPulse
 from service.config import DEFAULT_CONFIG, AppConfig, load_config
 from service.logs import setup_logging
+from service.report_cli import add_report_command
 from service.rules_cli import add_rules_commands
 
 log = logging.getLogger("brandpulse")
@@ -174,6 +175,7 @@ def parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=cmd_health)
 
     add_rules_commands(commands)
+    add_report_command(commands)
     return root
 
 

@@ -10,7 +10,8 @@ Definitions (docs/agents.md repeats them for readers of the report):
 - *Bot first touch*: the first automated reply (a rule's auto-reply or the SLA holding reply)
   posted to the customer, from when they wrote; reported apart from humans, never mixed in.
 - Percentiles are nearest-rank: p50 of 4 values is the 2nd smallest, p90 the 4th.
-- Sentiment is VADER compound: negative ≤ -0.05, positive ≥ 0.05.
+- Sentiment is VADER compound: negative ≤ -0.05, positive ≥ 0.05. Shares and means are
+  rounded to 3 decimals. Reasons are counted once per mention, without their points.
 - Value: repeat authors (2+ mentions) and reach (followers of distinct authors; "reached": of
   authors an agent answered). Voice: sentiment and the top reasons. Valence: net sentiment
   (share positive − share negative) in the first and second half of the period.
@@ -37,6 +38,9 @@ from core.store import Store
 NEGATIVE, POSITIVE = -0.05, 0.05
 TOP = 5
 _POINTS = re.compile(r"\s[+-]\d+$")  # "refund +25" → "refund"
+# Labels carrying a number of their own ("VADER -0.71", "followers 48k", "repeat: 2 earlier …")
+# are counted under their first word, so one reason is not split per value.
+_MEASURED = re.compile(r"^([^\W\d][\w-]*):?\s[-+]?\d")
 
 
 class ReportsConfig(BaseModel):
@@ -58,8 +62,8 @@ class ReportsConfig(BaseModel):
 @dataclass(frozen=True, slots=True)
 class Percentiles:
     count: int = 0
-    p50: float | None = None  # seconds
-    p90: float | None = None
+    p50: int | None = None  # whole seconds
+    p90: int | None = None
 
     @classmethod
     def of(cls, seconds: list[float]) -> "Percentiles":
@@ -170,7 +174,7 @@ def _volume(report: Report, mentions: list[MentionRow]) -> None:
     reasons: Counter[str] = Counter()
     rules: Counter[str] = Counter()
     for mention in mentions:
-        reasons.update({_POINTS.sub("", reason) for reason in mention.reasons or ()})
+        reasons.update({_reason(reason) for reason in mention.reasons or ()})
         rules.update(set(mention.rules or ()))
     report.top_reasons = _top(reasons)
     report.top_rules = _top(rules)
@@ -264,11 +268,19 @@ def _share(values: list[float], negative: bool) -> float:
 
 
 def _net(values: list[float]) -> float:
-    return round(_share(values, negative=False) - _share(values, negative=True), 3)
+    positive = sum(1 for v in values if v >= POSITIVE)
+    negative = sum(1 for v in values if v <= NEGATIVE)
+    return round((positive - negative) / len(values), 3)
 
 
-def _rank(ordered: list[float], share: float) -> float:
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+def _reason(label: str) -> str:
+    label = _POINTS.sub("", label)
+    measured = _MEASURED.match(label)
+    return measured.group(1) if measured else label
+
+
+def _rank(ordered: list[float], share: float) -> int:
+    return round(ordered[max(0, math.ceil(share * len(ordered)) - 1)])
 
 
 def _top(counter: Counter[str]) -> list[tuple[str, int]]:
