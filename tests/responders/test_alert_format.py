@@ -1,9 +1,24 @@
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from core.models import Mention
-from responders.alert_format import MAX_TEXT, AlertView, render, safe_text, safe_url
+from responders.alert_format import (
+    MAX_TEXT,
+    AlertView,
+    GroupView,
+    Progress,
+    Sample,
+    WindowView,
+    message_link,
+    render,
+    render_escalation,
+    render_group,
+    render_window,
+    safe_text,
+    safe_url,
+)
 
 
 def view(text: str, **mention: object) -> AlertView:
@@ -68,3 +83,55 @@ def test_state_and_repeat_warning_are_shown() -> None:
     assert "✅ Resolved by @ana&lt;x&gt;" in shown
     assert "may repeat an earlier alert" in shown
     assert "🟡" in shown
+
+
+def test_progress_shows_who_did_what_and_when_in_the_brand_time_zone() -> None:
+    base = view("x")
+    due = datetime(2026, 1, 5, 9, 15, tzinfo=UTC)
+    progress = Progress(
+        state="acknowledged",
+        acted_by="@ana",
+        escalated_by="SLA watcher",
+        due_at=due,
+        suppressed=3,
+        replying="@ana",
+        draft="Sorry <b>",
+        zone=ZoneInfo("Europe/Istanbul"),
+    )
+    shown = render(AlertView(base.mention, 80, -0.5, (), (), more_from_author=2, progress=progress))
+    assert "➕ 2 more mentions by this author since, counted here" in shown
+    assert "🔕 3 suppressed since the last alert" in shown
+    assert "🙋 Claimed by @ana" in shown
+    assert "⬆️ Escalated by SLA watcher" in shown
+    assert "⏱ First response due 12:15 +03" in shown
+    assert "📝 Reply by @ana, not posted yet:\n<blockquote>Sorry &lt;b&gt;</blockquote>" in shown
+    overdue = render(
+        AlertView(base.mention, 80, -0.5, (), (), progress=Progress(due_at=due, overdue=True))
+    )
+    assert "⏰ First response overdue (was due 09:15 UTC)" in overdue
+
+
+def test_group_and_window_alerts_count_and_sample_safely() -> None:
+    first = view("<i>broken</i> again").mention
+    second = view("also broken", author_handle="bob", url="javascript:alert(1)").mention
+    at = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    group = render_group(
+        GroupView("refunds", 1234, at, at, (Sample(first, 90), Sample(second, 40)))
+    )
+    assert group.startswith("🔥 <b>1,234 mentions</b> matched refunds (09:00 UTC–09:00 UTC)")
+    assert (
+        '• 90 · @maria: &lt;i&gt;broken&lt;/i&gt; again <a href="https://x.com/maria/status/1">open</a>'
+        in group
+    )
+    assert "• 40 · @bob: also broken" in group and "javascript" not in group
+    assert "on several rules" in render_group(GroupView("", 2, at, at, ()))
+    window = render_window(WindowView("surge", "Spike: 40 <mentions>", 7))
+    assert window.startswith("🚨 <b>surge</b>: Spike: 40 &lt;mentions&gt;")
+    assert "7 per-mention alerts of its rules were held back" in window
+
+
+def test_links_to_supergroup_messages_only() -> None:
+    assert message_link(-1001234567890, 42) == "https://t.me/c/1234567890/42"
+    assert message_link("-100999", 0) == ""
+    assert message_link(12345, 42) == ""  # a private chat has no public link
+    assert "Go to the alert" in render_escalation("Overdue", "text", "https://t.me/c/1/2")
