@@ -347,9 +347,11 @@ class BrandPulse:
         try:
             await stop.wait()
         finally:
-            scheduler.shutdown(wait=False)
-            # Let a poll or drain already under way finish its step before the loop closes.
+            # Start nothing new and let a poll or drain under way finish its step; only then
+            # shut down, since shutting APScheduler's executor down cancels running jobs.
+            scheduler.pause()
             await self._steps.idle()
+            scheduler.shutdown(wait=False)
 
     async def _lease_job(self) -> None:
         """Renew leases, retry the actions of nodes that died, elect the update reader."""

@@ -101,6 +101,10 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
         if connection.dialect.name == "postgresql":
             # Held until this transaction ends: a second node waits, then finds nothing to do.
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPGRADE_LOCK})")
+        elif connection.dialect.name == "sqlite":
+            # pysqlite runs DDL outside any transaction unless told: a crash halfway would
+            # leave half a schema. An explicit BEGIN makes the whole upgrade one transaction.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         before = MigrationContext.configure(connection).get_current_revision()
         command.upgrade(alembic_config(connection), revision)
         after = MigrationContext.configure(connection).get_current_revision()

@@ -46,9 +46,7 @@ def downgrade() -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[str]:
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrated.db'}"
     else:
@@ -99,18 +97,17 @@ def test_an_outdated_schema_is_refused_until_db_upgrade_keeps_the_data(
     store.ingest("x:mentions", [Mention("x", "1", "hello", now)], "c1", _nothing, now)
     store.close()
     # A later BrandPulse: the same history plus one revision.
+    released = migrations.head()
     newer = tmp_path / "newer"
     shutil.copytree(migrations.HERE, newer)
-    (newer / "versions" / "9001_extra.py").write_text(
-        EXTRA_REVISION.format(head=migrations.head())
-    )
+    (newer / "versions" / "9001_extra.py").write_text(EXTRA_REVISION.format(head=released))
     monkeypatch.setattr(migrations, "HERE", newer)
 
     with pytest.raises(migrations.SchemaError, match=r"run `main.py db upgrade`"):
         Store.open(empty_url)
     assert db_cli.current(empty_url)[0] is False
 
-    assert "upgraded from revision 0001 to 9001" in db_cli.upgrade(empty_url)
+    assert f"upgraded from revision {released} to 9001" in db_cli.upgrade(empty_url)
 
     store = Store.open(empty_url)
     try:

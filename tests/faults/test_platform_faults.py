@@ -1,4 +1,4 @@
-"""Platform API faults: retried with backoff and jitter, nothing lost, reported once, recovered once.
+"""Platform API faults: retried with backoff and jitter, nothing lost, reported and recovered once.
 
 Each case posts a mention, lets the fake X API fail the next poll in one way, and checks that the
 cursor stayed where the saved data ends, that the retry waits as it should (a fake clock, no
