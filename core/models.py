@@ -263,3 +263,34 @@ class SilenceRow(SQLModel, table=True):
     until: datetime = Field(sa_type=UTCDateTime, index=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
     created_by: str = Field(default="", max_length=256)
+
+
+class ReplyRow(SQLModel, table=True):
+    """A public reply to a mention on its own platform (or one held back): who, what, when.
+
+    Written `attempting` before the platform is called and `sent`, with the platform's id of
+    the reply, right after (together with its outbox action), so a crash in between shows at the
+    next start and is settled by asking the platform. Auto-replies that a guardrail or a rule's
+    `dry_run` held back are recorded too (`skipped`, `dry_run`), with the reason.
+    """
+
+    __tablename__ = "reply"
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int = Field(foreign_key="outbox.id", unique=True)
+    mention_id: int = Field(foreign_key="mention.id", index=True)
+    platform: str = Field(max_length=16)
+    rule: str = Field(default="", max_length=128)
+    automatic: bool = True  # a rule's or the SLA watcher's reply, not an agent's
+    author_key: str = Field(default="", max_length=300, index=True)  # platform:author id
+    conversation_key: str = Field(default="", max_length=300, index=True)
+    text: str = Field(sa_type=Text)
+    posted_by: str = Field(default="", max_length=256)  # the brand account, or the agent
+    # attempting | sent | failed | uncertain | skipped | dry_run
+    state: str = Field(default="attempting", max_length=16, index=True)
+    reason: str = Field(default="", sa_type=Text)  # why skipped, failed or uncertain
+    platform_ref: str = Field(default="", max_length=128)  # the reply's id on its platform
+    url: str = Field(default="", sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    sent_at: datetime | None = _utc_column()
+    noted_at: datetime | None = _utc_column()  # shown to staff in Telegram

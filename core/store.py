@@ -26,7 +26,9 @@ from core.models import (
     MentionRow,
     OutboxRow,
     ReplyDraftRow,
+    ReplyRow,
     SilenceRow,
+    SourceStatusRow,
 )
 
 # An alert in one of these states needs nothing more from anyone.
@@ -253,7 +255,8 @@ class Store:
         with Session(self.engine) as session, session.begin():
             session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id == item_id)
+                # A responder that settled its action itself (a reply record) has the last word.
+                .where(OutboxRow.id == item_id, OutboxRow.state == "sending")
                 .values(state="sent", sent_at=now, result_ref=result_ref, last_error="")
             )
 
@@ -683,6 +686,132 @@ class Store:
         with Session(self.engine) as session:
             query = select(SilenceRow).where(SilenceRow.until > now).order_by(SilenceRow.id)
             return list(session.scalars(query))
+
+    # --- replies posted on the platforms -----------------------------------------------------
+
+    def reply_record(self, outbox_id: int) -> ReplyRow | None:
+        with Session(self.engine) as session:
+            return session.scalar(select(ReplyRow).where(ReplyRow.outbox_id == outbox_id))
+
+    def save_reply(
+        self, values: dict[str, Any], finish: str = "", now: datetime | None = None
+    ) -> ReplyRow:
+        """Insert or update the reply record of one outbox action (`values["outbox_id"]`).
+
+        With `finish` (sent | skipped | dry_run) the outbox action is done with in the same
+        transaction: the record and the action never disagree, whatever stops the process.
+        """
+        with Session(self.engine) as session, session.begin():
+            query = select(ReplyRow).where(ReplyRow.outbox_id == values["outbox_id"])
+            row = session.scalar(query.with_for_update())
+            if row is None:
+                row = ReplyRow(**values)
+                session.add(row)
+            else:
+                for key, value in values.items():
+                    setattr(row, key, value)
+            if finish:
+                session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id == values["outbox_id"])
+                    .values(
+                        state=finish,
+                        sent_at=now,
+                        result_ref=(row.platform_ref or row.state)[:128],
+                        last_error="",
+                    )
+                )
+            session.flush()
+            session.expunge(row)
+            return row
+
+    def reply_times(
+        self,
+        since: datetime,
+        states: Iterable[str],
+        *,
+        mention_id: int | None = None,
+        author_key: str = "",
+        conversation_key: str = "",
+        exclude_outbox: int = 0,
+    ) -> list[datetime]:
+        """When automatic replies in `states` were made since `since`, oldest first."""
+        query = select(ReplyRow.created_at).where(
+            ReplyRow.automatic.is_(True),
+            ReplyRow.state.in_(list(states)),
+            ReplyRow.created_at >= since,
+            ReplyRow.outbox_id != exclude_outbox,
+        )
+        if mention_id is not None:
+            query = query.where(ReplyRow.mention_id == mention_id)
+        if author_key:
+            query = query.where(ReplyRow.author_key == author_key)
+        if conversation_key:
+            query = query.where(ReplyRow.conversation_key == conversation_key)
+        with Session(self.engine) as session:
+            return list(session.scalars(query.order_by(ReplyRow.created_at)))
+
+    def replies(self, mention_id: int | None = None) -> list[ReplyRow]:
+        with Session(self.engine) as session:
+            query = select(ReplyRow).order_by(ReplyRow.id)
+            if mention_id is not None:
+                query = query.where(ReplyRow.mention_id == mention_id)
+            return list(session.scalars(query))
+
+    def unnoted_replies(self, limit: int = 20) -> list[ReplyRow]:
+        """Settled replies staff have not been shown yet, oldest first."""
+        with Session(self.engine) as session:
+            query = (
+                select(ReplyRow)
+                .where(ReplyRow.noted_at.is_(None), ReplyRow.state != "attempting")
+                .order_by(ReplyRow.id)
+                .limit(limit)
+            )
+            return list(session.scalars(query))
+
+    def source_problem_started(self, source: str) -> bool:
+        """True when `source`'s last poll began a run of failures that no other source of its
+        platform was already in (one refused key stops them all: staff hear of it once)."""
+        platform = source.partition(":")[0]
+        status = SourceStatusRow
+        with Session(self.engine) as session:
+            row = session.get(status, source)
+            if not (row and row.problem and row.problem_since == row.last_attempt_at):
+                return False
+            earlier = select(status.source).where(
+                status.source.startswith(f"{platform}:"),
+                status.source != source,
+                status.problem != "",
+                or_(
+                    status.problem_since < row.problem_since,
+                    (status.problem_since == row.problem_since) & (status.source < source),
+                ),
+            )
+            return session.scalars(earlier).first() is None
+
+    def mark_reply_noted(self, reply_id: int, now: datetime) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(update(ReplyRow).where(ReplyRow.id == reply_id).values(noted_at=now))
+
+    def alert_of_mention(self, mention_id: int) -> tuple[AlertRow | None, bool]:
+        """The staff message showing `mention_id` (its own, or the group counting it), and
+        whether an alert for it is still waiting in the outbox."""
+        with Session(self.engine) as session:
+            alert = session.scalars(
+                select(AlertRow).where(AlertRow.mention_id == mention_id).order_by(AlertRow.id)
+            ).first()
+            if alert is not None and alert.message_id <= 0 and alert.group_id is not None:
+                alert = session.get(AlertRow, alert.group_id)
+            waiting = session.scalars(
+                select(OutboxRow.id).where(
+                    OutboxRow.mention_id == mention_id,
+                    OutboxRow.kind == "alert",
+                    OutboxRow.state.in_(["pending", "sending"]),
+                )
+            ).first()
+            shown = alert if alert is not None and alert.message_id > 0 else None
+            return shown, waiting is not None
+
 
 
 def _unique(mentions: Iterable[Mention]) -> list[Mention]:

@@ -30,6 +30,7 @@ DEFAULT_RATE_WINDOW_SECONDS = 600
 _TOKEN_LIFETIME_SECONDS = 86400  # as in the 2025 recordings
 _MENTION = re.compile(r"(?<![\w/])/?u/(?P<name>[\w-]{3,20})", re.IGNORECASE)
 _LISTING = re.compile(r"/r/(?P<subs>[\w+]+)/(?P<kind>new|comments|search)")
+_USER_COMMENTS = re.compile(r"/user/(?P<name>[\w-]+)/comments")
 
 
 @dataclass(frozen=True)
@@ -347,6 +348,12 @@ class FakeReddit(FakeServer):
             return self._subreddit_listing(listing["subs"], listing["kind"], params)
         if method == "GET" and path == "/search":
             return Reply(200, self._listing(self._search(None, params), params))
+        profile = _USER_COMMENTS.fullmatch(path)
+        if method == "GET" and profile:
+            # A user's comments, newest first (praw: `redditor.comments.new()`).
+            name = profile["name"].lower()
+            mine = [c for c in self._newest("t1", None) if c["author"].lower() == name]
+            return Reply(200, self._listing(mine, params))
         user_routes: dict[tuple[str, str], Callable[[dict[str, Any]], Reply]] = {
             ("GET", "/api/v1/me"): self._me,
             ("GET", "/message/mentions"): self._mentions,

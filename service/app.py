@@ -23,8 +23,20 @@ from telegram.ext import (
 from core.clock import Clock, SystemClock
 from core.leases import Leases, new_owner, source_lease
 from core.store import Store
+from listeners.base import Listener, ListenerError
+from listeners.reddit import RedditClient, make_reddit, reddit_sources
+from listeners.telegram import TelegramListener, read_waiting_updates
 from listeners.x import XListener, make_client
 from responders.base import ResponderError
+from responders.guardrails import Guardrails
+from responders.replies import (
+    Poster,
+    RedditPoster,
+    Replies,
+    ReplyNotes,
+    TelegramPoster,
+    XPoster,
+)
 from responders.telegram_alerts import FloodBudget, TelegramAlerts, backoff
 from rules.engine import Engine
 from rules.schema import SpikeWindow
@@ -50,6 +62,8 @@ WINDOWS_EVERY = timedelta(seconds=30)
 STAFF_HANDLERS = 1
 # Telegram hands each update to one getUpdates caller: with several nodes, one reads them.
 UPDATES_LEASE = "telegram:updates"
+# Group messages are pushed and saved as they arrive; this job only retries a failed save.
+TELEGRAM_GROUPS_EVERY = timedelta(seconds=30)
 
 
 @dataclass(slots=True)
@@ -133,12 +147,19 @@ class BrandPulse:
                 CommandHandler("mute", commands.mute),
             ):
                 self.telegram.add_handler(handler, group=STAFF_HANDLERS)
+        self._telegram_groups_lock = asyncio.Lock()
+        self.telegram_groups = self._telegram_listener()
+        self.notes = ReplyNotes(self.store, self.alerts, self.clock) if self.alerts else None
+        self.replies = Replies(self.store, self._posters(), self._guardrails(), self.clock)
         # Alerts are drained by the dispatcher (grouping needs whole batches); other kinds here.
-        self.outbox = OutboxWorker(self.store, {}, self.clock)
+        self.outbox = OutboxWorker(self.store, {"reply": self.replies}, self.clock)
         self._steps = StepsInFlight()
         self._started_at = self.clock.now()
 
-    def _listeners(self) -> list[tuple[XListener, timedelta, timedelta]]:
+    def _listeners(self) -> list[tuple[Listener, timedelta, timedelta]]:
+        return self._x_listeners() + self._reddit_listeners()
+
+    def _x_listeners(self) -> list[tuple[Listener, timedelta, timedelta]]:
         x = self.config.platforms.x
         if not x.enabled:
             log.info("X listener disabled: X_BEARER_TOKEN is not set")
@@ -150,6 +171,56 @@ class BrandPulse:
             XListener(f"x:search:{s.name}", x, client, query=s.query, clock=now) for s in x.searches
         ]
         return [(source, x.poll_every, x.backfill) for source in sources]
+
+    def _reddit_listeners(self) -> list[tuple[Listener, timedelta, timedelta]]:
+        reddit = self.config.platforms.reddit
+        if not reddit.enabled:
+            log.info("Reddit listener disabled: REDDIT_CLIENT_ID is not set")
+            return []
+        client = RedditClient(reddit, self.clock.now)
+        sources = reddit_sources(reddit, client, self.clock.now)
+        return [(source, reddit.poll_every, reddit.backfill) for source in sources]
+
+    def _telegram_listener(self) -> SourcePoller | None:
+        """Group mentions, fed by the one Application that also serves the staff buttons."""
+        groups, bot = self.config.platforms.telegram_groups, self.config.platforms.telegram
+        if self.telegram is None or not groups.listening:
+            return None
+        staff = {route.chat_id for route in bot.routes.values()}
+        if bot.alert_chat_id is not None:
+            staff.add(bot.alert_chat_id)
+        listener = TelegramListener(groups, _bot_id(bot.bot_token.get_secret_value()), staff)
+        # Interval 0: a pushed message is saved at once, whenever it comes.
+        poller = SourcePoller(
+            listener,
+            self.pipeline,
+            self.store,
+            self.clock,
+            timedelta(0),
+            groups.backfill,
+            self.metrics,
+        )
+        self.telegram.add_handler(listener.handler(self._telegram_groups_job))
+        return poller
+
+    def _posters(self) -> dict[str, Poster]:
+        """Who can post replies on which platform (replies elsewhere are recorded as skipped)."""
+        x, reddit = self.config.platforms.x, self.config.platforms.reddit
+        posters: dict[str, Poster] = {}
+        if x.can_post:
+            posters["x"] = XPoster(make_client(x), x.account, self.clock)
+        if reddit.enabled and reddit.has_account:
+            posters["reddit"] = RedditPoster(make_reddit(reddit), reddit.username, self.clock)
+        if self.telegram is not None:
+            posters["telegram"] = TelegramPoster(self.telegram.bot, "the bot", self.clock)
+        return posters
+
+    def _guardrails(self) -> Guardrails:
+        platforms = self.config.platforms
+        own = [platforms.x.account, platforms.reddit.username]
+        if self.telegram is not None:
+            own.append(str(_bot_id(platforms.telegram.bot_token.get_secret_value())))
+        return Guardrails(self.config.replies, self.store, own)
 
     def _telegram_app(self) -> Application | None:
         telegram = self.config.platforms.telegram
@@ -180,7 +251,43 @@ class BrandPulse:
     async def deliver(self) -> int:
         """Send what is due: alerts through noise control, other actions from the outbox."""
         done = await self.dispatcher.drain() if self.dispatcher else 0
-        return done + await self.outbox.drain()
+        done += await self.outbox.drain()
+        if self.notes is not None:
+            await self.notes.flush()  # after the alerts, so notes can answer them
+        return done
+
+    async def _telegram_groups_job(self) -> None:
+        """Save the group mentions the Telegram listener holds, then deliver their actions.
+
+        Long-running only: a one-shot run saves them page by page as it reads the updates.
+        """
+        poller = self.telegram_groups
+        if poller is None or self.telegram is None or not self.telegram.running:
+            return
+        async with self._steps:
+            async with self._telegram_groups_lock:
+                result = await poller.poll()
+            if result is not None and result.new:
+                await self.deliver()
+
+    async def _tell_staff_of_auth_failures(self, pollers: list[SourcePoller]) -> None:
+        """Refused credentials pause a source; staff hear of it once, not at every retry."""
+        if self.alerts is None:
+            return
+        for poller in pollers:
+            if poller.problem != "ListenerAuthFailed":
+                continue
+            if not await asyncio.to_thread(self.store.source_problem_started, poller.source):
+                continue  # told when this run of failures began
+            text = (
+                f"🔑 <b>{poller.source}</b>: the platform refused BrandPulse's credentials. "
+                "Polling it (and its platform's other sources) is paused and retried every "
+                "15 minutes; check the keys in the environment (README, Configuration)."
+            )
+            try:
+                await self.alerts.send("staff", text)
+            except ResponderError as exc:
+                log.warning("could not tell staff about %s: %s", poller.source, exc)
 
     # --- one-shot ---------------------------------------------------------------------------
 
@@ -213,8 +320,9 @@ class BrandPulse:
                 log.warning("Telegram unreachable (%s): alerts stay in the outbox", exc)
                 return
             try:
+                await self._tell_staff_of_auth_failures(self.pollers)
                 if await asyncio.to_thread(self.leases.hold, UPDATES_LEASE):
-                    await self._process_waiting_updates()
+                    await self._process_waiting_updates(summary)
                 summary.delivered = await self.deliver()
                 if self.watcher is not None:
                     await self.watcher.check()
@@ -226,20 +334,30 @@ class BrandPulse:
         if recovered:
             log.warning("%d actions were in flight on a stopped node; retrying them", recovered)
 
-    async def _process_waiting_updates(self) -> None:
+    async def _process_waiting_updates(self, summary: RunSummary) -> None:
+        """Button presses, staff replies and group mentions waiting at Telegram right now.
+
+        Each page is processed, its group mentions saved, and only then confirmed.
+        """
         assert self.telegram is not None
+
+        async def save_page() -> None:
+            poller = self.telegram_groups
+            if poller is None:
+                return
+            async with self._telegram_groups_lock:
+                result = await poller.poll()
+            if result is not None:
+                summary.fetched += result.fetched
+                summary.new += len(result.new)
+                summary.alerts_queued += sum(
+                    len(item.decision.actions) for item in result.new if item.decision
+                )
+
         try:
-            updates = await self.telegram.bot.get_updates(
-                timeout=0, allowed_updates=Update.ALL_TYPES
-            )
-        except TelegramError as exc:
+            await read_waiting_updates(self.telegram, save_page, self.clock.now)
+        except ListenerError as exc:
             log.warning("could not read Telegram updates (%s); they wait for the next run", exc)
-            return
-        for update in updates:
-            await self.telegram.process_update(update)
-        if updates:
-            # Confirm them, so the next run does not act on the same presses again.
-            await self.telegram.bot.get_updates(offset=updates[-1].update_id + 1, timeout=0)
 
     # --- long-running -----------------------------------------------------------------------
 
@@ -294,6 +412,15 @@ class BrandPulse:
             coalesce=True,
             id="outbox",
         )
+        if self.telegram_groups is not None:
+            scheduler.add_job(
+                self._telegram_groups_job,
+                "interval",
+                seconds=TELEGRAM_GROUPS_EVERY.total_seconds(),
+                max_instances=1,
+                coalesce=True,
+                id="telegram:groups",
+            )
         self._staff_jobs(scheduler)
         log.info(
             "BrandPulse node %s running: %s",
@@ -381,6 +508,7 @@ class BrandPulse:
             while poller.due():
                 result = await poller.poll()
                 if result is None:
+                    await self._tell_staff_of_auth_failures([poller])
                     return
                 if result.new:
                     await self.outbox.drain()
@@ -449,3 +577,9 @@ class BrandPulse:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _bot_id(token: str) -> int:
+    """A bot's user id is the number before the colon of its token."""
+    number = token.partition(":")[0]
+    return int(number) if number.isdigit() else 0

@@ -9,7 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.config_file import load_yaml, validate
 from core.duration import Duration
+from listeners.reddit import RedditConfig
+from listeners.telegram import TelegramGroupsConfig
 from listeners.x import XConfig
+from responders.guardrails import RepliesConfig
 from responders.telegram_alerts import TelegramConfig
 from rules.schema import RulesConfig
 from service.grouping import AlertsConfig
@@ -44,7 +47,10 @@ class DatabaseConfig(_Strict):
 
 class PlatformsConfig(_Strict):
     x: XConfig = Field(default_factory=XConfig)
+    reddit: RedditConfig = Field(default_factory=RedditConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    # Listening in the groups and channels the Telegram bot is a member of.
+    telegram_groups: TelegramGroupsConfig = Field(default_factory=TelegramGroupsConfig)
 
 
 class ServiceConfig(_Strict):
@@ -79,6 +85,7 @@ class AppConfig(RulesConfig):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     sla: SlaConfig = Field(default_factory=SlaConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    replies: RepliesConfig = Field(default_factory=RepliesConfig)  # auto-reply guardrails
 
 
 def load_config(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = None) -> AppConfig:
