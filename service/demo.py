@@ -1,9 +1,10 @@
-"""`main.py demo`: the real service against local fakes of X and Telegram, no credentials needed.
+"""`main.py demo`: the real service against local fakes of X, Reddit and Telegram, no credentials.
 
 It seeds a handful of realistic brand mentions, runs one pass of the service exactly as
 `main.py run --once` would (the shipped config.yaml, only the base URLs and tokens point at the
-sandbox), prints the alerts as a staff member sees them, presses a button as an agent would and
-shows the alert updated in place.
+sandbox), prints the alerts as a staff member sees them, shows the auto-replies the
+`sorry-broken-order` rule posted on each platform, presses a button as an agent would and shows
+the alert updated in place.
 """
 
 import asyncio
@@ -13,6 +14,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from sandbox.reddit_api import FakeReddit
 from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
 from service.app import BrandPulse
@@ -21,6 +23,21 @@ from service.config import load_config
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 STAFF_CHAT = -1001987654321
 BRAND = "AcmeSupport"
+SUBREDDIT = "AcmeHelp"
+COMMUNITY_CHAT = -1001555000111  # a customer group the bot is a member of
+# (subreddit post title, body, author) and (group message, sender): the other two platforms.
+REDDIT_POSTS = [
+    (
+        "Acme kettle arrived broken",
+        "Box was fine, kettle cracked. Really disappointed.",
+        "tea_time",
+    ),
+    ("Acme vs the rest for espresso?", "Thinking of buying one, any opinions?", "bean_there"),
+]
+GROUP_MESSAGES = [
+    ("My Acme blender arrived damaged and support is silent. Awful.", "deniz_k"),
+    ("Has anyone tried the new Acme grinder?", "lena_m"),
+]
 
 # (author, followers, text): the kinds of mention a support team sees in a day.
 MENTIONS = [
@@ -63,23 +80,50 @@ def run_demo() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with (
         FakeXApi(brand_username=BRAND) as x,
+        FakeReddit(username=BRAND) as reddit,
         FakeTelegram() as telegram,
         tempfile.TemporaryDirectory(prefix="brandpulse-demo-") as workdir,
     ):
         for author, followers, text in MENTIONS:
             x.post_tweet(text, author, followers=followers)
+        for title, body, author in REDDIT_POSTS:
+            reddit.post_submission(SUBREDDIT, title, body, author=author)
+        for number, (text, sender) in enumerate(GROUP_MESSAGES):
+            person = {"id": 7700 + number, "first_name": sender, "username": sender}
+            telegram.push_group_message(COMMUNITY_CHAT, text, person, chat_title="Acme owners")
         env = {
             "X_API_BASE": x.base_url,
             "X_BEARER_TOKEN": x.bearer_token,
             "X_ACCOUNT": BRAND,
+            # User-context keys, so the service may reply on X.
+            "X_CONSUMER_KEY": x.consumer_key,
+            "X_CONSUMER_SECRET": "demo",
+            "X_ACCESS_TOKEN": x.access_token,
+            "X_ACCESS_TOKEN_SECRET": "demo",
+            "REDDIT_API_BASE": reddit.base_url,
+            "REDDIT_CLIENT_ID": reddit.client_id,
+            "REDDIT_CLIENT_SECRET": reddit.client_secret,
+            "REDDIT_USERNAME": reddit.username,
+            "REDDIT_PASSWORD": reddit.password,
+            "REDDIT_SUBREDDITS": SUBREDDIT,
             "TELEGRAM_API_BASE": telegram.base_url,
             "TELEGRAM_BOT_TOKEN": telegram.token,
             "TELEGRAM_ALERT_CHAT_ID": str(STAFF_CHAT),
             "BRANDPULSE_DATABASE_URL": f"sqlite:///{Path(workdir) / 'demo.db'}",
+            # The shipped auto-reply rule, live, at any hour of the demo.
+            "AUTO_REPLIES": "true",
+            "AUTO_REPLY_DRY_RUN": "false",
+            "REPLY_QUIET_HOURS": "off",
         }
         config = load_config(CONFIG, env)
-        print(f"BrandPulse demo: fake X at {x.base_url}, fake Telegram at {telegram.base_url}")
-        print(f"{len(MENTIONS)} mentions of @{BRAND} were posted. One pass of the service:\n")
+        print(
+            f"BrandPulse demo: fake X at {x.base_url}, fake Reddit at {reddit.base_url}, "
+            f"fake Telegram at {telegram.base_url}"
+        )
+        print(
+            f"{len(MENTIONS)} tweets to @{BRAND}, {len(REDDIT_POSTS)} posts in r/{SUBREDDIT} and "
+            f"{len(GROUP_MESSAGES)} messages in a Telegram group. One pass of the service:\n"
+        )
 
         app = BrandPulse(config)
         summary = asyncio.run(app.run_once())
@@ -90,6 +134,15 @@ def run_demo() -> int:
         for message in telegram.messages(STAFF_CHAT):
             print(_as_seen(message))
         _show_skipped(app)
+        print("Auto-replies posted on the customers' own platforms (rule sorry-broken-order):")
+        for tweet in x.posted:
+            print(f"  X, in reply to tweet {tweet.in_reply_to_tweet_id}: {tweet.text}")
+        for comment in reddit.comments_posted:
+            print(f"  Reddit, under {comment.parent_fullname}: {comment.body}")
+        for sent in telegram.sent:
+            if sent.chat_id == COMMUNITY_CHAT:
+                print(f"  Telegram, answering message {sent.reply_to}: {sent.text}")
+        print()
 
         first = telegram.messages(STAFF_CHAT)[0]
         ack = first["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
