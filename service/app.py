@@ -563,17 +563,24 @@ class BrandPulse:
             await self.dispatcher.raise_windows(fired, inhibits)
 
     async def _digest_job(self) -> None:
-        assert self.alerts is not None
         async with self._steps:
-            now = self.clock.now()
-            report = await asyncio.to_thread(
-                build_report, self.store, now - timedelta(days=1), now, self.zone
-            )
-            text = digest_text(report, f"Daily digest, {self.config.brand.name}: last 24 h")
-            try:
-                await self.alerts.send(self.config.reports.digest_route, text)
-            except ResponderError as exc:
-                log.warning("daily digest not sent: %s", exc)
+            await self.send_digest()
+
+    async def send_digest(self) -> bool:
+        """The last 24 hours in the staff chat (the daily digest); False if it could not go."""
+        if self.alerts is None:
+            return False
+        now = self.clock.now()
+        report = await asyncio.to_thread(
+            build_report, self.store, now - timedelta(days=1), now, self.zone
+        )
+        text = digest_text(report, f"Daily digest, {self.config.brand.name}: last 24 h")
+        try:
+            await self.alerts.send(self.config.reports.digest_route, text)
+        except ResponderError as exc:
+            log.warning("daily digest not sent: %s", exc)
+            return False
+        return True
 
     def close(self) -> None:
         self.store.close()

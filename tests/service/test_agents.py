@@ -319,3 +319,22 @@ async def test_mute_names_an_existing_rule_and_a_sane_duration(
     assert "'soon' is not a duration" in bad
     assert long == "Mute for more than 0s and at most 7d."
     assert app.store.silences(clock.now()) == []
+
+
+async def test_the_daily_digest_sums_up_the_last_day_in_the_staff_chat(
+    fake_telegram: FakeTelegram, sandbox_config: Callable[..., AppConfig]
+) -> None:
+    clock = FakeClock()
+    app = staff_app(sandbox_config, clock)
+    assert app.config.reports.digest_at == "09:00"
+    ingest(app, mention(1, clock), mention(2, clock, text="@AcmeSupport thanks, all good!"))
+    await step(app)
+    press(fake_telegram, staff_messages(fake_telegram)[0], "resolve")
+    await step(app)
+    assert app.telegram is not None
+    clock.advance(timedelta(hours=1))
+    async with app.telegram:
+        assert await app.send_digest()
+    digest = staff_messages(fake_telegram)[-1]["text"]
+    assert digest.startswith("📊 Daily digest, Acme: last 24 h")
+    assert "2 mentions · 1 alerts · 100% answered within target" in digest
