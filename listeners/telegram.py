@@ -121,9 +121,7 @@ class TelegramListener:
         try:
             mention = _mention(message, text)
         except (AttributeError, TypeError, ValueError) as exc:
-            self._skipped.append(
-                f"update {update.update_id}: {exc!r}: {str(update.to_dict())[:200]}"
-            )
+            self._skipped.append(f"update {update.update_id}: {exc!r}: {update.to_json()[:200]}")
             return False
         self._pending.append(_Buffered(update.update_id, mention))
         return True

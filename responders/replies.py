@@ -331,7 +331,12 @@ class Replies:
                 return await self._settle(values, "skipped", verdict.reason)
             if verdict.action == "wait" and not dry_run:
                 assert verdict.until is not None
-                raise ResponderError(f"auto-replies wait: {verdict.reason}", verdict.until)
+                # This action alone waits: raising would pause every reply, agents' too.
+                await asyncio.to_thread(
+                    self.store.mark_failed, item.id, f"waits: {verdict.reason}", verdict.until
+                )
+                log.info("reply to mention %s waits: %s", item.mention_id, verdict.reason)
+                return Outcome()
             if dry_run:
                 reason = f"would wait: {verdict.reason}" if verdict.action == "wait" else ""
                 return await self._settle(values, "dry_run", reason)

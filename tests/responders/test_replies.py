@@ -87,6 +87,12 @@ def queue(
     return next(i for i in store.claim_due(clock.now(), kinds=["reply"]) if i.rule == rule)
 
 
+def waiting(store: Store, item: OutboxItem) -> datetime | None:
+    """When the action `item` is due again, if it waits."""
+    [row] = [row for row in store.outbox() if row.id == item.id]
+    return row.not_before if row.state == "pending" else None
+
+
 def responder(store: Store, clock: FakeClock, poster: RecordingPoster, **config: Any) -> Replies:
     guardrails = Guardrails(RepliesConfig(**config), store, ["AcmeSupport", "7000000001"])
     return Replies(store, {"x": poster}, guardrails, clock)
@@ -286,22 +292,25 @@ async def test_the_hourly_cap_makes_replies_wait(store: Store, clock: FakeClock)
     for number in (1, 2):
         await replies.perform(queue(store, clock, mention(number, author=f"a{number}")))
         clock.advance(timedelta(minutes=10))
-    with pytest.raises(ResponderError) as waiting:
-        await replies.perform(queue(store, clock, mention(3, author="a3")))
-    assert waiting.value.retry_at == START + timedelta(hours=1)
+    third = queue(store, clock, mention(3, author="a3"))
+    await replies.perform(third)
     assert len(poster.posted) == 2
+    assert waiting(store, third) == START + timedelta(hours=1)
 
 
 async def test_quiet_hours_make_replies_wait_until_they_end(store: Store, clock: FakeClock) -> None:
     poster = RecordingPoster()
     replies = responder(store, clock, poster, quiet_hours="22:00-07:00", timezone="Europe/Istanbul")
     clock.advance(timedelta(hours=10))  # 20:00 UTC is 23:00 in Istanbul
-    late = replace(mention(1), created_at=clock.now())
-    with pytest.raises(ResponderError) as waiting:
-        await replies.perform(queue(store, clock, late))
-    assert waiting.value.retry_at == datetime(2026, 1, 6, 4, 0, tzinfo=UTC)  # 07:00 local
+    late = queue(store, clock, replace(mention(1), created_at=clock.now()))
+    await replies.perform(late)
     assert poster.posted == []
+    assert waiting(store, late) == datetime(2026, 1, 6, 4, 0, tzinfo=UTC)  # 07:00 local
+    # Only that action waits: an agent's reply goes out at once.
+    await replies.perform(queue(store, clock, mention(9, author="kim"), agent="@ayse"))
+    assert len(poster.posted) == 1
     no_quiet = responder(store, clock, poster, quiet_hours="off")
+    poster.posted.clear()
     await no_quiet.perform(
         queue(store, clock, replace(mention(2, author="lee"), created_at=clock.now()))
     )
