@@ -194,5 +194,8 @@ class HealthServer:
             status = "200 OK" if report.healthy else "503 Service Unavailable"
             return status, "application/json", json.dumps(report.as_json()).encode()
         if path == "/metrics":
-            return "200 OK", CONTENT_TYPE, await asyncio.to_thread(self.metrics.render)
+            try:
+                return "200 OK", CONTENT_TYPE, await asyncio.to_thread(self.metrics.render)
+            except Exception as exc:  # the outbox gauges need the database
+                return "503 Service Unavailable", "text/plain", f"database: {exc}\n".encode()
         return "404 Not Found", "text/plain", b"/livez, /health or /metrics\n"
