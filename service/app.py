@@ -101,7 +101,9 @@ class BrandPulse:
         self.config = config
         self.clock = clock or SystemClock()
         self.store = store or Store.open(config.database.url)
-        self.engine = Engine(config, Triage.default(config.brand.languages))
+        self.engine = Engine(
+            config, Triage.from_files(config.brand.lexicons, config.brand.languages)
+        )
         self.pipeline = Pipeline(self.store, self.engine)
         # Several nodes may share the database: the leases decide which one does what.
         self.store.node = new_owner()

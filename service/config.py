@@ -1,20 +1,20 @@
 """The whole of config.yaml, composed from the models each part owns, validated before start."""
 
-import os
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.config_file import load_yaml, validate
 from core.duration import Duration
 from listeners.reddit import RedditConfig
 from listeners.telegram import TelegramGroupsConfig
 from listeners.x import XConfig
 from responders.guardrails import RepliesConfig
 from responders.telegram_alerts import TelegramConfig
+from rules.loader import load_rules
 from rules.schema import RulesConfig
+from rules.triage import shipped_languages
 from service.grouping import AlertsConfig
 from service.report import ReportsConfig
 from service.sla import SlaConfig
@@ -28,7 +28,29 @@ class _Strict(BaseModel):
 
 class BrandConfig(_Strict):
     name: str = "Our brand"
-    languages: list[str] = Field(default_factory=lambda: ["en"])
+    # Languages customers write in; each needs a lexicon in rules/lexicons/ (en, tr ship).
+    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+    # Your own lexicon files, layered over the shipped ones (paths relative to this file).
+    lexicons: list[Path] = Field(default_factory=list)
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _shipped_lexicon(cls, languages: list[str]) -> list[str]:
+        missing = [lang for lang in languages if lang not in shipped_languages()]
+        if missing:
+            raise ValueError(
+                f"no triage lexicon for {', '.join(missing)}; shipped: "
+                + ", ".join(shipped_languages())
+                + " (see docs/triage.md, 'Adding a language')"
+            )
+        return languages
 
 
 class DatabaseConfig(_Strict):
@@ -89,8 +111,12 @@ class AppConfig(RulesConfig):
 
 
 def load_config(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = None) -> AppConfig:
-    """Read and validate `path`; raises ConfigError listing every problem with file:line."""
-    document = load_yaml(path, os.environ if env is None else env)
-    if document.data is None:
-        document.data = {}
-    return validate(AppConfig, document)
+    """Read and validate `path` and the files it includes.
+
+    Raises ConfigError (RulesError) listing every problem with file:line.
+    """
+    config = load_rules(path, AppConfig, env).config
+    lexicons = [path.parent / lexicon for lexicon in config.brand.lexicons]
+    return config.model_copy(
+        update={"brand": config.brand.model_copy(update={"lexicons": lexicons})}
+    )
