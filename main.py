@@ -27,7 +27,7 @@ log = logging.getLogger("brandpulse")
 
 
 def _secrets(config: AppConfig) -> list[str]:
-    x, telegram = config.platforms.x, config.platforms.telegram
+    x, telegram, reddit = config.platforms.x, config.platforms.telegram, config.platforms.reddit
     values = [
         x.bearer_token,
         x.consumer_key,
@@ -35,6 +35,8 @@ def _secrets(config: AppConfig) -> list[str]:
         x.access_token,
         x.access_token_secret,
         telegram.bot_token,
+        reddit.client_secret,
+        reddit.password,
     ]
     # The database password, if the URL carries one, is a secret too.
     database = make_url(config.database.url).password or ""
