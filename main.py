@@ -57,7 +57,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     setup_logging(_secrets(config), config.service.log_format)
     try:
-        app = BrandPulse(config)
+        app = BrandPulse(config, config_path=args.config)
     except LexiconError as exc:
         print(f"{args.config}: a lexicon file has problems:\n{exc}", file=sys.stderr)
         return 1

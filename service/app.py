@@ -6,6 +6,7 @@ import logging
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram import Update
@@ -27,6 +28,7 @@ from listeners.base import Listener, ListenerError
 from listeners.reddit import RedditClient, make_reddit, reddit_sources
 from listeners.telegram import TelegramListener, read_waiting_updates
 from listeners.x import XListener, make_client
+from responders.alert_format import safe_text
 from responders.base import ResponderError
 from responders.guardrails import Guardrails
 from responders.replies import (
@@ -39,6 +41,7 @@ from responders.replies import (
 )
 from responders.telegram_alerts import FloodBudget, TelegramAlerts, backoff
 from rules.engine import Engine
+from rules.loader import RulesWatcher
 from rules.schema import SpikeWindow
 from rules.triage import Triage
 from service.commands import StaffCommands
@@ -57,6 +60,7 @@ log = logging.getLogger(__name__)
 
 TICK = timedelta(seconds=1)
 WINDOWS_EVERY = timedelta(seconds=30)
+RULES_EVERY = timedelta(seconds=3)  # how soon an edited rule file takes effect
 # Staff handlers (buttons, replies to alerts, commands) get their own handler group, so a
 # listener's catch-all group-message handler in group 0 never shadows them, nor they it.
 STAFF_HANDLERS = 1
@@ -97,13 +101,24 @@ class StepsInFlight:
 
 
 class BrandPulse:
-    def __init__(self, config: AppConfig, clock: Clock | None = None, store: Store | None = None):
+    def __init__(
+        self,
+        config: AppConfig,
+        clock: Clock | None = None,
+        store: Store | None = None,
+        config_path: Path | None = None,
+    ):
+        """With `config_path`, edits to its rules (and included files) apply while running."""
         self.config = config
         self.clock = clock or SystemClock()
         self.store = store or Store.open(config.database.url)
-        self.engine = Engine(
-            config, Triage.from_files(config.brand.lexicons, config.brand.languages)
+        triage = Triage.from_files(config.brand.lexicons, config.brand.languages)
+        self.rules_watcher = (
+            RulesWatcher(config_path, lambda rules: Engine(rules, triage), model=AppConfig)
+            if config_path is not None
+            else None
         )
+        self.engine = self.rules_watcher.engine if self.rules_watcher else Engine(config, triage)
         self.pipeline = Pipeline(self.store, self.engine)
         # Several nodes may share the database: the leases decide which one does what.
         self.store.node = new_owner()
@@ -424,6 +439,15 @@ class BrandPulse:
                 id="telegram:groups",
             )
         self._staff_jobs(scheduler)
+        if self.rules_watcher is not None:
+            scheduler.add_job(
+                self._rules_job,
+                "interval",
+                seconds=RULES_EVERY.total_seconds(),
+                id="rules",
+                max_instances=1,
+                coalesce=True,
+            )
         log.info(
             "BrandPulse node %s running: %s",
             self.store.node,
@@ -520,6 +544,23 @@ class BrandPulse:
     async def _drain_job(self) -> None:
         async with self._steps:
             await self.deliver()
+
+    async def _rules_job(self) -> None:
+        """Hot reload: new rules take over; a broken edit is refused and staff see why."""
+        assert self.rules_watcher is not None
+        result = await asyncio.to_thread(self.rules_watcher.check)
+        if result.engine is not None:
+            self.engine = self.pipeline.engine = result.engine
+        elif result.problems and self.alerts is not None:
+            problems = "\n".join(str(problem) for problem in result.problems[:20])
+            text = (
+                "⚠️ <b>Rule change refused</b>; the previous rules stay in force.\n"
+                f"<pre>{safe_text(problems, 3000)}</pre>"
+            )
+            try:
+                await self.alerts.send("staff", text)
+            except ResponderError as exc:
+                log.warning("could not tell staff about the refused rule change: %s", exc)
 
     def _staff_jobs(self, scheduler: AsyncIOScheduler) -> None:
         """The SLA watcher, window rules (spikes) and the daily digest, when Telegram is set up."""
