@@ -88,7 +88,7 @@ def _flatline_counts(
         query = query.where(MentionRow.platform.in_(window.when.platform))
     newest = [
         created
-        for source, created in session.execute(query).tuples()
+        for source, created in session.execute(query)
         if _source_matches(window.when.source, source)
     ]
     last_seen = max(newest, default=started_at)
