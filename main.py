@@ -152,7 +152,7 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
 
     demo = commands.add_parser(
-        "demo", help="run the real service against local fake X and Telegram servers"
+        "demo", help="run the real service against local fake X, Reddit and Telegram servers"
     )
     demo.set_defaults(handler=cmd_demo)
 

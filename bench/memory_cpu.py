@@ -86,12 +86,16 @@ def peak_rss(config: Path, database_url: str) -> float:
             stderr=log,
         )
         deadline = time.monotonic() + 120
-        while not telegram.sent and time.monotonic() < deadline:
+        pid, status, usage = 0, 0, None
+        while not telegram.sent and time.monotonic() < deadline and not pid:
             time.sleep(0.05)
-        time.sleep(3)  # a few more polls and drains at steady state
-        process.send_signal(signal.SIGTERM)
-        _, status, usage = os.wait4(process.pid, 0)
-        if not telegram.sent or os.waitstatus_to_exitcode(status) != 0:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)  # exited early?
+        if not pid:
+            time.sleep(3)  # a few more polls and drains at steady state
+            process.send_signal(signal.SIGTERM)
+            pid, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        if not telegram.sent or process.returncode != 0:
             log.seek(0)
             raise SystemExit(f"the service did not alert or exit cleanly:\n{log.read()[-3000:]}")
     return usage.ru_maxrss / 1024

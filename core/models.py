@@ -63,7 +63,7 @@ class MentionRow(SQLModel, table=True):
     external_id: str = Field(max_length=128)
     source: str = Field(default="", max_length=128, index=True)
     url: str = Field(default="", sa_type=Text)
-    author_id: str = Field(default="", max_length=128)
+    author_id: str = Field(default="", max_length=128, index=True)  # repeat-complainer lookups
     author_handle: str = Field(default="", max_length=256, index=True)
     author_followers: int = 0
     author_verified: bool = False
