@@ -11,7 +11,6 @@ mentions into one message, and this measures how soon each single alert arrives.
 """
 
 import argparse
-import os
 import random
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchlib import REPO, machine, percentile, table
+from benchlib import REPO, machine, percentile, service_env, table
 
 from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
@@ -36,17 +35,13 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(11)
     with FakeXApi() as x, FakeTelegram() as telegram, tempfile.TemporaryDirectory() as folder:
-        env = {
-            **os.environ,
-            "X_API_BASE": x.base_url,
-            "X_BEARER_TOKEN": x.bearer_token,
-            "X_ACCOUNT": "AcmeSupport",
-            "X_POLL_EVERY": f"{args.poll}s",
-            "TELEGRAM_API_BASE": telegram.base_url,
-            "TELEGRAM_BOT_TOKEN": telegram.token,
-            "TELEGRAM_ALERT_CHAT_ID": str(STAFF_CHAT),
-            "BRANDPULSE_DATABASE_URL": f"sqlite:///{Path(folder) / 'latency.db'}",
-        }
+        env = service_env(
+            x,
+            telegram,
+            f"sqlite:///{Path(folder) / 'latency.db'}",
+            X_POLL_EVERY=f"{args.poll}s",
+            TELEGRAM_ALERT_CHAT_ID=str(STAFF_CHAT),
+        )
         config = Path(folder) / "config.yaml"
         shipped = (REPO / "config.yaml").read_text(encoding="utf-8")
         config.write_text(shipped.replace("group_after: 3 ", "group_after: 1000 "), "utf-8")

@@ -9,6 +9,7 @@ import platform
 import random
 import sys
 from collections.abc import Sequence
+from typing import Any
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +40,21 @@ def sample_texts(count: int, brand: str = "AcmeSupport", seed: int = 7) -> list[
         texts = [t.format(brand=brand) for t in FALLBACK_TEXTS]
     rng = random.Random(seed)
     return [f"@{brand} {rng.choice(texts)}" for _ in range(count)]
+
+
+def service_env(x: Any, telegram: Any, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment that points `main.py run` at the sandbox fakes (and a database)."""
+    return {
+        **os.environ,
+        "X_API_BASE": x.base_url,
+        "X_BEARER_TOKEN": x.bearer_token,
+        "X_ACCOUNT": "AcmeSupport",
+        "TELEGRAM_API_BASE": telegram.base_url,
+        "TELEGRAM_BOT_TOKEN": telegram.token,
+        "TELEGRAM_ALERT_CHAT_ID": "-1001",
+        "BRANDPULSE_DATABASE_URL": database_url,
+        **extra,
+    }
 
 
 def percentile(values: Sequence[float], share: float) -> float:

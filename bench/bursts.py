@@ -10,7 +10,6 @@ the busiest minute into the staff chat, and any 429.
 """
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchlib import REPO, machine, table
+from benchlib import REPO, machine, service_env, table
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
@@ -44,17 +43,9 @@ def main() -> None:
         tempfile.TemporaryDirectory() as folder,
     ):
         url = f"sqlite:///{Path(folder) / 'burst.db'}"
-        env = {
-            **os.environ,
-            "X_API_BASE": x.base_url,
-            "X_BEARER_TOKEN": x.bearer_token,
-            "X_ACCOUNT": "AcmeSupport",
-            "X_POLL_EVERY": f"{args.poll}s",
-            "TELEGRAM_API_BASE": telegram.base_url,
-            "TELEGRAM_BOT_TOKEN": telegram.token,
-            "TELEGRAM_ALERT_CHAT_ID": str(STAFF_CHAT),
-            "BRANDPULSE_DATABASE_URL": url,
-        }
+        env = service_env(
+            x, telegram, url, X_POLL_EVERY=f"{args.poll}s", TELEGRAM_ALERT_CHAT_ID=str(STAFF_CHAT)
+        )
         service = subprocess.Popen(
             [sys.executable, str(REPO / "main.py"), "run"],
             env=env,

@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchlib import REPO, machine, sample_texts, table
+from benchlib import REPO, machine, sample_texts, service_env, table
 
 from core.models import Mention
 from core.store import Decision, Store
@@ -67,17 +67,7 @@ def peak_rss(config: Path, database_url: str) -> float:
     """Peak RSS (MB) of a `main.py run` that polled once and delivered one alert."""
     with FakeXApi() as x, FakeTelegram() as telegram, tempfile.TemporaryFile("w+") as log:
         x.post_tweet("@AcmeSupport my parcel arrived broken, refund please", "customer")
-        env = {
-            **os.environ,
-            "X_API_BASE": x.base_url,
-            "X_BEARER_TOKEN": x.bearer_token,
-            "X_ACCOUNT": "AcmeSupport",
-            "X_POLL_EVERY": "1s",
-            "TELEGRAM_API_BASE": telegram.base_url,
-            "TELEGRAM_BOT_TOKEN": telegram.token,
-            "TELEGRAM_ALERT_CHAT_ID": "-1001",
-            "BRANDPULSE_DATABASE_URL": database_url,
-        }
+        env = service_env(x, telegram, database_url, X_POLL_EVERY="1s")
         process = subprocess.Popen(
             [sys.executable, str(REPO / "main.py"), "run", "--config", str(config)],
             env=env,

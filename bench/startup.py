@@ -7,7 +7,6 @@ poll of X, one getUpdates and an empty outbox. Target: ≤ 2 s.
 """
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -15,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchlib import REPO, machine, percentile, table
+from benchlib import REPO, machine, percentile, service_env, table
 
 from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
@@ -27,16 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"Startup of `main.py run --once` — {datetime.now(UTC):%Y-%m-%d}, {machine()}\n")
     with FakeXApi() as x, FakeTelegram() as telegram, tempfile.TemporaryDirectory() as folder:
-        env = {
-            **os.environ,
-            "X_API_BASE": x.base_url,
-            "X_BEARER_TOKEN": x.bearer_token,
-            "X_ACCOUNT": "AcmeSupport",
-            "TELEGRAM_API_BASE": telegram.base_url,
-            "TELEGRAM_BOT_TOKEN": telegram.token,
-            "TELEGRAM_ALERT_CHAT_ID": "-1001",
-            "BRANDPULSE_DATABASE_URL": f"sqlite:///{Path(folder) / 'startup.db'}",
-        }
+        env = service_env(x, telegram, f"sqlite:///{Path(folder) / 'startup.db'}")
         times = []
         for _ in range(args.runs):
             started = time.perf_counter()

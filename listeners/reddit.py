@@ -27,6 +27,7 @@ import requests
 from praw.exceptions import PRAWException
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from core.config_types import comma_separated, http_url
 from core.duration import Duration
 from core.models import Mention
 from listeners.base import (
@@ -46,12 +47,6 @@ _FULLNAME = re.compile(r"^t[13]_[0-9a-z]{1,13}$")
 _THREAD = re.compile(r"/comments/([0-9a-z]+)/")
 # Without headers (a 429 from a proxy, say) wait this long: Reddit's windows are 10 minutes.
 _DEFAULT_RATE_WAIT = timedelta(seconds=60)
-
-
-def _comma_separated(value: object) -> object:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
 
 
 class RedditSearch(BaseModel):
@@ -86,14 +81,8 @@ class RedditConfig(BaseModel):
     backfill: Duration = timedelta(hours=1)
     max_pages_per_poll: int = Field(default=10, ge=1, le=100)
 
-    _lists = field_validator("subreddits", "keywords", mode="before")(_comma_separated)
-
-    @field_validator("api_base", "auth_base")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value.rstrip("/")
+    _lists = field_validator("subreddits", "keywords", mode="before")(comma_separated)
+    _urls = field_validator("api_base", "auth_base")(http_url)
 
     @field_validator("subreddits")
     @classmethod

@@ -30,6 +30,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, MessageHandler, filters
 
+from core.config_types import comma_separated
 from core.duration import Duration
 from core.models import Mention
 from listeners.base import (
@@ -61,12 +62,7 @@ class TelegramGroupsConfig(BaseModel):
     # Telegram keeps undelivered updates for 24 h; on first start only this much is triaged.
     backfill: Duration = timedelta(hours=1)
 
-    @field_validator("keywords", "chats", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+    _lists = field_validator("keywords", "chats", mode="before")(comma_separated)
 
     @property
     def listening(self) -> bool:

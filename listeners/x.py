@@ -17,6 +17,7 @@ import requests
 import tweepy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from core.config_types import http_url
 from core.duration import Duration
 from core.http import BaseUrlSession
 from core.models import Mention
@@ -60,12 +61,7 @@ class XConfig(BaseModel):
     max_pages_per_poll: int = Field(default=10, ge=1, le=100)
     timeout: Duration = timedelta(seconds=15)
 
-    @field_validator("api_base")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value.rstrip("/")
+    _urls = field_validator("api_base")(http_url)
 
     @field_validator("account")
     @classmethod

@@ -25,6 +25,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from core.clock import Clock
+from core.config_types import blank_is_none, comma_separated, http_url
 from core.models import AlertRow, MentionRow, ReplyDraftRow
 from core.store import FINAL_STATES, AlertContext, PlannedAction, Store
 from responders.alert_format import (
@@ -89,24 +90,9 @@ class TelegramConfig(BaseModel):
     # Telegram user ids allowed to act on alerts; empty: anyone in the staff chat.
     agents: list[int] = Field(default_factory=list)
 
-    @field_validator("alert_chat_id", "escalation_chat_id", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @field_validator("agents", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("api_base")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value.rstrip("/")
+    _chats = field_validator("alert_chat_id", "escalation_chat_id", mode="before")(blank_is_none)
+    _lists = field_validator("agents", mode="before")(comma_separated)
+    _urls = field_validator("api_base")(http_url)
 
     @property
     def enabled(self) -> bool:

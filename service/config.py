@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.config_types import blank_is_none, comma_separated
 from core.duration import Duration
 from listeners.reddit import RedditConfig
 from listeners.telegram import TelegramGroupsConfig
@@ -33,16 +34,12 @@ class BrandConfig(_Strict):
     # Your own lexicon files, layered over the shipped ones (paths relative to this file).
     lexicons: list[Path] = Field(default_factory=list)
 
-    @field_validator("languages", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip().lower() for part in value.split(",") if part.strip()]
-        return value
+    _lists = field_validator("languages", mode="before")(comma_separated)
 
     @field_validator("languages")
     @classmethod
     def _shipped_lexicon(cls, languages: list[str]) -> list[str]:
+        languages = [language.lower() for language in languages]
         missing = [lang for lang in languages if lang not in shipped_languages()]
         if missing:
             raise ValueError(
@@ -86,10 +83,7 @@ class ServiceConfig(_Strict):
     # `main.py health` and `/health` call the outbox unhealthy when an action waits longer.
     outbox_max_age: Duration = timedelta(minutes=10)
 
-    @field_validator("http_port", mode="before")
-    @classmethod
-    def _blank_is_off(cls, value: object) -> object:
-        return None if value == "" else value
+    _port = field_validator("http_port", mode="before")(blank_is_none)
 
     @field_validator("lease_ttl")
     @classmethod
