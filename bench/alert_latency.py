@@ -44,7 +44,7 @@ def main() -> None:
         )
         config = Path(folder) / "config.yaml"
         shipped = (REPO / "config.yaml").read_text(encoding="utf-8")
-        config.write_text(shipped.replace("group_after: 3 ", "group_after: 1000 "), "utf-8")
+        config.write_text(shipped.replace("group_after: 3 ", "group_after: 100 "), "utf-8")
         service = subprocess.Popen(
             [sys.executable, str(REPO / "main.py"), "run", "--config", str(config)],
             env=env,
@@ -54,6 +54,8 @@ def main() -> None:
         )
         try:
             latencies = measure(x, telegram, args, rng)
+            if service.poll() is not None:
+                raise SystemExit(f"the service stopped early (exit {service.returncode})")
         finally:
             service.terminate()
             service.wait(timeout=15)
@@ -84,7 +86,8 @@ def measure(
         while moments and now - started >= moments[0]:
             moments.pop(0)
             tag = f"order #{len(posted) + 1000}"
-            x.post_tweet(f"@AcmeSupport {tag} arrived broken, I want a refund", "customer")
+            author = f"customer{len(posted)}"  # one author would be counted into one alert
+            x.post_tweet(f"@AcmeSupport {tag} arrived broken, I want a refund", author)
             posted[tag] = time.monotonic()
         for message in telegram.sent:
             for tag in posted:

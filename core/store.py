@@ -162,7 +162,9 @@ class Store:
             fresh = triage_after is None or mention.created_at >= triage_after
             decision = decide(mention) if fresh else None
             decisions[(mention.platform, mention.external_id)] = decision
-            rows.append(_storable(_mention_values(mention, decision, now)))
+            values = _mention_values(mention, decision, now)
+            # The raw payload needs no pass of its own: its JSON text escapes both.
+            rows.append({k: v if k == "raw" else _storable(v) for k, v in values.items()})
         by_key = {(m.platform, m.external_id): m for m in mentions}
         ingested: list[Ingested] = []
         with Session(self.engine) as session, session.begin():

@@ -537,7 +537,7 @@ class BrandPulse:
                     await self._tell_staff_of_auth_failures([poller])
                     return
                 if result.new:
-                    await self.outbox.drain()
+                    await self.deliver()  # now, not at the next drain tick: latency counts
                 if not result.more:
                     return
 
