@@ -112,9 +112,9 @@ def fill(database_url: str, count: int) -> None:
 
 
 def many_rules(path: Path, count: int) -> Path:
-    """The shipped config with `count` extra keyword rules appended (5 keywords each)."""
+    """The shipped config including a file of `count` keyword rules (5 keywords each)."""
     rng = random.Random(3)
-    lines = [(REPO / "config.yaml").read_text(encoding="utf-8").rstrip(), ""]
+    lines = ["rules:"]
     for n in range(count):
         keywords = ", ".join(f'"{rng.choice(WORDS)} {n}-{k}"' for k in range(5))
         lines += [
@@ -122,7 +122,9 @@ def many_rules(path: Path, count: int) -> Path:
             f"    when: {{keywords: [{keywords}]}}",
             "    actions: [alert]",
         ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.with_name("generated.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    shipped = (REPO / "config.yaml").read_text(encoding="utf-8")
+    path.write_text(shipped + "\ninclude: [generated.yaml]\n", encoding="utf-8")
     return path
 
 
