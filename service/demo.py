@@ -39,38 +39,49 @@ GROUP_MESSAGES = [
     ("Has anyone tried the new Acme grinder?", "lena_m"),
 ]
 
-# (author, followers, text): the kinds of mention a support team sees in a day.
+# (author, followers, language X gives the tweet, text): the kinds of mention a support team
+# sees in a day.
 MENTIONS = [
     (
         "maria_travels",
         48_200,
+        "en",
         f"@{BRAND} my order arrived broken and nobody answers my emails. "
         "I want a refund, not another apology.",
     ),
-    ("dev_dan", 310, f"@{BRAND} the new app update is fantastic, checkout takes seconds now 🎉"),
-    ("curious_cat", 95, f"@{BRAND} do you ship to Norway?"),
+    (
+        "dev_dan",
+        310,
+        "en",
+        f"@{BRAND} the new app update is fantastic, checkout takes seconds now 🎉",
+    ),
+    ("curious_cat", 95, "en", f"@{BRAND} do you ship to Norway?"),
     (
         "j_kowalski",
         1_200,
+        "en",
         f"@{BRAND} charged twice for the same subscription, been on hold "
         "for 2 hours. Cancelling if this isn't fixed today",
     ),
     (
         "lawfirm_watch",
         152_000,
+        "en",
         f"@{BRAND} customers report the heater catching fire. "
         "We are preparing a class action lawsuit.",
     ),
     (
         "ayse_k",
         2_300,
+        "tr",
         f"@{BRAND} siparişim 2 haftadır gelmedi, müşteri hizmetlerine "
         "ulaşamıyorum. Paramı iade edin!",
     ),
-    ("promo_bot_77", 12, f"@{BRAND} GIVEAWAY!!! follow back for free crypto airdrop"),
+    ("promo_bot_77", 12, "en", f"@{BRAND} GIVEAWAY!!! follow back for free crypto airdrop"),
     (
         "<b>sneaky</b>",
         5,
+        "en",
         f"@{BRAND} <i>why</i> is my package still lost?? &amp; nobody replies \u202eevil",
     ),
 ]
@@ -84,8 +95,8 @@ def run_demo() -> int:
         FakeTelegram() as telegram,
         tempfile.TemporaryDirectory(prefix="brandpulse-demo-") as workdir,
     ):
-        for author, followers, text in MENTIONS:
-            x.post_tweet(text, author, followers=followers)
+        for author, followers, lang, text in MENTIONS:
+            x.post_tweet(text, author, followers=followers, lang=lang)
         for title, body, author in REDDIT_POSTS:
             reddit.post_submission(SUBREDDIT, title, body, author=author)
         for number, (text, sender) in enumerate(GROUP_MESSAGES):
@@ -145,10 +156,10 @@ def run_demo() -> int:
         print()
 
         first = telegram.messages(STAFF_CHAT)[0]
-        ack = first["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        claim = first["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
         agent = {"id": 5501, "first_name": "Ayşe", "username": "ayse_support", "is_bot": False}
-        telegram.press_button(STAFF_CHAT, first["message_id"], ack, from_user=agent)
-        print("Agent @ayse_support taps «Acknowledge» on the first alert. Next pass:\n")
+        telegram.press_button(STAFF_CHAT, first["message_id"], claim, from_user=agent)
+        print("Agent @ayse_support taps «Claim» on the first alert. Next pass:\n")
         asyncio.run(BrandPulse(config).run_once())
         print(_as_seen(telegram.messages(STAFF_CHAT)[0]))
 
