@@ -57,7 +57,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     setup_logging(_secrets(config), config.service.log_format)
     try:
-        app = BrandPulse(config, config_path=args.config)
+        # A long-running service follows edits to its rule files; one pass has no use for it.
+        app = BrandPulse(config, config_path=None if args.once else args.config)
     except LexiconError as exc:
         print(f"{args.config}: a lexicon file has problems:\n{exc}", file=sys.stderr)
         return 1
