@@ -1,8 +1,9 @@
 """What every listener is: one small `fetch(cursor) -> Batch`; the poll job owns everything else."""
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, Self
 
 from pydantic import BaseModel
 
@@ -28,6 +29,32 @@ class Batch:
     # True when more items wait behind a per-poll page cap: poll again soon, not after the interval.
     more: bool = False
     skipped: list[str] = field(default_factory=list)  # malformed items, described for the log
+
+
+@dataclass(frozen=True, slots=True)
+class GapCursor:
+    """Where a newest-first source left off, stored as JSON with the source's own key names.
+
+    `since` is the newest item saved. When a burst was bigger than one poll may fetch, `until`
+    and `high` remember the gap still to fill below `high`, so the next poll continues downwards
+    and the cursor never jumps past an item nobody fetched.
+    """
+
+    since: str | None = None
+    until: str | None = None
+    high: str | None = None
+    KEYS: ClassVar[tuple[str, str, str]] = ("since", "until", "high")
+
+    @classmethod
+    def parse(cls, text: str | None) -> Self:
+        if not text:
+            return cls()
+        data = json.loads(text)
+        return cls(*(data.get(key) for key in cls.KEYS))
+
+    def dump(self) -> str:
+        values = zip(self.KEYS, (self.since, self.until, self.high), strict=True)
+        return json.dumps({key: value for key, value in values if value})
 
 
 class ListenerError(Exception):

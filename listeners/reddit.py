@@ -12,12 +12,10 @@ below `until`, so the cursor never jumps past an item nobody fetched.
 """
 
 import asyncio
-import json
 import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -32,6 +30,7 @@ from core.duration import Duration
 from core.models import Mention
 from listeners.base import (
     Batch,
+    GapCursor,
     ListenerAuthFailed,
     ListenerUnavailable,
     RateBudget,
@@ -219,22 +218,10 @@ def _budget(headers: Mapping[str, str], now: datetime) -> RateBudget | None:
     return RateBudget(remaining + used, remaining, now + timedelta(seconds=reset))
 
 
-@dataclass(frozen=True, slots=True)
-class RedditCursor:
-    since: str | None = None  # the newest fullname saved
-    until: str | None = None  # set while a gap below `high` is still being filled
-    high: str | None = None
+class RedditCursor(GapCursor):
+    """Fullnames: `since` is the newest saved, `until` where a gap continues."""
 
-    @classmethod
-    def parse(cls, text: str | None) -> "RedditCursor":
-        if not text:
-            return cls()
-        data = json.loads(text)
-        return cls(data.get("since"), data.get("until"), data.get("high"))
-
-    def dump(self) -> str:
-        data = {"since": self.since, "until": self.until, "high": self.high}
-        return json.dumps({k: v for k, v in data.items() if v})
+    __slots__ = ()
 
 
 def _number(fullname: str) -> int:

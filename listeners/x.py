@@ -6,10 +6,8 @@ where this one stopped and the cursor never jumps past a tweet nobody fetched.
 """
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -23,6 +21,7 @@ from core.http import BaseUrlSession
 from core.models import Mention
 from listeners.base import (
     Batch,
+    GapCursor,
     ListenerAuthFailed,
     ListenerUnavailable,
     RateBudget,
@@ -98,22 +97,9 @@ def make_client(config: XConfig) -> tweepy.Client:
     return client
 
 
-@dataclass(frozen=True, slots=True)
-class XCursor:
-    since_id: str | None = None
-    until_id: str | None = None  # set while a gap below `high` is still being filled
-    high: str | None = None
-
-    @classmethod
-    def parse(cls, text: str | None) -> "XCursor":
-        if not text:
-            return cls()
-        data = json.loads(text)
-        return cls(data.get("since_id"), data.get("until_id"), data.get("high"))
-
-    def dump(self) -> str:
-        data = {"since_id": self.since_id, "until_id": self.until_id, "high": self.high}
-        return json.dumps({k: v for k, v in data.items() if v})
+class XCursor(GapCursor):
+    __slots__ = ()
+    KEYS = ("since_id", "until_id", "high")  # X's own parameter names
 
 
 class XListener:
@@ -150,14 +136,14 @@ class XListener:
             "tweet.fields": ",".join(TWEET_FIELDS),
             "user.fields": ",".join(USER_FIELDS),
         }
-        if cursor.since_id:
-            params["since_id"] = cursor.since_id
+        if cursor.since:
+            params["since_id"] = cursor.since
         else:
             # First start: only what is still worth answering, never the account's whole history.
             start = self.clock() - self.config.backfill
             params["start_time"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
-        if cursor.until_id:
-            params["until_id"] = cursor.until_id
+        if cursor.until:
+            params["until_id"] = cursor.until
         mentions: list[Mention] = []
         skipped: list[str] = []
         newest: str | None = None
@@ -199,10 +185,10 @@ class XListener:
     ) -> str | None:
         high = cursor.high or newest
         if complete:
-            since = high or cursor.since_id
-            return XCursor(since_id=since).dump() if since else None
+            since = high or cursor.since
+            return XCursor(since=since).dump() if since else None
         # Stopped at the page cap: the next poll continues below what this one reached.
-        return XCursor(since_id=cursor.since_id, until_id=oldest, high=high).dump()
+        return XCursor(since=cursor.since, until=oldest, high=high).dump()
 
     def _resolve_account(self) -> str:
         if self.config.account:
