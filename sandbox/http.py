@@ -14,6 +14,7 @@ import struct
 import threading
 import time
 import traceback
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -99,7 +100,7 @@ class _Fault:
     call: Callable[[Request], None] | None = None
 
 
-class FakeServer:
+class FakeServer(ABC):
     """Base of the fakes: lifecycle, request log, fault knobs; subclasses route requests."""
 
     def __init__(self, *, port: int = 0, clock: Clock = time.time) -> None:
@@ -245,19 +246,21 @@ class FakeServer:
 
     # -- subclass hooks ------------------------------------------------------------------------
 
+    @abstractmethod
     def handle(self, request: Request) -> Reply:
-        raise NotImplementedError
+        """The platform's answer to one request (its routing)."""
 
+    @abstractmethod
     def error_reply(self, status: int, request: Request) -> Reply:
         """The platform's own error body for `status`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def rate_limited_reply(self, request: Request, reset_after: float) -> Reply:
         """The platform's own 429, with headers saying when to come back."""
-        raise NotImplementedError
 
     def _on_stop(self) -> None:
         """Wake anything a handler is waiting on (long polls) so shutdown is immediate."""
+        return  # nothing waits in a fake without long polls
 
     # -- serving -------------------------------------------------------------------------------
 

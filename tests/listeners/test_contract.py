@@ -5,6 +5,7 @@ own faults; the tests below are written once and run for every harness.
 """
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -31,7 +32,7 @@ BRAND = "AcmeSupport"
 GROUP = -1005550001
 
 
-class _Corrupting:
+class _Corrupting(ABC):
     """Mixin for a fake: the next listing it serves has its first item broken."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -46,11 +47,13 @@ class _Corrupting:
             self._break(items[0])
         return reply
 
+    @abstractmethod
     def _items(self, body: Any) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        """The items of a listing in the platform's reply body."""
 
+    @abstractmethod
     def _break(self, item: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Damage one item the way real payloads arrive damaged."""
 
 
 class CorruptingX(_Corrupting, FakeXApi):
@@ -75,7 +78,7 @@ class CorruptingReddit(_Corrupting, FakeReddit):
         item["data"]["created_utc"] = "yesterday-ish"
 
 
-class Harness:
+class Harness(ABC):
     """A listener plus the outside world it reads, with knobs for the platform's faults."""
 
     name: ClassVar[str]
@@ -83,36 +86,41 @@ class Harness:
     listener: Listener
     fake: FakeServer
 
+    @abstractmethod
     async def publish(self, count: int, start: int = 0) -> list[str]:
         """`count` brand mentions by different people; their external ids, oldest first."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def publish_other(self) -> None:
         """Something on the platform that is not about the brand."""
-        raise NotImplementedError
 
     async def deliver(self) -> None:
         """Bring what the platform pushes to the listener (push platforms only)."""
+        return  # polled platforms have nothing pushed
 
     async def fetch(self, cursor: str | None) -> Batch:
         await self.deliver()
         return await self.listener.fetch(cursor)
 
+    @abstractmethod
     def page_requests(self) -> int:
-        raise NotImplementedError
+        """How many listing pages the listener has asked for so far."""
 
+    @abstractmethod
     def rate_limit(self) -> None:
-        raise NotImplementedError
+        """Make the platform's next answer a rate-limit refusal."""
 
     def fail_server(self, down: bool = True) -> None:
         """Every request gets a 502 from the platform's gateway, until called with False."""
         self.fake.set_down(down)
 
+    @abstractmethod
     def refuse_auth(self) -> None:
-        raise NotImplementedError
+        """Make the platform refuse the listener's credentials."""
 
+    @abstractmethod
     async def publish_malformed(self) -> None:
-        raise NotImplementedError
+        """Publish a brand mention whose payload is broken."""
 
 
 class XHarness(Harness):
