@@ -59,3 +59,37 @@ def fold(text: str) -> str:
 def words(text: str) -> list[str]:
     """The folded words of `text`, punctuation dropped."""
     return _WORD.findall(fold(text))
+
+
+class _UnmarkedLetters(dict[int, int | str | None]):
+    """`str.translate` table folding every letter but `letters`, filled on first sight."""
+
+    def __init__(self, letters: frozenset[str]) -> None:
+        super().__init__()
+        self.letters = letters
+
+    def __missing__(self, code: int) -> int | str | None:
+        char = chr(code)
+        folded = char if char in self.letters or char.isascii() else fold(char)
+        value = folded or None if len(folded) <= 1 else code
+        self[code] = value
+        return value
+
+
+class Speller:
+    """The words of a text as spelled, to tell apart words that fold alike.
+
+    Folding makes "döndü" (turned) and "dondu" (froze) one word, which lets ASCII-typed Turkish
+    match; but a letter typed with its mark is meant. `letters` are the alphabet's own letters
+    that writers mark on purpose (Turkish: ç ğ ö ş ü); everything else is folded as usual.
+    """
+
+    def __init__(self, letters: str) -> None:
+        self.letters = frozenset(letters.lower())
+        self._table = _UnmarkedLetters(self.letters)
+
+    def words(self, text: str) -> list[str]:
+        """Lower-cased words, `letters` kept, every other mark folded away."""
+        if "İ" in text:
+            text = text.replace("İ", "i")  # lower() would add a combining dot
+        return _WORD.findall(unicodedata.normalize("NFC", text.lower()).translate(self._table))

@@ -24,7 +24,7 @@ from ruamel.yaml.error import YAMLError
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer, SentiText
 
 from rules.language import LanguageDetector
-from rules.text import fold
+from rules.text import Speller, fold
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
 
@@ -65,6 +65,7 @@ class Term:
     words: tuple[str, ...]  # folded words
     prefix: bool  # "refund*": the last word may continue (refunds, refunded)
     suffix: bool  # "*madı": any word ending so (geLMEDİ, olMADI): Turkish negative verbs
+    spelled: tuple[str, ...] | None  # words as written, for the lexicon's `letters:` check
     category: str
     points: int
     negation: str  # keep | cancel | flip, when a negation word applies to it
@@ -100,10 +101,14 @@ class _Settings:
     negation_position: str = "before"
     negation_label: str = "not"
     negators: list[str] = field(default_factory=list)
+    negating_suffixes: list[str] = field(default_factory=list)  # suffix groups
     intensifiers: list[str] = field(default_factory=list)
     intensifier_factor: float = 1.5
+    contrast_words: list[str] = field(default_factory=list)
+    contrast_factor: float = 0.5
     suffixes: dict[str, list[str]] = field(default_factory=dict)
     markers: list[str] = field(default_factory=list)
+    letters: str = ""
     repeat_factor: float = 0.5
     categories: dict[str, _Category] = field(default_factory=dict)
 
@@ -181,8 +186,10 @@ class _FileReader:
             "question",
             "negation",
             "intensifiers",
+            "contrast",
             "suffixes",
             "markers",
+            "letters",
             "repeat_factor",
             "categories",
         }
@@ -199,10 +206,6 @@ class _FileReader:
         self.base(doc.get("base"), settings)
         self.sentiment(doc.get("sentiment"), settings)
         self.question(doc.get("question"), settings)
-        self.negation(doc.get("negation"), settings)
-        self.intensifiers(doc.get("intensifiers"), settings)
-        if "markers" in doc and (v := self.words(doc, "markers")) is not None:
-            settings.markers = v
         suffixes = doc.get("suffixes")
         if suffixes is not None:
             if isinstance(suffixes, dict):
@@ -211,6 +214,23 @@ class _FileReader:
                         settings.suffixes[str(group)] = v
             else:
                 self.error(doc, "suffixes", "suffixes: must map a group name to its suffixes")
+        self.negation(doc.get("negation"), settings)
+        settings.intensifiers, settings.intensifier_factor = self.words_and_factor(
+            doc.get("intensifiers"),
+            "intensifiers",
+            settings.intensifiers,
+            settings.intensifier_factor,
+        )
+        settings.contrast_words, settings.contrast_factor = self.words_and_factor(
+            doc.get("contrast"), "contrast", settings.contrast_words, settings.contrast_factor
+        )
+        if "markers" in doc and (v := self.words(doc, "markers")) is not None:
+            settings.markers = v
+        if "letters" in doc and (v := self.words(doc, "letters")) is not None:
+            if all(len(letter) == 1 and letter.isalpha() for letter in v):
+                settings.letters = "".join(v)
+            else:
+                self.error(doc, "letters", "letters: must be a list of single letters")
         categories = doc.get("categories")
         if categories is None:
             return
@@ -276,24 +296,36 @@ class _FileReader:
                 settings.negators = v
             elif key == "label":
                 settings.negation_label = str(node[key])
+            elif key == "suffixes" and (v := self.words(node, key)) is not None:
+                unknown = [g for g in v if g not in settings.suffixes]
+                if unknown:
+                    self.error(
+                        node, key, f"negation.suffixes: no suffix group {unknown[0]!r} in suffixes:"
+                    )
+                else:
+                    settings.negating_suffixes = v
             elif key == "position":
                 if node[key] in ("before", "after"):
                     settings.negation_position = node[key]
                 else:
                     self.error(node, key, "negation.position: must be before or after")
-            elif key not in ("window", "words", "label", "position"):
+            elif key not in ("window", "words", "label", "position", "suffixes"):
                 self.error(node, key, f"negation.{key}: unknown setting")
 
-    def intensifiers(self, node: Any, settings: _Settings) -> None:
+    def words_and_factor(
+        self, node: Any, section: str, words: list[str], factor: float
+    ) -> tuple[list[str], float]:
+        """A section of `words:` that scale points by `factor:` (intensifiers, contrast)."""
         if node is None:
-            return
+            return words, factor
         for key in node:
             if key == "words" and (v := self.words(node, key)) is not None:
-                settings.intensifiers = v
+                words = v
             elif key == "factor" and (v := self.number(node, key, float, 0, 5)) is not None:
-                settings.intensifier_factor = v
+                factor = v
             elif key not in ("words", "factor"):
-                self.error(node, key, f"intensifiers.{key}: unknown setting")
+                self.error(node, key, f"{section}.{key}: unknown setting")
+        return words, factor
 
     def category(self, parent: Any, name: str, body: Any, settings: _Settings) -> None:
         if not isinstance(body, dict):
@@ -359,7 +391,34 @@ class _FileReader:
 
 
 def _term_words(term: str) -> tuple[str, ...]:
-    return tuple(_TOKEN.findall(_CONTRACTION.sub(" not", fold(term.strip("*")))))
+    return tuple(_words(fold(term.strip("*"))))
+
+
+def _words(folded: str) -> list[str]:
+    """Words of folded text as matching sees them, contractions spelled out."""
+    if "'" in folded or "’" in folded:
+        folded = _CONTRACTION.sub(" not", folded)
+    return _TOKEN.findall(folded)
+
+
+def _spelled(speller: Speller, term: str, words: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The stem of a term as written, whose letters a carefully typed text must spell alike.
+
+    Endings and suffix groups are left out: "*mıyor" and "çalış{neg}" stand for every vowel
+    of the harmony ("gelmiyor", "görmüyor"). None when there is no stem to check or it does not
+    line up with the folded words.
+    """
+    if term.startswith("*"):
+        return None
+    slot = _SUFFIX_SLOT.search(term)
+    spelled = tuple(speller.words(term[: slot.start()] if slot else term.rstrip("*")))
+    if len(spelled) != len(words) or not all(map(_starts, words, map(fold, spelled))):
+        return None
+    return spelled
+
+
+def _starts(word: str, stem: str) -> bool:
+    return len(word) >= len(stem) and word.startswith(stem)
 
 
 _BACK_VOWELS = frozenset("aıou")
@@ -413,9 +472,15 @@ class Lexicon:
     negation_after: bool  # Turkish negates after the word: "memnun değilim"
     negation_label: str
     negators: frozenset[str]
+    # Endings that negate the stem they follow: "gecikmedi" (not delayed), "başarısız".
+    negating_suffixes: tuple[str, ...]
     intensifiers: dict[str, str]  # folded word -> as written, for the reason's label
     intensifier_factor: float
+    # "kargo geç geldi ama ürün güzel": what comes before the last "ama" (but) counts less.
+    contrast_words: frozenset[str]
+    contrast_factor: float
     markers: frozenset[str]  # common words that tell this language apart (detection)
+    speller: Speller | None  # the alphabet's own letters (`letters:`), if it has any
     terms: tuple[Term, ...]  # matched on words
     symbols: tuple[tuple[str, Term], ...]  # matched anywhere in the raw text
 
@@ -423,16 +488,19 @@ class Lexicon:
     def compile(cls, s: _Settings) -> Lexicon:
         terms: list[Term] = []
         symbols: list[tuple[str, Term]] = []
+        speller = Speller(s.letters) if s.letters else None
         for name, category in s.categories.items():
             for text, own in category.terms.items():
                 points = own if own is not None else (category.points or 0)
                 label, patterns = (text, [text]) if category.raw else _expand(text, s.suffixes)
                 for pattern in patterns:
+                    words = _term_words(pattern)
                     term = Term(
                         label=label,
-                        words=_term_words(pattern),
+                        words=words,
                         prefix=pattern.endswith("*"),
                         suffix=pattern.startswith("*"),
+                        spelled=_spelled(speller, text, words) if speller else None,
                         category=name,
                         points=points,
                         negation=category.negation,
@@ -459,9 +527,15 @@ class Lexicon:
             negation_after=s.negation_position == "after",
             negation_label=s.negation_label,
             negators=frozenset(w for t in s.negators for w in _term_words(t)),
+            negating_suffixes=tuple(
+                {fold(form): None for g in s.negating_suffixes for form in s.suffixes[g]}
+            ),
             intensifiers={" ".join(_term_words(t)): t for t in s.intensifiers},
             intensifier_factor=s.intensifier_factor,
+            contrast_words=frozenset(w for t in s.contrast_words for w in _term_words(t)),
+            contrast_factor=s.contrast_factor,
             markers=frozenset(w for t in s.markers for w in _term_words(t)),
+            speller=speller,
             terms=tuple(terms),
             symbols=tuple(symbols),
         )
@@ -473,12 +547,30 @@ class Lexicon:
             return -round(compound * self.positive_points)
         return 0
 
-    def negated(self, tokens: list[str], first: int, last: int) -> bool:
+    def negator(self, tokens: list[str], first: int, last: int, term: Term) -> int | None:
+        """Index of the word that negates the term at `first..last`, or None.
+
+        That is the term's own last word when a negating suffix follows its stem.
+        """
+        if term.prefix and self.negating_suffixes:
+            rest = tokens[last][len(term.words[-1]) :]
+            if rest.startswith(self.negating_suffixes):
+                return last
         if self.negation_after:
-            window = tokens[last + 1 : last + 1 + self.negation_window]
+            start = last + 1
+            window = tokens[start : start + self.negation_window]
         else:
-            window = tokens[max(0, first - self.negation_window) : first]
-        return not self.negators.isdisjoint(window)
+            start = max(0, first - self.negation_window)
+            window = tokens[start:first]
+        if self.negators.isdisjoint(window):
+            return None
+        return start + next(i for i, word in enumerate(window) if word in self.negators)
+
+    def contrast_pivot(self, tokens: list[str]) -> int:
+        """Index of the last contrast word ("ama", "but") in `tokens`, or -1."""
+        if self.contrast_words.isdisjoint(tokens):
+            return -1
+        return max(i for i, word in enumerate(tokens) if word in self.contrast_words)
 
     def is_question(self, text: str, tokens: list[str]) -> bool:
         return (
@@ -503,8 +595,13 @@ def load_lexicons(paths: Sequence[Path]) -> dict[str, Lexicon]:
 # Matching
 
 
-# A match: first and last token index (inclusive), pattern length, the terms sharing the pattern.
+# A match: first and last token index (inclusive), its rank among matches of the same words
+# (`_rank`), the terms sharing the pattern.
 _Hit = tuple[int, int, int, tuple[Term, ...]]
+
+# An ending ("*madı") ranks below any stem on the same word, whatever their lengths: the stem
+# says which verb is negated ("korkmadım" is "kork*", not afraid), the ending only that one is.
+_ENDING_RANK = -1000
 
 
 class _Matcher:
@@ -521,36 +618,87 @@ class _Matcher:
             key = ("" if term.suffix else " ") + " ".join(term.words) + ("" if term.prefix else " ")
             patterns.setdefault(key, []).append(term)
         for key, terms in patterns.items():
-            self._automaton.add_word(key, (len(key), len(terms[0].words), tuple(terms)))
+            rank = len(key) + (_ENDING_RANK if terms[0].suffix else 0)
+            self._automaton.add_word(key, (len(key), len(terms[0].words), rank, tuple(terms)))
         self._empty = not patterns
         if not self._empty:
             self._automaton.make_automaton()
 
     @staticmethod
     def tokens(text: str) -> list[str]:
-        folded = fold(text)
-        if "'" in folded or "’" in folded:
-            folded = _CONTRACTION.sub(" not", folded)
-        return _TOKEN.findall(folded)
+        return _words(fold(text))
 
-    def hits(self, tokens: list[str]) -> list[_Hit]:
-        """Matches in text order; a match inside a longer one is dropped."""
+    def hits(self, text: str, tokens: list[str]) -> list[_Hit]:
+        """Matches in text order; a match inside a longer one is dropped, and so is one whose
+        letters the writer spelled otherwise (`Spelling`)."""
         if self._empty or not tokens:
             return []
         haystack = " " + " ".join(tokens) + " "
         found: list[_Hit] = []
-        for end_index, (length, n_words, terms) in self._automaton.iter(haystack):
+        spelling = self._spelling(text, tokens)
+        for end_index, (length, n_words, rank, terms) in self._automaton.iter(haystack):
             # Token n is preceded by n + 1 spaces (the haystack opens with one), whether the
             # pattern starts at that space or inside the word (an ending); str.count runs in C,
             # cheaper than keeping a table of token offsets.
             first = haystack.count(" ", 0, end_index - length + 2) - 1
-            found.append((first, first + n_words - 1, length, terms))
+            if spelling is not None:
+                terms = tuple(t for t in terms if spelling.allows(t, first))
+                if not terms:
+                    continue
+            found.append((first, first + n_words - 1, rank, terms))
         return _drop_contained(found) if len(found) > 1 else found
+
+    def _spelling(self, text: str, tokens: list[str]) -> Spelling | None:
+        speller = self.lexicon.speller
+        if speller is None or text.isascii():
+            return None  # plain ASCII tells no letters apart
+        spelled = speller.words(text)
+        if len(spelled) != len(tokens):
+            return None  # a contraction or ligature moved the word boundaries: match folded
+        return Spelling(spelled, tokens)
+
+
+class Spelling:
+    """How one text spells its words, to drop a match that folding alone made.
+
+    A writer who uses both letters of a pair somewhere ("ı" and "i", "ö" and "o") tells them
+    apart, so "sınırsız" (unlimited) is not "sinir" (nerve) and "olumsuz" is not "ölüm" in a text
+    that has an "ö" elsewhere. A writer who uses only one of them (ASCII typing, or a phone that
+    lower-cased "IADE" into "ıade") may mean either.
+    """
+
+    def __init__(self, spelled: list[str], folded: list[str]) -> None:
+        self.words = spelled
+        self.folded = folded
+        self._letters: frozenset[str] | None = None
+
+    def allows(self, term: Term, first: int) -> bool:
+        if term.spelled is None:
+            return True
+        for k, want in enumerate(term.spelled):
+            got = self.words[first + k]
+            if len(got) != len(self.folded[first + k]):
+                continue  # a letter folded into two ("ß" -> "ss"): positions do not line up
+            got = got[: len(want)]
+            if got != want and not self._alike(got, want):
+                return False
+        return True
+
+    def _alike(self, got: str, want: str) -> bool:
+        if self._letters is None:
+            self._letters = frozenset("".join(self.words))
+        for a, b in zip(got, want, strict=True):
+            # A plain letter may be a marked one typed in a hurry ("guzel"); a marked letter is
+            # written on purpose, unless the writer never types its plain form at all.
+            if a != b and not a.isascii() and b in self._letters:
+                return False
+        return True
 
 
 def _drop_contained(hits: list[_Hit]) -> list[_Hit]:
     """Keep the longest reading: "no problem" (praise) hides the "problem" inside it, and on
-    one word the longer stem wins: "sevmedim" is "sevme*" (did not like), not "sev*" (like).
+    one word the longer stem wins: "sevmedim" is "sevme*" (did not like), not "sev*" (like);
+    any stem wins over an ending (`_ENDING_RANK`).
 
     Returns the hits in text order. Sorted by start, longest first, a hit lies inside a longer
     one exactly when an earlier hit with another span reaches at least as far.
@@ -558,12 +706,12 @@ def _drop_contained(hits: list[_Hit]) -> list[_Hit]:
     hits.sort(key=_start_then_longest)
     kept: list[_Hit] = []
     reach = -1  # furthest last token of the hits before the current span
-    span_first, span_last, span_length = -1, -1, 0
+    span_first, span_last, span_rank = -1, -1, 0
     for hit in hits:
         if hit[0] != span_first or hit[1] != span_last:
             reach = max(reach, span_last)
-            span_first, span_last, span_length = hit[0], hit[1], hit[2]
-        if hit[1] > reach and hit[2] == span_length:
+            span_first, span_last, span_rank = hit[0], hit[1], hit[2]
+        if hit[1] > reach and hit[2] == span_rank:
             kept.append(hit)
     return kept
 
@@ -660,12 +808,20 @@ class Triage:
 
         seen: set[str] = set()
         categories: set[str] = set()
-        for first, last, _, terms in matcher.hits(tokens):
+        pivot = lexicon.contrast_pivot(tokens)
+        negators: set[int] = set()  # "sorun yok": the "yok" belongs to "sorun", no term itself
+        for first, last, _, terms in matcher.hits(text, tokens):
+            if first in negators:
+                continue
             for term in terms:
                 if term.label in seen:
                     continue
                 signal = term.repeat_signal if term.category in categories else term.signal
-                if term.negation != "keep" and lexicon.negated(tokens, first, last):
+                negator = (
+                    lexicon.negator(tokens, first, last, term) if term.negation != "keep" else None
+                )
+                if negator is not None:
+                    negators.add(negator)
                     if term.negation == "cancel":
                         continue
                     # "güzel değil" (not nice) is a complaint, not praise.
@@ -680,6 +836,12 @@ class Triage:
                         f"{lexicon.intensifiers[tokens[first - 1]]} {signal.label}",
                         signal.category,
                         round(signal.points * lexicon.intensifier_factor),
+                    )
+                if last < pivot:
+                    signal = Signal(
+                        signal.label,
+                        signal.category,
+                        round(signal.points * lexicon.contrast_factor),
                     )
                 seen.add(term.label)
                 categories.add(term.category)

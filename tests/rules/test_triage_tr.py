@@ -142,3 +142,84 @@ def test_unknown_suffix_group_is_reported(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match=r"bad\.yaml:4: .*\{olumsuz\}"):
         Triage.from_files([bad], languages=("tr",))
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("kargo gecikmedi", "gecik"),  # -medi after the stem: not delayed
+        ("hiç korkmadım", "kork"),
+        ("ürün hatasız geldi", "hata"),  # -sız: without errors
+    ],
+)
+def test_negative_suffix_on_a_complaint_stem_cancels_it(
+    triage: Triage, text: str, word: str
+) -> None:
+    result = triage.assess(text, "tr")
+    assert word not in labels(result), result
+    assert not any(s.label.startswith("-") for s in result.signals), result  # no bare ending
+
+
+@pytest.mark.parametrize(
+    "text", ["Allah seni de güldürmesin", "kimse bize bayılmasın", "başarısız bir ürün"]
+)
+def test_negative_suffix_on_praise_flips_it(triage: Triage, text: str) -> None:
+    result = triage.assess(text, "tr")
+    assert any(s.label.endswith("değil") and s.points > 0 for s in result.signals), result
+    assert result.needs_response
+    assert result.sentiment < 0
+
+
+def test_negative_be_after_praise_flips_it(triage: Triage) -> None:
+    result = triage.assess("bu siparişten memnun olmadım", "tr")
+    assert "memnun değil" in labels(result), result
+    assert result.needs_response
+
+
+def test_negator_of_a_complaint_is_not_a_complaint_itself(triage: Triage) -> None:
+    result = triage.assess("panik yok, her şey yolunda", "tr")
+    assert labels(result) == {"mesaj"}, result  # neither "panik" nor a bare "yok"
+
+
+def test_letters_typed_with_their_marks_are_meant(triage: Triage) -> None:
+    # "döndü" (turned back) is not "dondu" (froze); "açım" (I am hungry) is not "acım".
+    assert "dondu" not in labels(triage.assess("top direkten döndü", "tr"))
+    assert "acım" not in labels(triage.assess("çok açım ya", "tr"))
+    # Typed without the marks, the same words stay ambiguous and match.
+    assert "dondu" in labels(triage.assess("uygulama dondu", "tr"))
+    assert "dondu" in labels(triage.assess("ekran dondu kaldı öyle", "tr"))
+
+
+def test_unmarked_letters_in_a_marked_text_still_match(triage: Triage) -> None:
+    # Hurried writers drop some marks and keep others: "Guzel" beside "görürüm".
+    assert "güzel" in labels(triage.assess("Guzel günler görürüm", "tr"))
+    # And "ı" proves nothing: phones write "degıl" and "ıade".
+    assert "güzel değil" in labels(triage.assess("ürün güzel degıl", "tr"))
+
+
+def test_what_comes_after_but_weighs_more(triage: Triage) -> None:
+    plain = {s.label: s.points for s in triage.assess("teşekkürler", "tr").signals}
+    result = triage.assess("teşekkürler ama siparişim hala gelmedi", "tr")
+    points = {s.label: s.points for s in result.signals}
+    assert points["teşekkür"] == round(plain["teşekkür"] * 0.5)  # contrast.factor in tr.yaml
+    assert result.needs_response
+
+
+def test_a_stem_does_not_swallow_other_words(triage: Triage) -> None:
+    assert "kaza" not in labels(triage.assess("maçı kazandık", "tr"))
+    assert "kaza" in labels(triage.assess("servis aracı kaza yaptı", "tr"))
+    assert "aşk" not in labels(triage.assess("askere gidiyorum", "tr"))
+
+
+def test_bad_letters_setting_is_reported(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("language: tr\nletters: [ç, ab]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad\.yaml:2: letters: must be a list of single"):
+        Triage.from_files([bad], languages=("tr",))
+
+
+def test_unknown_negating_suffix_group_is_reported(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("language: tr\nnegation:\n  suffixes: [yok_boyle]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad\.yaml:3: negation\.suffixes: .*'yok_boyle'"):
+        Triage.from_files([bad], languages=("tr",))
