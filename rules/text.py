@@ -87,6 +87,17 @@ class Speller:
     def __init__(self, letters: str) -> None:
         self.letters = frozenset(letters.lower())
         self._table = _UnmarkedLetters(self.letters)
+        # Any of these in a text may spell one of `letters`: the letter in either case, or the
+        # combining mark of its decomposed form.
+        self._signs = frozenset(
+            sign
+            for letter in self.letters
+            for sign in (letter, letter.upper(), *unicodedata.normalize("NFD", letter)[1:])
+        )
+
+    def marks_any(self, text: str) -> bool:
+        """Whether `text` may have one of `letters` in it (else it tells none apart)."""
+        return not self._signs.isdisjoint(text)
 
     def words(self, text: str) -> list[str]:
         """Lower-cased words, `letters` kept, every other mark folded away."""

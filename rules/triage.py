@@ -650,8 +650,8 @@ class _Matcher:
 
     def _spelling(self, text: str, tokens: list[str]) -> Spelling | None:
         speller = self.lexicon.speller
-        if speller is None or text.isascii():
-            return None  # plain ASCII tells no letters apart
+        if speller is None or not speller.marks_any(text):
+            return None  # a text with no marked letter tells no letters apart
         spelled = speller.words(text)
         if len(spelled) != len(tokens):
             return None  # a contraction or ligature moved the word boundaries: match folded
