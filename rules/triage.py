@@ -596,7 +596,7 @@ def load_lexicons(paths: Sequence[Path]) -> dict[str, Lexicon]:
 
 
 # A match: first and last token index (inclusive), its rank among matches of the same words
-# (`_rank`), the terms sharing the pattern.
+# (pattern length, less `_ENDING_RANK` for an ending), the terms sharing the pattern.
 _Hit = tuple[int, int, int, tuple[Term, ...]]
 
 # An ending ("*madı") ranks below any stem on the same word, whatever their lengths: the stem
@@ -661,10 +661,9 @@ class _Matcher:
 class Spelling:
     """How one text spells its words, to drop a match that folding alone made.
 
-    A writer who uses both letters of a pair somewhere ("ı" and "i", "ö" and "o") tells them
-    apart, so "sınırsız" (unlimited) is not "sinir" (nerve) and "olumsuz" is not "ölüm" in a text
-    that has an "ö" elsewhere. A writer who uses only one of them (ASCII typing, or a phone that
-    lower-cased "IADE" into "ıade") may mean either.
+    A marked letter the writer typed (one of the lexicon's `letters:`) is meant: "döndü" does
+    not match the stem "dondu". A plain letter may be a marked one typed in a hurry, so "dondu"
+    still matches "döndü" the other way round, as ASCII-typed Turkish must.
     """
 
     def __init__(self, spelled: list[str], folded: list[str]) -> None:
