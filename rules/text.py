@@ -101,6 +101,17 @@ class Speller:
 
     def words(self, text: str) -> list[str]:
         """Lower-cased words, `letters` kept, every other mark folded away."""
+        return [self.spell(word) for word in self.raw_words(text)]
+
+    def raw_words(self, text: str) -> list[str]:
+        """Lower-cased words, not yet spelled: `spell` each one that is needed."""
         if "İ" in text:
             text = text.replace("İ", "i")  # lower() would add a combining dot
-        return _WORD.findall(unicodedata.normalize("NFC", text.lower()).translate(self._table))
+        text = text.lower()
+        if not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
+        return _WORD.findall(text)
+
+    def spell(self, word: str) -> str:
+        """One lower-cased word with `letters` kept and every other mark folded away."""
+        return word if word.isascii() else word.translate(self._table)

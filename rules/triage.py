@@ -623,6 +623,15 @@ class _Matcher:
         self._empty = not patterns
         if not self._empty:
             self._automaton.make_automaton()
+        # Emoticons and emoji, found in the raw text in one pass too.
+        self._symbols = ahocorasick.Automaton()
+        by_symbol: dict[str, list[Term]] = {}
+        for symbol, term in lexicon.symbols:
+            by_symbol.setdefault(symbol, []).append(term)
+        for symbol, terms in by_symbol.items():
+            self._symbols.add_word(symbol, tuple(terms))
+        if by_symbol:
+            self._symbols.make_automaton()
 
     @staticmethod
     def tokens(text: str) -> list[str]:
@@ -635,12 +644,16 @@ class _Matcher:
             return []
         haystack = " " + " ".join(tokens) + " "
         found: list[_Hit] = []
-        spelling = self._spelling(text, tokens)
+        spelling: Spelling | None = None
+        spelled = self.lexicon.speller is not None  # until a first match shows otherwise
         for end_index, (length, n_words, rank, terms) in self._automaton.iter(haystack):
             # Token n is preceded by n + 1 spaces (the haystack opens with one), whether the
             # pattern starts at that space or inside the word (an ending); str.count runs in C,
             # cheaper than keeping a table of token offsets.
             first = haystack.count(" ", 0, end_index - length + 2) - 1
+            if spelled and spelling is None:
+                spelling = self._spelling(text, tokens)  # only texts with a match pay for it
+                spelled = spelling is not None
             if spelling is not None:
                 terms = tuple(t for t in terms if spelling.allows(t, first))
                 if not terms:
@@ -648,14 +661,20 @@ class _Matcher:
             found.append((first, first + n_words - 1, rank, terms))
         return _drop_contained(found) if len(found) > 1 else found
 
+    def symbols(self, text: str) -> list[Term]:
+        """Terms of the emoticons and emoji in `text`, in text order."""
+        if self._symbols.kind == ahocorasick.EMPTY:
+            return []
+        return [term for _, terms in self._symbols.iter(text) for term in terms]
+
     def _spelling(self, text: str, tokens: list[str]) -> Spelling | None:
         speller = self.lexicon.speller
         if speller is None or not speller.marks_any(text):
             return None  # a text with no marked letter tells no letters apart
-        spelled = speller.words(text)
-        if len(spelled) != len(tokens):
+        words = speller.raw_words(text)
+        if len(words) != len(tokens):
             return None  # a contraction or ligature moved the word boundaries: match folded
-        return Spelling(spelled, tokens)
+        return Spelling(speller, words, tokens)
 
 
 class Spelling:
@@ -666,32 +685,32 @@ class Spelling:
     still matches "döndü" the other way round, as ASCII-typed Turkish must.
     """
 
-    def __init__(self, spelled: list[str], folded: list[str]) -> None:
-        self.words = spelled
+    def __init__(self, speller: Speller, words: list[str], folded: list[str]) -> None:
+        self.speller = speller
+        self.words = words  # lower-cased, spelled on first use: most words are never compared
         self.folded = folded
-        self._letters: frozenset[str] | None = None
+        self._spelled: dict[int, str] = {}
 
     def allows(self, term: Term, first: int) -> bool:
         if term.spelled is None:
             return True
         for k, want in enumerate(term.spelled):
-            got = self.words[first + k]
+            got = self._word(first + k)
             if len(got) != len(self.folded[first + k]):
                 continue  # a letter folded into two ("ß" -> "ss"): positions do not line up
             got = got[: len(want)]
-            if got != want and not self._alike(got, want):
+            # A plain letter may be a marked one typed in a hurry ("guzel"); a marked letter
+            # is meant ("döndü").
+            if got != want and any(a != b and not a.isascii() for a, b in zip(got, want)):
                 return False
         return True
 
-    def _alike(self, got: str, want: str) -> bool:
-        if self._letters is None:
-            self._letters = frozenset("".join(self.words))
-        for a, b in zip(got, want, strict=True):
-            # A plain letter may be a marked one typed in a hurry ("guzel"); a marked letter is
-            # written on purpose, unless the writer never types its plain form at all.
-            if a != b and not a.isascii() and b in self._letters:
-                return False
-        return True
+    def _word(self, index: int) -> str:
+        word = self._spelled.get(index)
+        if word is None:
+            word = self._spelled[index] = self.speller.spell(self.words[index])
+        return word
+
 
 
 def _drop_contained(hits: list[_Hit]) -> list[_Hit]:
@@ -846,8 +865,8 @@ class Triage:
                 categories.add(term.category)
                 signals.append(signal)
                 total += signal.points
-        for symbol, term in lexicon.symbols:
-            if symbol in text and term.label not in seen:
+        for term in matcher.symbols(text):
+            if term.label not in seen:
                 seen.add(term.label)
                 signals.append(term.signal)
                 total += term.points
