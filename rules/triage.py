@@ -701,7 +701,7 @@ class Spelling:
             got = got[: len(want)]
             # A plain letter may be a marked one typed in a hurry ("guzel"); a marked letter
             # is meant ("döndü").
-            if got != want and any(a != b and not a.isascii() for a, b in zip(got, want)):
+            if got != want and any(a != b and not a.isascii() for a, b in zip(got, want, strict=True)):
                 return False
         return True
 
