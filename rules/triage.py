@@ -701,7 +701,8 @@ class Spelling:
             got = got[: len(want)]
             # A plain letter may be a marked one typed in a hurry ("guzel"); a marked letter
             # is meant ("döndü").
-            if got != want and any(a != b and not a.isascii() for a, b in zip(got, want, strict=True)):
+            pairs = zip(got, want, strict=True)
+            if got != want and any(a != b and not a.isascii() for a, b in pairs):
                 return False
         return True
 
@@ -710,7 +711,6 @@ class Spelling:
         if word is None:
             word = self._spelled[index] = self.speller.spell(self.words[index])
         return word
-
 
 
 def _drop_contained(hits: list[_Hit]) -> list[_Hit]:
