@@ -161,7 +161,7 @@ def test_negative_suffix_on_a_complaint_stem_cancels_it(
 
 
 @pytest.mark.parametrize(
-    "text", ["Allah seni de güldürmesin", "kimse bize bayılmasın", "başarısız bir ürün"]
+    "text", ["bu film hiç güldürmedi", "ürüne hiç bayılmadım", "başarısız bir ürün"]
 )
 def test_negative_suffix_on_praise_flips_it(triage: Triage, text: str) -> None:
     result = triage.assess(text, "tr")
