@@ -862,6 +862,8 @@ class Triage:
                         round(signal.points * lexicon.contrast_factor),
                     )
                 seen.add(term.label)
+                if not term.points:
+                    continue  # a neutral phrase: it only hides the terms inside it
                 categories.add(term.category)
                 signals.append(signal)
                 total += signal.points

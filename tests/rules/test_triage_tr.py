@@ -223,3 +223,10 @@ def test_unknown_negating_suffix_group_is_reported(tmp_path: Path) -> None:
     bad.write_text("language: tr\nnegation:\n  suffixes: [yok_boyle]\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"bad\.yaml:3: negation\.suffixes: .*'yok_boyle'"):
         Triage.from_files([bad], languages=("tr",))
+
+
+def test_a_neutral_phrase_hides_the_praise_inside_it(triage: Triage) -> None:
+    result = triage.assess("bu fiyata daha iyi hizmet bekliyorum", "tr")
+    assert "iyi" not in labels(result), result
+    assert not any(s.points == 0 for s in result.signals), result  # and shows no reason itself
+    assert result.needs_response
