@@ -564,7 +564,10 @@ class Lexicon:
             window = tokens[start:first]
         if self.negators.isdisjoint(window):
             return None
-        return start + next(i for i, word in enumerate(window) if word in self.negators)
+        index = start + next(i for i, word in enumerate(window) if word in self.negators)
+        if index + 1 < len(tokens) and tokens[index + 1] in self.question_particles:
+            return None  # a tag question: "güzel değil mi?" (nice, isn't it?) is praise
+        return index
 
     def contrast_pivot(self, tokens: list[str]) -> int:
         """Index of the last contrast word ("ama", "but") in `tokens`, or -1."""

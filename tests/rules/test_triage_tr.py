@@ -230,3 +230,9 @@ def test_a_neutral_phrase_hides_the_praise_inside_it(triage: Triage) -> None:
     assert "iyi" not in labels(result), result
     assert not any(s.points == 0 for s in result.signals), result  # and shows no reason itself
     assert result.needs_response
+
+
+def test_a_tag_question_does_not_negate(triage: Triage) -> None:
+    result = triage.assess("manzara çok güzel değil mi?", "tr")
+    assert "çok güzel" in labels(result), result  # "isn't it nice?" is praise
+    assert "güzel değil" in labels(triage.assess("manzara güzel değil", "tr"))
