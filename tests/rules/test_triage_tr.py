@@ -236,3 +236,9 @@ def test_a_tag_question_does_not_negate(triage: Triage) -> None:
     result = triage.assess("manzara çok güzel değil mi?", "tr")
     assert "çok güzel" in labels(result), result  # "isn't it nice?" is praise
     assert "güzel değil" in labels(triage.assess("manzara güzel değil", "tr"))
+
+
+def test_no_regret_is_no_churn_threat(triage: Triage) -> None:
+    result = triage.assess("alırsanız pişman olmazsınız", "tr")
+    assert "ayrilma" not in categories(result), result
+    assert "pişman" in labels(triage.assess("aldığıma pişman oldum", "tr"))
