@@ -873,8 +873,10 @@ class Triage:
         for term in matcher.symbols(text):
             if term.label not in seen:
                 seen.add(term.label)
-                signals.append(term.signal)
-                total += term.points
+                signal = term.repeat_signal if term.category in categories else term.signal
+                categories.add(term.category)
+                signals.append(signal)
+                total += signal.points
 
         if not vader:
             # The language has no VADER: its sentiment follows the terms found, squashed to
