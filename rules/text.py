@@ -70,8 +70,12 @@ class _UnmarkedLetters(dict[int, int | str | None]):
 
     def __missing__(self, code: int) -> int | str | None:
         char = chr(code)
-        folded = char if char in self.letters or char.isascii() else fold(char)
-        value = folded or None if len(folded) <= 1 else code
+        if char in self.letters or char.isascii():
+            value: int | str | None = code
+        else:
+            folded = fold(char)  # "â" -> "a", "ı" -> "i", a stray combining mark -> ""
+            # A letter that folds into two ("ß" -> "ss") is kept: one letter, one position.
+            value = (folded or None) if len(folded) <= 1 else code
         self[code] = value
         return value
 

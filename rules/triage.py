@@ -65,7 +65,7 @@ class Term:
     words: tuple[str, ...]  # folded words
     prefix: bool  # "refund*": the last word may continue (refunds, refunded)
     suffix: bool  # "*madı": any word ending so (geLMEDİ, olMADI): Turkish negative verbs
-    spelled: tuple[str, ...] | None  # words as written, for the lexicon's `letters:` check
+    spelled: tuple[str, ...] | None  # its stem as written (`letters:` check); None: unchecked
     category: str
     points: int
     negation: str  # keep | cancel | flip, when a negation word applies to it
