@@ -100,3 +100,26 @@ def test_test_with_broken_rules_reports_them(
     code, out = run(capsys, "test", "hi", "--config", str(config), "--json")
     assert code == 1
     assert f"{config}:3 rule \"a\" actions[0]: unknown action 'shout'" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "opening"),
+    [
+        ("my order arrived broken, so disappointed", "sorry-broken-order", "Hi @ann,"),
+        ("siparişim kırık geldi, rezalet", "sorry-broken-order-tr", "Merhaba @ann,"),
+    ],
+)
+def test_shipped_auto_reply_answers_in_the_language_of_the_mention(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    rule: str,
+    opening: str,
+) -> None:
+    monkeypatch.setenv("AUTO_REPLIES", "true")
+    argv = ["test", text, "--author", "ann", "--config", str(REPO / "config.yaml"), "--json"]
+    code, out = run(capsys, *argv)
+    assert code == 0
+    [reply] = [a for a in json.loads(out)["actions"] if a["kind"] == "reply"]
+    assert reply["rule"] == rule
+    assert reply["text"].startswith(opening)
