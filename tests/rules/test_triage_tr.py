@@ -242,3 +242,9 @@ def test_no_regret_is_no_churn_threat(triage: Triage) -> None:
     result = triage.assess("alırsanız pişman olmazsınız", "tr")
     assert "ayrilma" not in categories(result), result
     assert "pişman" in labels(triage.assess("aldığıma pişman oldum", "tr"))
+
+
+def test_a_second_smiley_adds_less_than_the_first(triage: Triage) -> None:
+    points = {s.label: s.points for s in triage.assess("harika :))", "tr").signals}
+    assert points[":)"] < 0
+    assert points["))"] == round(points[":)"] * 0.5)  # repeat_factor in tr.yaml
