@@ -657,7 +657,7 @@ class _Matcher:
             if spelled and spelling is None:
                 spelling = self._spelling(text, tokens)  # only texts with a match pay for it
                 spelled = spelling is not None
-            if spelling is not None:
+            if spelling is not None and spelling.marked(first, n_words):
                 terms = tuple(t for t in terms if spelling.allows(t, first))
                 if not terms:
                     continue
@@ -690,16 +690,21 @@ class Spelling:
 
     def __init__(self, speller: Speller, words: list[str], folded: list[str]) -> None:
         self.speller = speller
-        self.words = words  # lower-cased, spelled on first use: most words are never compared
+        self.words = words  # lower-cased, spelled only where compared
         self.folded = folded
-        self._spelled: dict[int, str] = {}
+
+    def marked(self, first: int, count: int) -> bool:
+        """Whether a word of `first..first+count-1` has a marked letter: only those can refuse."""
+        return any(self.speller.marks_any(word) for word in self.words[first : first + count])
 
     def allows(self, term: Term, first: int) -> bool:
         if term.spelled is None:
             return True
-        for k, want in enumerate(term.spelled):
-            got = self._word(first + k)
-            if len(got) != len(self.folded[first + k]):
+        for index, want in enumerate(term.spelled, first):
+            if not self.speller.marks_any(self.words[index]):
+                continue
+            got = self.speller.spell(self.words[index])
+            if len(got) != len(self.folded[index]):
                 continue  # a letter folded into two ("ß" -> "ss"): positions do not line up
             got = got[: len(want)]
             # A plain letter may be a marked one typed in a hurry ("guzel"); a marked letter
@@ -708,12 +713,6 @@ class Spelling:
             if got != want and any(a != b and not a.isascii() for a, b in pairs):
                 return False
         return True
-
-    def _word(self, index: int) -> str:
-        word = self._spelled.get(index)
-        if word is None:
-            word = self._spelled[index] = self.speller.spell(self.words[index])
-        return word
 
 
 def _drop_contained(hits: list[_Hit]) -> list[_Hit]:
