@@ -569,6 +569,32 @@ class Lexicon:
             return None  # a tag question: "güzel değil mi?" (nice, isn't it?) is praise
         return index
 
+    def flipped(self, signal: Signal) -> Signal:
+        """A negated term's signal: "güzel değil" (not nice) is a complaint, not praise."""
+        label = (
+            f"{signal.label} {self.negation_label}"
+            if self.negation_after
+            else f"{self.negation_label} {signal.label}"
+        )
+        return Signal(label, signal.category, -signal.points)
+
+    def weighed(
+        self, signal: Signal, tokens: list[str], first: int, last: int, pivot: int
+    ) -> Signal:
+        """The signal of the term at `first..last` as its neighbours weigh it: an intensifier
+        just before ("çok kötü"), or a contrast word after it (`pivot`, `contrast_pivot`)."""
+        if first and tokens[first - 1] in self.intensifiers:
+            signal = Signal(
+                f"{self.intensifiers[tokens[first - 1]]} {signal.label}",
+                signal.category,
+                round(signal.points * self.intensifier_factor),
+            )
+        if last < pivot:
+            signal = Signal(
+                signal.label, signal.category, round(signal.points * self.contrast_factor)
+            )
+        return signal
+
     def contrast_pivot(self, tokens: list[str]) -> int:
         """Index of the last contrast word ("ama", "but") in `tokens`, or -1."""
         if self.contrast_words.isdisjoint(tokens):
@@ -844,25 +870,8 @@ class Triage:
                     negators.add(negator)
                     if term.negation == "cancel":
                         continue
-                    # "güzel değil" (not nice) is a complaint, not praise.
-                    label = (
-                        f"{term.label} {lexicon.negation_label}"
-                        if lexicon.negation_after
-                        else f"{lexicon.negation_label} {term.label}"
-                    )
-                    signal = Signal(label, signal.category, -signal.points)
-                if first and tokens[first - 1] in lexicon.intensifiers:
-                    signal = Signal(
-                        f"{lexicon.intensifiers[tokens[first - 1]]} {signal.label}",
-                        signal.category,
-                        round(signal.points * lexicon.intensifier_factor),
-                    )
-                if last < pivot:
-                    signal = Signal(
-                        signal.label,
-                        signal.category,
-                        round(signal.points * lexicon.contrast_factor),
-                    )
+                    signal = lexicon.flipped(signal)
+                signal = lexicon.weighed(signal, tokens, first, last, pivot)
                 seen.add(term.label)
                 if not term.points:
                     continue  # a neutral phrase: it only hides the terms inside it
