@@ -248,3 +248,9 @@ def test_a_second_smiley_adds_less_than_the_first(triage: Triage) -> None:
     points = {s.label: s.points for s in triage.assess("harika :))", "tr").signals}
     assert points[":)"] < 0
     assert points["))"] == round(points[":)"] * 0.5)  # repeat_factor in tr.yaml
+
+
+def test_a_tag_question_is_no_complaint_marker_either(triage: Triage) -> None:
+    result = triage.assess("manzara güzel değil mi", "tr")
+    assert labels(result) == {"güzel", "soru", "mesaj"}, result
+    assert not result.needs_response
