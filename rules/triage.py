@@ -412,13 +412,9 @@ def _spelled(speller: Speller, term: str, words: tuple[str, ...]) -> tuple[str, 
         return None
     slot = _SUFFIX_SLOT.search(term)
     spelled = tuple(speller.words(term[: slot.start()] if slot else term.rstrip("*")))
-    if len(spelled) != len(words) or not all(map(_starts, words, map(fold, spelled))):
+    if len(spelled) != len(words) or not all(map(str.startswith, words, map(fold, spelled))):
         return None
     return spelled
-
-
-def _starts(word: str, stem: str) -> bool:
-    return len(word) >= len(stem) and word.startswith(stem)
 
 
 _BACK_VOWELS = frozenset("aıou")
@@ -500,7 +496,9 @@ class Lexicon:
                         words=words,
                         prefix=pattern.endswith("*"),
                         suffix=pattern.startswith("*"),
-                        spelled=_spelled(speller, text, words) if speller else None,
+                        spelled=(
+                            _spelled(speller, text, words) if speller and not category.raw else None
+                        ),
                         category=name,
                         points=points,
                         negation=category.negation,
@@ -673,18 +671,16 @@ class _Matcher:
             return []
         haystack = " " + " ".join(tokens) + " "
         found: list[_Hit] = []
-        spelling: Spelling | None = None
-        spelled = self.lexicon.speller is not None  # until a first match shows otherwise
+        speller = self.lexicon.speller
+        # A text with no marked letter tells no letters apart.
+        spelling = Spelling(speller, text, tokens) if speller and speller.marks_any(text) else None
         for end_index, (length, n_words, rank, terms) in self._automaton.iter(haystack):
             # Token n is preceded by n + 1 spaces (the haystack opens with one), whether the
             # pattern starts at that space or inside the word (an ending); str.count runs in C,
             # cheaper than keeping a table of token offsets.
             first = haystack.count(" ", 0, end_index - length + 2) - 1
-            if spelled and spelling is None:
-                spelling = self._spelling(text, tokens)  # only texts with a match pay for it
-                spelled = spelling is not None
-            if spelling is not None and spelling.marked(first, n_words):
-                terms = tuple(t for t in terms if spelling.allows(t, first))
+            if spelling is not None:
+                terms = spelling.allowed(terms, first, n_words)
                 if not terms:
                     continue
             found.append((first, first + n_words - 1, rank, terms))
@@ -696,15 +692,6 @@ class _Matcher:
             return []
         return [term for _, terms in self._symbols.iter(text) for term in terms]
 
-    def _spelling(self, text: str, tokens: list[str]) -> Spelling | None:
-        speller = self.lexicon.speller
-        if speller is None or not speller.marks_any(text):
-            return None  # a text with no marked letter tells no letters apart
-        words = speller.raw_words(text)
-        if len(words) != len(tokens):
-            return None  # a contraction or ligature moved the word boundaries: match folded
-        return Spelling(speller, words, tokens)
-
 
 class Spelling:
     """How one text spells its words, to drop a match that folding alone made.
@@ -714,24 +701,45 @@ class Spelling:
     still matches "döndü" the other way round, as ASCII-typed Turkish must.
     """
 
-    def __init__(self, speller: Speller, words: list[str], folded: list[str]) -> None:
+    def __init__(self, speller: Speller, text: str, folded: list[str]) -> None:
         self.speller = speller
-        self.words = words  # lower-cased, spelled only where compared
+        self.text = text
         self.folded = folded
+        self._words: list[str] | None = None  # lower-cased, read on the first marked match
 
-    def marked(self, first: int, count: int) -> bool:
-        """Whether a word of `first..first+count-1` has a marked letter: only those can refuse."""
-        return any(self.speller.marks_any(word) for word in self.words[first : first + count])
+    def allowed(self, terms: tuple[Term, ...], first: int, count: int) -> tuple[Term, ...]:
+        """The terms matched at `first` (over `count` words) that the spelling does not refuse.
 
-    def allows(self, term: Term, first: int) -> bool:
+        Only words with a marked letter can refuse, so a match without one costs a set test.
+        """
+        words = self._text_words()
+        spelled: dict[int, str] = {}
+        for index in range(first, first + count) if words else ():
+            if self.speller.marks_any(words[index]):
+                got = self.speller.spell(words[index])
+                # A letter folded into two ("ß" -> "ss") leaves positions that do not line up.
+                if len(got) == len(self.folded[index]):
+                    spelled[index] = got
+        if not spelled:
+            return terms
+        return tuple(t for t in terms if self._allows(t, first, spelled))
+
+    def _text_words(self) -> list[str]:
+        """The text's lower-cased words; none where they do not line up with the folded ones
+        (a contraction or ligature moved a word boundary: matching stays folded)."""
+        if self._words is None:
+            words = self.speller.raw_words(self.text)
+            self._words = words if len(words) == len(self.folded) else []
+        return self._words
+
+    @staticmethod
+    def _allows(term: Term, first: int, spelled: dict[int, str]) -> bool:
         if term.spelled is None:
             return True
         for index, want in enumerate(term.spelled, first):
-            if not self.speller.marks_any(self.words[index]):
+            got = spelled.get(index)
+            if got is None:
                 continue
-            got = self.speller.spell(self.words[index])
-            if len(got) != len(self.folded[index]):
-                continue  # a letter folded into two ("ß" -> "ss"): positions do not line up
             got = got[: len(want)]
             # A plain letter may be a marked one typed in a hurry ("guzel"); a marked letter
             # is meant ("döndü").
@@ -862,6 +870,9 @@ class Triage:
             for term in terms:
                 if term.label in seen:
                     continue
+                if not term.points:
+                    seen.add(term.label)
+                    continue  # a neutral phrase: it only hides the terms inside it
                 signal = term.repeat_signal if term.category in categories else term.signal
                 negator = (
                     lexicon.negator(tokens, first, last, term) if term.negation != "keep" else None
@@ -873,8 +884,6 @@ class Triage:
                     signal = lexicon.flipped(signal)
                 signal = lexicon.weighed(signal, tokens, first, last, pivot)
                 seen.add(term.label)
-                if not term.points:
-                    continue  # a neutral phrase: it only hides the terms inside it
                 categories.add(term.category)
                 signals.append(signal)
                 total += signal.points
