@@ -30,9 +30,7 @@ from core.models import (
     SilenceRow,
     SourceStatusRow,
 )
-
-# An alert in one of these states needs nothing more from anyone.
-FINAL_STATES = ("resolved", "not_relevant")
+from core.states import FINAL_STATES
 
 
 @dataclass(frozen=True, slots=True)

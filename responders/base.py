@@ -1,16 +1,44 @@
-"""What every responder is: perform one outbox action, or say when to try again."""
+"""What every responder is: it performs a batch of its kind of outbox action and says how far it
+got, so the one outbox drain can pause that kind and hand the rest back in order."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
+
+from core.store import OutboxItem
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """Where the performed action now lives on its platform."""
 
-    chat_id: str = ""
-    message_id: int = 0
     ref: str = ""  # a platform id, e.g. the reply tweet's id
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """How far a responder got with a batch.
+
+    Every action it attempted is settled in the store (sent, counted, or failed with its retry
+    time). With `retry_at`, its channel must wait until then: `unattempted` are the actions it
+    did not get to, handed back in order; `problem` says why, "" for a planned wait (pacing).
+    """
+
+    done: int
+    retry_at: datetime | None = None
+    unattempted: tuple[int, ...] = ()
+    problem: str = ""
+
+
+class Responder(Protocol):
+    kind: str  # the outbox kind it performs
+    batch_size: int
+
+    async def perform(self, items: Sequence[OutboxItem]) -> Settled: ...
+
+    async def flush(self) -> None:
+        """Work of its own after a drain (edits of messages whose counts went up)."""
 
 
 class ResponderError(Exception):

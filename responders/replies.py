@@ -462,7 +462,7 @@ class ReplyNotes:
             alert, waiting = await asyncio.to_thread(self.store.alert_of_mention, reply.mention_id)
             text = reply_note(reply)
             if alert is not None:
-                shown = await self.alerts.notify(alert, text)
+                shown = await self.alerts.notify(alert.chat_id, alert.message_id, text)
             elif waiting:
                 continue
             else:

@@ -16,20 +16,21 @@ from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     MessageHandler,
     filters,
 )
 
 from core.clock import Clock, SystemClock
 from core.leases import Leases, new_owner, source_lease
+from core.retry import backoff
+from core.states import OutboxKind
 from core.store import Store
 from listeners.base import Listener, ListenerError
 from listeners.reddit import RedditClient, make_reddit, reddit_sources
 from listeners.telegram import TelegramListener, read_waiting_updates
 from listeners.x import XListener, make_client
 from responders.alert_format import safe_text
-from responders.base import ResponderError
+from responders.base import Responder, ResponderError
 from responders.guardrails import Guardrails
 from responders.replies import (
     Poster,
@@ -39,22 +40,26 @@ from responders.replies import (
     TelegramPoster,
     XPoster,
 )
-from responders.telegram_alerts import FloodBudget, TelegramAlerts, backoff
+from responders.telegram_alerts import FloodBudget, TelegramAlerts
 from rules.engine import Engine
 from rules.loader import RulesWatcher
 from rules.schema import SpikeWindow
 from rules.triage import Triage
+from service.alert_messages import AlertMessages
+from service.alert_views import AlertViews
 from service.commands import StaffCommands
 from service.config import AppConfig
-from service.grouping import AlertDispatcher
+from service.grouping import AlertResponder
 from service.health import HealthReport, HealthServer, collect
 from service.metrics import Metrics
-from service.outbox import OutboxWorker
+from service.outbox import OneAtATime, OutboxWorker
 from service.pipeline import Pipeline
 from service.polling import SourcePoller
 from service.report import build_report, digest_text
 from service.sla import SlaClock, SlaWatcher
+from service.staff_buttons import StaffButtons
 from service.windows import check_windows
+from service.workflow import AgentWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -137,41 +142,52 @@ class BrandPulse:
         self.sla = SlaClock(config.sla, config.timezone)
         self.budget = FloodBudget(self.clock, config.alerts.max_per_minute)
         self.alerts: TelegramAlerts | None = None
-        self.dispatcher: AlertDispatcher | None = None
+        self.messages: AlertMessages | None = None
+        self.alert_responder: AlertResponder | None = None
+        self.workflow: AgentWorkflow | None = None
         self.watcher: SlaWatcher | None = None
+        self.replies = Replies(self.store, self._posters(), self._guardrails(), self.clock)
+        responders: list[Responder] = []
         if self.telegram is not None:
-            self.alerts = TelegramAlerts(
-                config.platforms.telegram,
-                self.telegram.bot,
-                self.store,
-                self.clock,
-                self.budget,
-                config.alerts.saved_replies,
-                self.zone,
-            )
-            self.dispatcher = AlertDispatcher(
-                self.store, self.alerts, config.alerts, self.clock, self.sla.deadlines
-            )
-            self.watcher = SlaWatcher(self.store, self.alerts, self.sla, self.clock, self.zone)
-            commands = StaffCommands(
-                self.store, self.alerts, self.clock, self._rule_names, self.zone
-            )
-            for handler in (
-                CallbackQueryHandler(self._on_button),
-                MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, self._on_reply),
-                CommandHandler("queue", commands.queue),
-                CommandHandler("stats", commands.stats),
-                CommandHandler("mute", commands.mute),
-            ):
-                self.telegram.add_handler(handler, group=STAFF_HANDLERS)
+            responders.append(self._staff_side(self.telegram))
+        responders.append(
+            OneAtATime(OutboxKind.REPLY, self.replies.perform, self.store, self.clock)
+        )
+        self.outbox = OutboxWorker(self.store, responders, self.clock)
         self._telegram_groups_lock = asyncio.Lock()
         self.telegram_groups = self._telegram_listener()
         self.notes = ReplyNotes(self.store, self.alerts, self.clock) if self.alerts else None
-        self.replies = Replies(self.store, self._posters(), self._guardrails(), self.clock)
-        # Alerts are drained by the dispatcher (grouping needs whole batches); other kinds here.
-        self.outbox = OutboxWorker(self.store, {"reply": self.replies}, self.clock)
         self._steps = StepsInFlight()
         self._started_at = self.clock.now()
+
+    def _staff_side(self, telegram: Application) -> AlertResponder:
+        """Alerts, the agent workflow, the SLA watcher and staff commands in the staff chats."""
+        config = self.config
+        bot_config = config.platforms.telegram
+        saved = config.alerts.saved_replies
+        self.alerts = TelegramAlerts(bot_config, telegram.bot, self.budget)
+        views = AlertViews(self.store, self.clock, [reply.name for reply in saved], self.zone)
+        self.messages = AlertMessages(views, self.alerts, self.store, self.clock)
+        self.workflow = AgentWorkflow(self.store, self.messages, self.clock, saved, self.zone)
+        self.watcher = SlaWatcher(
+            self.store, self.messages, self.budget, self.sla, self.clock, self.zone
+        )
+        commands = StaffCommands(
+            self.store, bot_config, self.budget, self.clock, self._rule_names, self.zone
+        )
+        buttons = StaffButtons(self.store, self.workflow, bot_config)
+        for handler in (
+            CallbackQueryHandler(buttons.on_button),
+            MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, buttons.on_reply),
+            CommandHandler("queue", commands.queue),
+            CommandHandler("stats", commands.stats),
+            CommandHandler("mute", commands.mute),
+        ):
+            telegram.add_handler(handler, group=STAFF_HANDLERS)
+        self.alert_responder = AlertResponder(
+            self.store, self.messages, config.alerts, self.clock, self.sla.deadlines
+        )
+        return self.alert_responder
 
     def _listeners(self) -> list[tuple[Listener, timedelta, timedelta]]:
         return self._x_listeners() + self._reddit_listeners()
@@ -253,22 +269,13 @@ class BrandPulse:
             .build()
         )
 
-    async def _on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        if self.alerts and update.callback_query:
-            await self.alerts.handle_button(update.callback_query)
-
-    async def _on_reply(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        if self.alerts and update.message:
-            await self.alerts.handle_reply_message(update.message)
-
     def _rule_names(self) -> list[str]:
         config = self.pipeline.engine.config
         return [rule.name for rule in config.rules]
 
     async def deliver(self) -> int:
-        """Send what is due: alerts through noise control, other actions from the outbox."""
-        done = await self.dispatcher.drain() if self.dispatcher else 0
-        done += await self.outbox.drain()
+        """Perform what is due in the outbox: alerts through noise control, then replies."""
+        done = await self.outbox.drain()
         if self.notes is not None:
             await self.notes.flush()  # after the alerts, so notes can answer them
         return done
@@ -594,7 +601,7 @@ class BrandPulse:
 
     async def _windows_job(self) -> None:
         """Window rules that fire become one alert per episode; spikes inhibit their rules."""
-        assert self.dispatcher is not None
+        assert self.alert_responder is not None
         async with self._steps:
             windows = self.pipeline.engine.config.windows
             fired = await asyncio.to_thread(
@@ -603,7 +610,7 @@ class BrandPulse:
             inhibits = {
                 w.name: list(w.when.rules) or ["*"] for w in windows if isinstance(w, SpikeWindow)
             }
-            await self.dispatcher.raise_windows(fired, inhibits)
+            await self.alert_responder.raise_windows(fired, inhibits)
 
     async def _digest_job(self) -> None:
         async with self._steps:

@@ -19,7 +19,7 @@ from core.duration import format_duration, parse_duration
 from core.models import AlertRow, MentionRow
 from core.store import FINAL_STATES, Store
 from responders.alert_format import clock_time, message_link, safe_text, safe_url
-from responders.telegram_alerts import REFUSAL, TelegramAlerts
+from responders.telegram_alerts import REFUSAL, FloodBudget, TelegramConfig
 from service.report import build_report, digest_text
 
 QUEUE_LINES = 15
@@ -30,19 +30,21 @@ class StaffCommands:
     def __init__(
         self,
         store: Store,
-        alerts: TelegramAlerts,
+        config: TelegramConfig,
+        budget: FloodBudget,
         clock: Clock,
         rule_names: Callable[[], Iterable[str]],
         zone: tzinfo,
     ):
         self.store = store
-        self.alerts = alerts
+        self.config = config
+        self.budget = budget
         self.clock = clock
         self.rule_names = rule_names
         self.zone = zone
 
     def _staff_chats(self) -> set[int]:
-        config = self.alerts.config
+        config = self.config
         routes = [config.route(name) for name in ("staff", "escalation", *config.routes)]
         return {route.chat_id for route in routes if route is not None}
 
@@ -50,14 +52,14 @@ class StaffCommands:
         message = update.effective_message
         if message is None:
             return
-        self.alerts.budget.spend(message.chat_id)
+        self.budget.spend(message.chat_id)
         await message.reply_text(text, parse_mode=ParseMode.HTML, disable_web_page_preview=True)
 
     async def _allowed(self, update: Update) -> bool:
         chat, user = update.effective_chat, update.effective_user
         if chat is None or user is None or chat.id not in self._staff_chats():
             return False  # not our staff chat: say nothing at all
-        if not self.alerts.config.is_agent(user.id):
+        if not self.config.is_agent(user.id):
             await self._answer(update, REFUSAL)
             return False
         return True

@@ -26,13 +26,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
+from core.alert_keys import any_rule_group_key, author_of, group_key, realert_key
 from core.clock import Clock
 from core.duration import Duration
 from core.models import AlertRow
+from core.states import AlertKind, Delivery, OutboxKind
 from core.store import FINAL_STATES, OutboxItem, Store
-from responders.base import ResponderError
-from responders.telegram_alerts import SavedReply, TelegramAlerts
+from responders.base import ResponderError, Settled
+from responders.telegram_alerts import SavedReply
 from rules.windows import WindowAlert
+from service.alert_messages import AlertMessages
 
 log = logging.getLogger(__name__)
 
@@ -94,141 +97,139 @@ class _State:
         target.last_at = now
 
 
-class AlertDispatcher:
-    """Drains `alert` actions from the outbox through the noise rules into Telegram."""
+@dataclass(slots=True)
+class _Stop:
+    """Why a batch stopped: delivery must wait until `at`."""
+
+    at: datetime
+    problem: str = ""  # "" for a planned wait (the chat's minute budget)
+    waiting: bool = False  # the action itself was not attempted and waits too
+
+
+class AlertResponder:
+    """Performs `alert` actions: through the noise rules into Telegram, paced per chat."""
+
+    kind = OutboxKind.ALERT
 
     def __init__(
         self,
         store: Store,
-        alerts: TelegramAlerts,
+        messages: AlertMessages,
         config: AlertsConfig,
         clock: Clock,
         deadlines: Deadlines,
         batch_size: int = 500,
     ):
         self.store = store
-        self.alerts = alerts
+        self.messages = messages
+        self.telegram = messages.telegram
+        self.budget = messages.telegram.budget
         self.config = config
         self.clock = clock
         self.deadlines = deadlines
         self.batch_size = batch_size
-        self.paused_until: datetime | None = None
-        self.problem = ""
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # batches and window alerts decide on the same state
 
-    async def drain(self) -> int:
-        """Handle every due alert action; the number handled (sent or counted)."""
-        done = 0
-        async with self._lock:
-            while True:
-                now = self.clock.now()
-                if self.paused_until is not None and now < self.paused_until:
-                    break
-                items = await asyncio.to_thread(
-                    self.store.claim_due, now, self.batch_size, ["alert"]
-                )
-                if not items:
-                    break
-                handled, stopped = await self._dispatch(items, now)
-                done += handled
-                if stopped or len(items) < self.batch_size:
-                    break
-            if self.paused_until is None or self.clock.now() >= self.paused_until:
-                await self._flush_edits()
-        return done
-
-    async def _dispatch(self, items: list[OutboxItem], now: datetime) -> tuple[int, bool]:
-        """Decide and deliver one batch, in order; True when delivery had to stop.
+    async def perform(self, items: Sequence[OutboxItem]) -> Settled:
+        """Decide and deliver one batch, in order, stopping at the first action that must wait.
 
         Group messages are sent after the whole batch is counted, so they go out showing
         their full count and samples instead of "1 mention" edited a moment later.
         """
-        state = await asyncio.to_thread(self._load, items, now)
-        handled = 0
-        stopped = False
-        for index, item in enumerate(items):
-            route = self.alerts.config.route(item.target)
-            if route is None:
-                error = f"no Telegram chat configured for route {item.target!r}"
-                await asyncio.to_thread(self.store.mark_failed, item.id, error, None)
-                log.error("alert %s for mention %s: %s", item.id, item.mention_id, error)
-                continue
-            retry_at = await self._one(item, str(route.chat_id), state, now)
-            if retry_at is not None:
-                later = [i.id for i in items[index + 1 :]]
-                await asyncio.to_thread(self.store.release, later, retry_at)
-                stopped = True
-                break
-            handled += 1
-        await asyncio.to_thread(self.store.count_in, state.members, state.counted)
-        for item, alert_id in state.pending:
-            if self.paused_until is not None and now < self.paused_until:
-                # The group row and what it counts stay; its message goes out on the retry.
-                await asyncio.to_thread(
-                    self.store.mark_failed, item.id, self.problem, self.paused_until
-                )
-                continue
-            await self._deliver(item, alert_id, keep_unsent=True)
-        return handled, stopped
+        async with self._lock:
+            now = self.clock.now()
+            state = await asyncio.to_thread(self._load, items, now)
+            handled = 0
+            stop: _Stop | None = None
+            rest: tuple[int, ...] = ()
+            for index, item in enumerate(items):
+                route = self.telegram.config.route(item.target)
+                if route is None:
+                    error = f"no Telegram chat configured for route {item.target!r}"
+                    await asyncio.to_thread(self.store.mark_failed, item.id, error, None)
+                    log.error("alert %s for mention %s: %s", item.id, item.mention_id, error)
+                    continue
+                stop = await self._one(item, str(route.chat_id), state, now)
+                if stop is not None:
+                    later = items[index:] if stop.waiting else items[index + 1 :]
+                    rest = tuple(i.id for i in later)
+                    break
+                handled += 1
+            await asyncio.to_thread(self.store.count_in, state.members, state.counted)
+            for item, alert_id in state.pending:
+                if stop is not None and stop.problem:
+                    # The group row and what it counts stay; its message goes out on the retry.
+                    await asyncio.to_thread(self.store.mark_failed, item.id, stop.problem, stop.at)
+                    continue
+                failed = await self._deliver(item, alert_id, keep_unsent=True)
+                if isinstance(failed, _Stop):
+                    stop = failed
+        if stop is None:
+            return Settled(handled)
+        return Settled(handled, stop.at, rest, stop.problem)
 
-    async def _one(
-        self, item: OutboxItem, chat: str, state: _State, now: datetime
-    ) -> datetime | None:
-        """Deliver or count one alert; a time to retry it at when delivery must wait."""
+    async def flush(self) -> None:
+        """Update the messages whose counts went up, oldest edit first, within the budget."""
+        now = self.clock.now()
+        due = await asyncio.to_thread(self._dirty, now - self.config.edit_every)
+        for alert_id, chat in due:
+            if self.budget.left(chat) < EDIT_NEEDS:
+                continue
+            await self.messages.refresh(alert_id)
+
+    async def _one(self, item: OutboxItem, chat: str, state: _State, now: datetime) -> _Stop | None:
+        """Deliver or count one alert; why the batch must stop when delivery must wait."""
         unsent = state.unsent.get(item.id)
         if unsent is not None:
             # Decided before (a group whose message failed, or a crash mid-send): send it now.
             alert_id, kind = unsent
-            if kind == "group":
+            if kind == AlertKind.GROUP:
                 state.pending.append((item, alert_id))
                 return None
             sent = await self._deliver(item, alert_id, keep_unsent=False)
-            return sent if isinstance(sent, datetime) else None
+            return sent if isinstance(sent, _Stop) else None
         rule, route = item.rule, item.target
-        group_key = f"{route}|{rule}"
-        author = item.mention.author_id or item.mention.author_handle
-        key = f"{rule}|{item.mention.platform}:{author}"
+        key = realert_key(rule, item.mention)
         if rule in state.silenced or "*" in state.silenced:
             state.suppressed[route] += 1
-            self._member(state, item, chat, "muted", None, now)
+            self._member(state, item, chat, Delivery.MUTED, None, now)
             return None
         for inhibitor_route, rules, window in state.inhibitors:
             if inhibitor_route == route and ("*" in rules or rule in rules):
                 state.suppressed[route] += 1
-                self._member(state, item, chat, "inhibited", window, now)
+                self._member(state, item, chat, Delivery.INHIBITED, window, now)
                 return None
-        previous = state.by_key.get(key) if author else None
+        previous = state.by_key.get(key) if author_of(item.mention) else None
         if previous is not None and now - previous.created_at < self._backoff(previous.level):
-            self._member(state, item, chat, "repeat", previous, now)
+            self._member(state, item, chat, Delivery.REPEAT, previous, now)
             return None
-        group = state.groups.get(group_key)
+        burst = group_key(route, rule)
+        group = state.groups.get(burst)
         if group is not None:
-            self._member(state, item, chat, "grouped", group, now)
+            self._member(state, item, chat, Delivery.GROUPED, group, now)
             return None
-        left = self.alerts.budget.left(chat)
-        if state.singles[group_key] < self.config.group_after and left >= SINGLE_NEEDS:
-            alert_id = await self._open(item, chat, "mention", group_key, key, state, now)
+        left = self.budget.left(chat)
+        if state.singles[burst] < self.config.group_after and left >= SINGLE_NEEDS:
+            alert_id = await self._open(item, chat, AlertKind.MENTION, burst, key, state, now)
             sent = await self._deliver(item, alert_id, keep_unsent=False)
             if isinstance(sent, int):
-                state.singles[group_key] += 1
+                state.singles[burst] += 1
                 known = _Known(alert_id, chat, sent, now, now)
                 known.level = previous.level + 1 if previous is not None else 0
                 state.by_key[key] = known
                 return None
             return sent
         # A burst of this rule, or the chat is near its limit: one message stands for many.
-        if state.singles[group_key] < self.config.group_after:
-            group_key = f"{route}|*"
-            if group_key in state.groups:
-                self._member(state, item, chat, "grouped", state.groups[group_key], now)
+        if state.singles[burst] < self.config.group_after:
+            burst = any_rule_group_key(route)
+            if burst in state.groups:
+                self._member(state, item, chat, Delivery.GROUPED, state.groups[burst], now)
                 return None
         if left < GROUP_NEEDS:
             # Not even one message may go now: wait in the outbox, in order, for the budget.
-            at = self.alerts.budget.next_free(chat)
-            await asyncio.to_thread(self.store.release, [item.id], at)
-            return at
-        alert_id = await self._open(item, chat, "group", group_key, "", state, now)
-        state.groups[group_key] = _Known(alert_id, chat, 0, now, now)
+            return _Stop(self.budget.next_free(chat), waiting=True)
+        alert_id = await self._open(item, chat, AlertKind.GROUP, burst, "", state, now)
+        state.groups[burst] = _Known(alert_id, chat, 0, now, now)
         state.pending.append((item, alert_id))
         return None
 
@@ -240,7 +241,7 @@ class AlertDispatcher:
         state: _State,
         item: OutboxItem,
         chat: str,
-        delivery: str,
+        delivery: Delivery,
         into: _Known | None,
         now: datetime,
     ) -> None:
@@ -252,12 +253,12 @@ class AlertDispatcher:
                 "message_id": into.message_id if into else 0,
                 "state": "open",
                 "created_at": now,
-                "kind": "mention",
+                "kind": AlertKind.MENTION,
                 "delivery": delivery,
                 "group_id": into.id if into else None,
                 "route": item.target,
                 "rule": item.rule,
-                "group_key": f"{item.target}|{item.rule}",
+                "group_key": group_key(item.target, item.rule),
                 "key": "",
                 "inhibits": [],
                 "escalated_to": [],
@@ -305,19 +306,16 @@ class AlertDispatcher:
 
     async def _deliver(
         self, item: OutboxItem, alert_id: int, keep_unsent: bool
-    ) -> int | datetime | None:
-        """Send alert `alert_id`'s message: its message id, a time to retry, or None (failed).
+    ) -> int | _Stop | None:
+        """Send alert `alert_id`'s message: its message id, why to stop, or None (failed).
 
         A group that failed stays (`keep_unsent`): the mentions counted in it point at it.
         """
-        shown = await asyncio.to_thread(
-            self.alerts.view, alert_id, bool(item.payload.get("maybe_repeat"))
-        )
+        shown = await self.messages.view(alert_id, bool(item.payload.get("maybe_repeat")))
         assert shown is not None  # written before sending
-        _alert, text, markup = shown
         try:
-            _chat, message_id = await self.alerts.send(
-                item.target, text, markup, None, item.attempts
+            _chat, message_id = await self.telegram.send(
+                item.target, shown.text, shown.markup, item.attempts
             )
         except ResponderError as exc:
             if not keep_unsent:
@@ -326,29 +324,13 @@ class AlertDispatcher:
             if exc.retry_at is None:
                 log.error("alert for mention %s failed for good: %s", item.mention_id, exc)
                 return None
-            if not self.problem:
-                log.warning("alert delivery failing: %s (retrying)", exc)
-            self.problem = str(exc)
-            self.paused_until = exc.retry_at
-            return exc.retry_at
+            return _Stop(exc.retry_at, str(exc))
         await asyncio.to_thread(
             self.store.alert_message_sent, alert_id, message_id, self.clock.now()
         )
-        if self.problem:
-            log.info("alert delivery recovered")
-            self.problem = ""
         return message_id
 
     # --- edits ----------------------------------------------------------------------------
-
-    async def _flush_edits(self) -> None:
-        """Update the messages whose counts went up, oldest edit first, within the budget."""
-        now = self.clock.now()
-        due = await asyncio.to_thread(self._dirty, now - self.config.edit_every)
-        for alert_id, chat in due:
-            if self.alerts.budget.left(chat) < EDIT_NEEDS:
-                continue
-            await self.alerts.refresh(alert_id)
 
     def _dirty(self, edited_before: datetime) -> list[tuple[int, str]]:
         with Session(self.store.engine) as session:
@@ -378,12 +360,12 @@ class AlertDispatcher:
             for window in fired:
                 if await asyncio.to_thread(self._window_seen, window.key):
                     continue
-                route = self.alerts.config.route(window.route)
+                route = self.telegram.config.route(window.route)
                 if route is None:
                     log.error("window rule %s: no chat for route %r", window.rule, window.route)
                     continue
                 chat = str(route.chat_id)
-                if self.alerts.budget.left(chat) < GROUP_NEEDS:
+                if self.budget.left(chat) < GROUP_NEEDS:
                     continue  # the episode key stays the same: sent at the next check
                 now = self.clock.now()
                 row = await asyncio.to_thread(
@@ -392,7 +374,7 @@ class AlertDispatcher:
                         "chat_id": chat,
                         "message_id": 0,
                         "created_at": now,
-                        "kind": "window",
+                        "kind": AlertKind.WINDOW,
                         "route": window.route,
                         "rule": window.rule,
                         "key": window.key,
@@ -402,10 +384,12 @@ class AlertDispatcher:
                         "last_at": now,
                     },
                 )
-                shown = await asyncio.to_thread(self.alerts.view, row.id or 0)
+                shown = await self.messages.view(row.id or 0)
                 assert shown is not None
                 try:
-                    _chat, message_id = await self.alerts.send(window.route, shown[1], shown[2])
+                    _chat, message_id = await self.telegram.send(
+                        window.route, shown.text, shown.markup
+                    )
                 except ResponderError as exc:
                     await asyncio.to_thread(self.store.drop_unsent_alert, row.id or 0)
                     log.warning("window alert %s not sent: %s", window.rule, exc)
@@ -424,10 +408,7 @@ class AlertDispatcher:
     def _load(self, items: Iterable[OutboxItem], now: datetime) -> _State:
         items = list(items)
         routes = {item.target for item in items}
-        keys = {
-            f"{i.rule}|{i.mention.platform}:{i.mention.author_id or i.mention.author_handle}"
-            for i in items
-        }
+        keys = {realert_key(item.rule, item.mention) for item in items}
         open_states = AlertRow.state.not_in(FINAL_STATES)
         with Session(self.store.engine) as session:
             silenced = {s.rule for s in self.store.silences(now)}

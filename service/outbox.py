@@ -1,84 +1,110 @@
-"""Drains the outbox: performs each due action once, in order, and records the outcome."""
+"""The one outbox drain: every responder's due actions, in order, each performed once.
+
+A responder that must wait (Telegram's flood control, a platform down, a chat's minute budget)
+pauses its kind of action until the retry time; the actions queued behind it are handed back in
+order, so nothing overtakes and nothing is lost. The other kinds go on.
+"""
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Protocol
 
 from core.clock import Clock
 from core.store import OutboxItem, Store
-from responders.base import Outcome, ResponderError
+from responders.base import Outcome, Responder, ResponderError, Settled
 
 log = logging.getLogger(__name__)
 
 
-class Responder(Protocol):
-    async def perform(self, item: OutboxItem) -> Outcome: ...
-
-
 class OutboxWorker:
-    def __init__(self, store: Store, responders: Mapping[str, Responder], clock: Clock):
+    def __init__(self, store: Store, responders: Sequence[Responder], clock: Clock):
         self.store = store
-        self.responders = responders
+        self.responders = tuple(responders)
         self.clock = clock
         self._lock = asyncio.Lock()
-        # A failing channel (Telegram down, flood control) pauses its kind of action until the
-        # retry time, so the actions queued behind the failed one keep their order.
         self.paused_until: dict[str, datetime] = {}
         self.problem: dict[str, str] = {}
 
-    async def drain(self, batch_size: int = 50) -> int:
-        """Perform due actions until none is left or every channel is paused; count those done."""
+    def paused(self, kind: str) -> bool:
+        until = self.paused_until.get(kind)
+        return until is not None and self.clock.now() < until
+
+    async def drain(self) -> int:
+        """Perform due actions until none is left or every kind is paused; count those done."""
         done = 0
         async with self._lock:  # one drain at a time, so actions leave in the order queued
-            while True:
-                now = self.clock.now()
-                kinds = [k for k in self.responders if self.paused_until.get(k, now) <= now]
-                if not kinds:
-                    return done
-                items = await asyncio.to_thread(self.store.claim_due, now, batch_size, kinds)
-                paused: set[str] = set()
-                for index, item in enumerate(items):
-                    if item.kind in paused:
-                        continue  # handed back below, behind the action that failed
-                    retry_at = await self._perform(item)
-                    if retry_at is None:
-                        done += 1
-                        continue
-                    paused.add(item.kind)
-                    self.paused_until[item.kind] = retry_at
-                    later = [i.id for i in items[index + 1 :] if i.kind == item.kind]
-                    await asyncio.to_thread(self.store.release, later, retry_at)
-                if len(items) < batch_size:
-                    return done
+            for responder in self.responders:
+                done += await self._drain_kind(responder)
+                if not self.paused(responder.kind):
+                    await responder.flush()
+        return done
 
-    async def _perform(self, item: OutboxItem) -> datetime | None:
-        """None when the action is done with (sent, or failed for good); else when to retry."""
-        try:
-            outcome = await self.responders[item.kind].perform(item)
-        except ResponderError as exc:
-            await asyncio.to_thread(self.store.mark_failed, item.id, str(exc), exc.retry_at)
-            if exc.retry_at is None:
-                log.error(
-                    "%s %s for mention %s failed for good: %s",
-                    item.kind,
-                    item.id,
-                    item.mention_id,
-                    exc,
-                )
-                return None
-            if item.kind not in self.problem:
-                log.warning("%s delivery failing: %s (retrying)", item.kind, exc)
-            self.problem[item.kind] = str(exc)
-            return exc.retry_at
-        now = self.clock.now()
-        if item.kind == "alert":
-            await asyncio.to_thread(
-                self.store.record_alert, item, outcome.chat_id, outcome.message_id, now
-            )
-        else:
-            await asyncio.to_thread(self.store.mark_sent, item.id, now, outcome.ref)
-        if self.problem.pop(item.kind, None):
-            log.info("%s delivery recovered", item.kind)
+    async def _drain_kind(self, responder: Responder) -> int:
+        done = 0
+        kind = responder.kind
+        while not self.paused(kind):
+            now = self.clock.now()
+            items = await asyncio.to_thread(self.store.claim_due, now, responder.batch_size, [kind])
+            if not items:
+                break
+            settled = await responder.perform(items)
+            done += settled.done
+            if settled.retry_at is not None:
+                await self._pause(kind, settled)
+                break
+            if self.problem.pop(kind, None):
+                log.info("%s delivery recovered", kind)
+            if len(items) < responder.batch_size:
+                break
+        return done
+
+    async def _pause(self, kind: str, settled: Settled) -> None:
+        assert settled.retry_at is not None
+        self.paused_until[kind] = settled.retry_at
+        await asyncio.to_thread(self.store.release, list(settled.unattempted), settled.retry_at)
+        if settled.problem:
+            if kind not in self.problem:
+                log.warning("%s delivery failing: %s (retrying)", kind, settled.problem)
+            self.problem[kind] = settled.problem
+
+
+class OneAtATime:
+    """A responder of single actions (a reply is one post) as the drain hosts it."""
+
+    def __init__(
+        self,
+        kind: str,
+        perform: Callable[[OutboxItem], Awaitable[Outcome]],
+        store: Store,
+        clock: Clock,
+        batch_size: int = 50,
+    ):
+        self.kind = kind
+        self.batch_size = batch_size
+        self._perform = perform
+        self.store = store
+        self.clock = clock
+
+    async def perform(self, items: Sequence[OutboxItem]) -> Settled:
+        for index, item in enumerate(items):
+            try:
+                outcome = await self._perform(item)
+            except ResponderError as exc:
+                await asyncio.to_thread(self.store.mark_failed, item.id, str(exc), exc.retry_at)
+                if exc.retry_at is None:
+                    log.error(
+                        "%s %s for mention %s failed for good: %s",
+                        item.kind,
+                        item.id,
+                        item.mention_id,
+                        exc,
+                    )
+                    continue
+                rest = tuple(later.id for later in items[index + 1 :])
+                return Settled(index, exc.retry_at, rest, str(exc))
+            await asyncio.to_thread(self.store.mark_sent, item.id, self.clock.now(), outcome.ref)
+        return Settled(len(items))
+
+    async def flush(self) -> None:
         return None

@@ -29,8 +29,9 @@ from core.duration import Duration, format_duration
 from core.models import AlertRow, MentionRow, OutboxRow
 from core.store import FINAL_STATES, PlannedAction, Store
 from responders.alert_format import PLATFORM_NAMES, clock_time
-from responders.telegram_alerts import TelegramAlerts
+from responders.telegram_alerts import FloodBudget
 from rules.schema import TimeWindow, check_timezone, render_template
+from service.alert_messages import AlertMessages
 
 log = logging.getLogger(__name__)
 
@@ -206,10 +207,17 @@ class _Watched:
 
 class SlaWatcher:
     def __init__(
-        self, store: Store, alerts: TelegramAlerts, sla: SlaClock, clock: Clock, zone: tzinfo
+        self,
+        store: Store,
+        messages: AlertMessages,
+        budget: FloodBudget,
+        sla: SlaClock,
+        clock: Clock,
+        zone: tzinfo,
     ):
         self.store = store
-        self.alerts = alerts
+        self.messages = messages
+        self.budget = budget
         self.sla = sla
         self.clock = clock
         self.zone = zone
@@ -232,8 +240,8 @@ class SlaWatcher:
             return 0
         await asyncio.to_thread(self.store.update_alert, alert.id or 0, snoozed_until=None)
         alert.snoozed_until = None
-        await self.alerts.refresh(alert.id or 0)
-        await self.alerts.notify(alert, "⏰ Snooze over: this alert is back in the queue.")
+        await self.messages.refresh(alert.id or 0)
+        await self.messages.notify(alert, "⏰ Snooze over: this alert is back in the queue.")
         return 1
 
     async def _warn(self, item: _Watched, now: datetime) -> int:
@@ -246,7 +254,7 @@ class SlaWatcher:
             or alert.warn_at > now
             or alert.due_at <= now
             or _snoozed(alert, now)
-            or self.alerts.budget.left(alert.chat_id) < 1
+            or self.budget.left(alert.chat_id) < 1
         ):
             return 0
         left = format_duration(timedelta(seconds=round((alert.due_at - now).total_seconds())))
@@ -254,7 +262,7 @@ class SlaWatcher:
         due = clock_time(alert.due_at, self.zone)
         text = f"⏳{who}{left} left to answer this one (due {due})."
         await asyncio.to_thread(self.store.update_alert, alert.id or 0, warned_at=now)
-        await self.alerts.notify(alert, text)
+        await self.messages.notify(alert, text)
         return 1
 
     async def _hold(self, item: _Watched, now: datetime) -> int:
@@ -315,7 +323,7 @@ class SlaWatcher:
         for at, route, reason in steps:
             if at > now or route in alert.escalated_to:
                 continue
-            if self.alerts.budget.left(alert.chat_id) < 1:
+            if self.budget.left(alert.chat_id) < 1:
                 break
             alert.escalated_to = [*alert.escalated_to, route]
             await asyncio.to_thread(
@@ -325,8 +333,8 @@ class SlaWatcher:
                 escalated_by=alert.escalated_by or WATCHER,
                 escalated_to=alert.escalated_to,
             )
-            await self.alerts.escalate(alert.id or 0, reason, route)
-            await self.alerts.refresh(alert.id or 0)
+            await self.messages.escalate(alert.id or 0, reason, route)
+            await self.messages.refresh(alert.id or 0)
             done += 1
         return done
 

@@ -7,7 +7,9 @@ from pydantic import ValidationError
 
 from core.clock import FakeClock
 from core.models import AlertRow, MentionRow, ReplyDraftRow
-from responders.telegram_alerts import FloodBudget, TelegramConfig, fill, keyboard
+from responders.alert_buttons import keyboard
+from responders.telegram_alerts import FloodBudget, TelegramConfig
+from service.workflow import fill
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

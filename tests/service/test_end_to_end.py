@@ -166,8 +166,8 @@ async def test_alerts_wait_while_telegram_is_down_and_go_out_in_order(
 
 async def _deliver_now(app: BrandPulse) -> None:
     """Skip the retry wait: make every pending action due and lift the channel pause."""
-    assert app.dispatcher is not None and app.telegram is not None
-    app.dispatcher.paused_until = None
+    assert app.telegram is not None
+    app.outbox.paused_until.clear()
     with app.store.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE outbox SET not_before = '2000-01-01 00:00:00'")
     async with app.telegram:

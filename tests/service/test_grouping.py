@@ -125,7 +125,7 @@ async def test_an_open_spike_alert_holds_back_the_pings_of_its_rules(
     clock = FakeClock()
     app = staff_app(sandbox_config, clock)
     await step(app)
-    assert app.dispatcher is not None and app.telegram is not None
+    assert app.alert_responder is not None and app.telegram is not None
     spike = WindowAlert(
         rule="refund-surge",
         kind="spike",
@@ -135,8 +135,9 @@ async def test_an_open_spike_alert_holds_back_the_pings_of_its_rules(
         count=40,
     )
     async with app.telegram:
-        assert await app.dispatcher.raise_windows([spike], {"refund-surge": ["refunds-and-legal"]})
-        assert not await app.dispatcher.raise_windows([spike], {})  # once per episode
+        inhibits = {"refund-surge": ["refunds-and-legal"]}
+        assert await app.alert_responder.raise_windows([spike], inhibits)
+        assert not await app.alert_responder.raise_windows([spike], {})  # once per episode
     ingest(app, mention(1, clock), mention(2, clock), mention(3, clock, text=NEGATIVE))
     await step(app)
     window, negative = staff_messages(fake_telegram)

@@ -1,0 +1,41 @@
+"""The states rows move through, as stored: each value is the text the database holds."""
+
+from enum import StrEnum
+
+
+class OutboxKind(StrEnum):
+    ALERT = "alert"
+    REPLY = "reply"
+
+
+class AlertState(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"  # claimed by an agent
+    RESOLVED = "resolved"
+    NOT_RELEVANT = "not_relevant"
+
+
+# An alert in one of these states needs nothing more from anyone.
+FINAL_STATES = frozenset({AlertState.RESOLVED, AlertState.NOT_RELEVANT})
+
+
+class AlertKind(StrEnum):
+    MENTION = "mention"
+    GROUP = "group"  # one message standing for a burst
+    WINDOW = "window"  # a window rule that fired (a spike)
+
+
+class Delivery(StrEnum):
+    """How an alert reached the staff: its own message, or counted in another's."""
+
+    SENT = "sent"
+    GROUPED = "grouped"
+    REPEAT = "repeat"
+    INHIBITED = "inhibited"
+    MUTED = "muted"
+
+
+class DraftState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
