@@ -127,9 +127,6 @@ class Store:
             raise
         return store
 
-    def create_schema(self) -> None:
-        migrations.upgrade(self.engine)
-
     def close(self) -> None:
         self.engine.dispose()
 
@@ -269,28 +266,6 @@ class Store:
                 .values(state="sent", sent_at=now, result_ref=result_ref, last_error="")
             )
 
-    def record_alert(
-        self, item: OutboxItem, chat_id: str, message_id: int, now: datetime
-    ) -> AlertRow:
-        """Mark an alert action sent and remember its Telegram message, in one transaction."""
-        with Session(self.engine) as session, session.begin():
-            session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == item.id)
-                .values(state="sent", sent_at=now, result_ref=f"{chat_id}:{message_id}")
-            )
-            alert = AlertRow(
-                outbox_id=item.id,
-                mention_id=item.mention_id,
-                chat_id=chat_id,
-                message_id=message_id,
-                created_at=now,
-            )
-            session.add(alert)
-            session.flush()
-            session.expunge(alert)
-            return alert
-
     def mark_failed(self, item_id: int, error: str, retry_at: datetime | None) -> None:
         """Back to pending for a retry at `retry_at`, or `failed` for good when it is None."""
         values: dict[str, Any] = {"last_error": error[:2000]}
@@ -343,27 +318,11 @@ class Store:
                 query = query.where(OutboxRow.state == state)
             return list(session.scalars(query))
 
-    def next_due(self) -> datetime | None:
-        with Session(self.engine) as session:
-            return session.scalar(
-                select(func.min(OutboxRow.not_before)).where(OutboxRow.state == "pending")
-            )
-
     # --- alerts and agents ----------------------------------------------------------------
 
     def alert(self, alert_id: int) -> AlertRow | None:
         with Session(self.engine) as session:
             return session.get(AlertRow, alert_id)
-
-    def alert_by_outbox(self, outbox_id: int) -> AlertContext | None:
-        with Session(self.engine) as session:
-            query = (
-                select(AlertRow, MentionRow)
-                .join(MentionRow, MentionRow.id == AlertRow.mention_id)
-                .where(AlertRow.outbox_id == outbox_id)
-            )
-            row = session.execute(query).first()
-            return AlertContext(row[0], row[1]) if row else None
 
     def alerts(self) -> list[AlertRow]:
         with Session(self.engine) as session:
@@ -393,7 +352,7 @@ class Store:
                     alert_id=alert_id, action=action, user_id=user_id, user_name=user_name, at=now
                 )
             )
-            if action in ("ack", "claim") and alert.state == "open":
+            if action == "claim" and alert.state == "open":
                 alert.state, alert.acknowledged_at, alert.acknowledged_by = (
                     "acknowledged",
                     now,

@@ -5,8 +5,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Protocol, Self
 
-from pydantic import BaseModel
-
 from core.models import Mention
 
 
@@ -80,7 +78,3 @@ class Listener(Protocol):
     source: str  # unique name of the configured source, e.g. "x:mentions"
 
     async def fetch(self, cursor: str | None) -> Batch: ...
-
-
-class ListenerConfig(BaseModel):
-    """Options every polled source has."""

@@ -14,7 +14,6 @@ and never posted again, because a missing auto-reply embarrasses nobody and a do
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +29,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from core.clock import Clock
 from core.models import Mention, ReplyRow
+from core.retry import backoff, retry_after_seconds
 from core.store import OutboxItem, Store
 from responders.alert_format import PLATFORM_NAMES, safe_text
 from responders.base import Outcome, ResponderError
@@ -76,8 +76,7 @@ class Poster(Protocol):
 
 
 def _backoff(now: datetime, attempts: int) -> datetime:
-    seconds = min(600.0, 5.0 * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)
-    return now + timedelta(seconds=seconds)
+    return now + backoff(attempts)
 
 
 class XPoster:
@@ -253,8 +252,7 @@ class TelegramPoster:
                 disable_web_page_preview=True,
             )
         except RetryAfter as exc:
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            seconds = retry_after_seconds(exc.retry_after)
             raise PostFailed("Telegram flood control", now + timedelta(seconds=seconds)) from None
         except (BadRequest, Forbidden) as exc:
             raise PostFailed(f"Telegram refused the reply: {exc.message}", None) from None

@@ -25,7 +25,7 @@ from core.leases import Leases, new_owner, source_lease
 from core.retry import backoff
 from core.states import OutboxKind
 from core.store import Store
-from listeners.base import Listener, ListenerError
+from listeners.base import Listener, ListenerAuthFailed, ListenerError
 from listeners.reddit import RedditClient, make_reddit, reddit_sources
 from listeners.telegram import TelegramListener, read_waiting_updates
 from listeners.x import XListener, make_client
@@ -299,7 +299,7 @@ class BrandPulse:
         if self.alerts is None:
             return
         for poller in pollers:
-            if poller.problem != "ListenerAuthFailed":
+            if poller.problem is not ListenerAuthFailed:
                 continue
             if not await asyncio.to_thread(self.store.source_problem_started, poller.source):
                 continue  # told when this run of failures began

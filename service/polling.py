@@ -6,12 +6,12 @@ A listener only fetches. This job decides when it may fetch again, and logs chan
 
 import asyncio
 import logging
-import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.clock import Clock
+from core.retry import backoff
 from core.store import Ingested, Store
 from listeners.base import (
     Batch,
@@ -28,7 +28,6 @@ from service.pipeline import Pipeline
 log = logging.getLogger(__name__)
 
 AUTH_RETRY = timedelta(minutes=15)
-MAX_BACKOFF = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +58,9 @@ class SourcePoller:
         self.backfill = backfill
         self.next_at: datetime | None = None  # None: due now
         self.failures = 0
-        self.problem = ""  # what is wrong now, "" when healthy
+        # What kind of failure the source is in now (None when healthy): its state is logged
+        # once when it changes, not at every failed poll.
+        self.problem: type[ListenerError] | None = None
         self.last_success: datetime | None = None
 
     @property
@@ -104,7 +105,7 @@ class SourcePoller:
     def _succeeded(self, batch: Batch, now: datetime) -> None:
         if self.problem:
             log.info("%s recovered", self.source)
-        self.problem, self.failures, self.last_success = "", 0, now
+        self.problem, self.failures, self.last_success = None, 0, now
         self.next_at = self._budgeted_next(batch, now)
 
     def _budgeted_next(self, batch: Batch, now: datetime) -> datetime:
@@ -132,11 +133,10 @@ class SourcePoller:
             self.next_at = now + AUTH_RETRY
             state = f"{exc}; check the credentials"
         else:
-            delay = min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** (self.failures - 1)))
-            self.next_at = now + delay * random.uniform(0.8, 1.2)
+            self.next_at = now + backoff(self.failures)
             state = str(exc)
-        kind = type(exc).__name__
-        if self.problem != kind:
+        kind = type(exc)
+        if self.problem is not kind:
             log.warning("%s unavailable: %s (next try %s)", self.source, state, _hms(self.next_at))
         self.problem = kind
         await asyncio.to_thread(record_poll, self.store, self.source, self.store.node, now, state)

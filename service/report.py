@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from core.duration import format_duration
-from core.models import AlertRow, MentionRow, OutboxRow
+from core.models import AlertRow, MentionRow, ReplyRow
 from core.store import Store
 
 NEGATIVE, POSITIVE = -0.05, 0.05
@@ -144,12 +144,11 @@ def build_report(store: Store, since: datetime, until: datetime, zone: tzinfo) -
         replies = [
             (row[0], row[1], row[2])
             for row in session.execute(
-                select(OutboxRow.mention_id, OutboxRow.sent_at, MentionRow.created_at)
-                .join(MentionRow, MentionRow.id == OutboxRow.mention_id)
+                select(ReplyRow.mention_id, ReplyRow.sent_at, MentionRow.created_at)
+                .join(MentionRow, MentionRow.id == ReplyRow.mention_id)
                 .where(
-                    OutboxRow.kind == "reply",
-                    OutboxRow.state == "sent",
-                    OutboxRow.rule.not_like("agent-reply-%"),
+                    ReplyRow.automatic.is_(True),  # a rule's or the SLA watcher's, not an agent's
+                    ReplyRow.state == "sent",
                     MentionRow.created_at >= since,
                     MentionRow.created_at < until,
                 )

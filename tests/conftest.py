@@ -1,14 +1,18 @@
 """Shared fixtures: the sandbox fakes and the shipped config.yaml pointed at them."""
 
+import asyncio
 import contextlib
 import functools
+import inspect
 import os
 import secrets
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
@@ -18,12 +22,77 @@ from sandbox.x_api import FakeXApi
 from service.config import AppConfig, load_config
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = str(REPO / "tests")
+# The product's database door and the libraries behind it: a query's caller is found outside.
+_DATABASE_CODE = str(REPO / "core")
+_WATCHING: list[list[str]] = []  # the lists of queries_on_the_event_loop, innermost last
 SHIPPED_CONFIG = REPO / "config.yaml"
 STAFF_CHAT = -1001234567890
 # .ci/run exports the URL of the server it started; a developer machine may have one on 5432.
 POSTGRES_URL = os.environ.get(
     "BRANDPULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every event loop of the suite in asyncio's debug mode: un-awaited coroutines and
+    # callbacks that hold the loop longer than slow_callback_duration are logged.
+    os.environ.setdefault("PYTHONASYNCIODEBUG", "1")
+
+
+@contextlib.contextmanager
+def queries_on_the_event_loop() -> Iterator[list[str]]:
+    """Where product code queries the database on the event loop's thread, while inside.
+
+    One slow query there stalls polling, the SLA watcher and every button at once, so the
+    service calls the store through `asyncio.to_thread`. A test's own store calls are fine.
+    """
+    offenders: list[str] = []
+    _WATCHING.append(offenders)
+
+    def check(*_args: Any) -> None:
+        if _WATCHING[-1] is not offenders:
+            return  # an inner watch (a test of this guard) takes the calls
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # a worker thread, or no loop at all
+        # Outwards from the query: a product coroutine reached before any test frame is
+        # async product code blocking the loop; a test calling product code synchronously is not.
+        frame, caller = sys._getframe(1), ""
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if name.startswith(TESTS):
+                return
+            if _is_product(name) and not caller:
+                caller = f"{name.removeprefix(str(REPO))}:{frame.f_lineno} {frame.f_code.co_name}"
+            if _is_product(name) and frame.f_code.co_flags & inspect.CO_COROUTINE:
+                offenders.append(caller)
+                return
+            frame = frame.f_back
+
+    event.listen(Engine, "before_cursor_execute", check)
+    try:
+        yield offenders
+    finally:
+        event.remove(Engine, "before_cursor_execute", check)
+        _WATCHING.pop()
+
+
+def _is_product(filename: str) -> bool:
+    """Our code above the database door (not core/, not a library in a venv inside the repo)."""
+    return (
+        filename.startswith(str(REPO))
+        and not filename.startswith(_DATABASE_CODE)
+        and "site-packages" not in filename
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_database_call_on_the_event_loop() -> Iterator[None]:
+    with queries_on_the_event_loop() as offenders:
+        yield
+    assert not offenders, "database calls on the event loop:\n" + "\n".join(sorted(set(offenders)))
 
 
 @functools.cache

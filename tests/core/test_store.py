@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.models import Mention
-from core.store import Decision, PlannedAction, Store
+from core.models import AlertRow, Mention
+from core.store import Decision, OutboxItem, PlannedAction, Store
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -82,15 +82,15 @@ def test_outbox_claims_in_order_and_records_alerts(store: Store) -> None:
     assert (first.mention.external_id, second.mention.external_id) == ("1", "2")
     assert store.claim_due(NOW) == []  # in flight: nobody else takes them
 
-    alert = store.record_alert(first, "-100", 77, NOW)
+    alert = _sent_alert(store, first, 77)
     store.mark_failed(second.id, "Telegram down", NOW + timedelta(seconds=30))
 
     assert [row.state for row in store.outbox()] == ["sent", "pending"]
     assert store.claim_due(NOW) == []
     assert [i.id for i in store.claim_due(NOW + timedelta(seconds=31))] == [second.id]
-    context = store.alert_by_outbox(first.id)
-    assert context is not None
-    assert context.alert.id == alert.id
+    context = store.alert_context(alert.id or 0)
+    assert context is not None and context.mention is not None
+    assert (context.alert.outbox_id, context.alert.message_id) == (first.id, 77)
     assert context.mention.external_id == "1"
 
 
@@ -106,10 +106,10 @@ def test_actions_in_flight_at_a_crash_are_retried_and_flagged(store: Store) -> N
 def test_agent_actions_move_the_alert_state(store: Store) -> None:
     store.ingest("x:mentions", [mention("1")], None, alert_everything, NOW)
     [item] = store.claim_due(NOW)
-    alert = store.record_alert(item, "-100", 5, NOW)
-    acked = store.record_agent_action(alert.id or 0, "ack", "7", "@ana", NOW)
+    alert = _sent_alert(store, item, 5)
+    acked = store.record_agent_action(alert.id or 0, "claim", "7", "@ana", NOW)
     resolved = store.record_agent_action(alert.id or 0, "resolve", "8", "@ben", NOW)
-    again = store.record_agent_action(alert.id or 0, "ack", "9", "@cem", NOW)
+    again = store.record_agent_action(alert.id or 0, "claim", "9", "@cem", NOW)
 
     assert acked.state == "acknowledged"
     assert (resolved.state, resolved.acknowledged_by, resolved.resolved_by) == (
@@ -119,3 +119,11 @@ def test_agent_actions_move_the_alert_state(store: Store) -> None:
     )
     assert again.state == "resolved"
     assert len(store.agent_actions(alert.id or 0)) == 3
+
+
+def _sent_alert(store: Store, item: OutboxItem, message_id: int) -> AlertRow:
+    """An alert as the alert responder writes it: opened, then its message sent."""
+    values = {"outbox_id": item.id, "mention_id": item.mention_id, "chat_id": "-100"}
+    alert = store.open_alert_message({**values, "message_id": 0, "created_at": NOW})
+    store.alert_message_sent(alert.id or 0, message_id, NOW)
+    return alert

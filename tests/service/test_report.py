@@ -100,15 +100,26 @@ def seed(store: Store) -> dict[int, int]:
     # A6: due after the period ends and not answered yet: pending.
     alert(6, at(2, 23, 50), at(3, 0, 50))
 
-    def reply(number: int, rule: str, sent: datetime | None) -> None:
+    def reply(number: int, rule: str, sent: datetime | None, automatic: bool = True) -> None:
         action = PlannedAction("reply", rule, payload={"text": "hi"})
         outbox_id = store.queue_action(ids[number], action, sent or UNTIL)
         if sent is not None and outbox_id is not None:
             [claimed] = store.claim_due(sent, 50, ["reply"])  # a responder takes it, posts it
-            store.mark_sent(claimed.id, sent)
+            record = {
+                "outbox_id": claimed.id,
+                "mention_id": ids[number],
+                "platform": "x",
+                "rule": rule,
+                "automatic": automatic,
+                "text": "hi",
+                "created_at": sent,
+                "state": "sent",
+                "sent_at": sent,
+            }
+            store.save_reply(record, "sent", sent)
 
     reply(1, "sla-holding", at(1, 9, 5))  # bot first touch for mention 1: 5 minutes
-    reply(1, "agent-reply-1", at(1, 9, 12))  # a human's: not a bot touch
+    reply(1, "agent-reply-1", at(1, 9, 3), automatic=False)  # earlier, but a human's: no bot touch
     reply(4, "clearly-negative", at(2, 9, 1))  # bot first touch for mention 4: 1 minute
     reply(4, "clearly-negative-2", at(2, 9, 30))  # later: the first one counts
     reply(5, "needs-response", None)  # never sent
