@@ -33,6 +33,7 @@ from telegram.ext import Application, MessageHandler, filters
 from core.config_types import comma_separated
 from core.duration import Duration
 from core.models import Mention
+from core.retry import retry_after_seconds
 from listeners.base import (
     Batch,
     ListenerAuthFailed,
@@ -221,8 +222,7 @@ async def read_waiting_updates(
 def updates_error(exc: TelegramError, now: datetime) -> ListenerError:
     """A getUpdates failure as the listener error the poll job knows how to handle."""
     if isinstance(exc, RetryAfter):
-        wait = exc.retry_after
-        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        seconds = retry_after_seconds(exc.retry_after)
         return RateLimited(
             f"Telegram flood control ({seconds:.0f} s)", now + timedelta(seconds=seconds)
         )

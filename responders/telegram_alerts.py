@@ -27,9 +27,9 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from core.clock import Clock
 from core.config_types import blank_is_none, comma_separated, http_url
 from core.models import AlertRow, MentionRow, ReplyDraftRow
+from core.platforms import author_values
 from core.store import FINAL_STATES, AlertContext, PlannedAction, Store
 from responders.alert_format import (
-    PLATFORM_NAMES,
     AlertView,
     GroupView,
     Progress,
@@ -537,12 +537,8 @@ class TelegramAlerts:
 
 def fill(template: str, mention: MentionRow | None) -> str:
     """A saved reply with `{author}` and `{platform}` filled in; nothing else is substituted."""
-    platform = mention.platform if mention else ""
-    handle = (mention.author_handle or mention.author_id) if mention else ""
-    author = f"@{handle}" if platform == "x" and handle else handle
-    return template.replace("{author}", author).replace(
-        "{platform}", PLATFORM_NAMES.get(platform, platform)
-    )
+    values = author_values(mention.platform, mention.author_handle, mention.author_id) if mention else author_values("", "", "")
+    return template.replace("{author}", values["author"]).replace("{platform}", values["platform"])
 
 
 def backoff(attempts: int) -> timedelta:

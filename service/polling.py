@@ -6,12 +6,12 @@ A listener only fetches. This job decides when it may fetch again, and logs chan
 
 import asyncio
 import logging
-import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.clock import Clock
+from core.retry import backoff
 from core.store import Ingested, Store
 from listeners.base import (
     Batch,
@@ -28,7 +28,6 @@ from service.pipeline import Pipeline
 log = logging.getLogger(__name__)
 
 AUTH_RETRY = timedelta(minutes=15)
-MAX_BACKOFF = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +131,7 @@ class SourcePoller:
             self.next_at = now + AUTH_RETRY
             state = f"{exc}; check the credentials"
         else:
-            delay = min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** (self.failures - 1)))
-            self.next_at = now + delay * random.uniform(0.8, 1.2)
+            self.next_at = now + backoff(self.failures)
             state = str(exc)
         kind = type(exc).__name__
         if self.problem != kind:
