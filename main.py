@@ -20,6 +20,7 @@ from service import db_cli, health
 from service.app import BrandPulse
 from service.config import DEFAULT_CONFIG, AppConfig, load_config
 from service.logs import setup_logging
+from service.platforms import descriptors
 from service.report_cli import add_report_command
 from service.rules_cli import add_rules_commands
 
@@ -27,16 +28,8 @@ log = logging.getLogger("brandpulse")
 
 
 def _secrets(config: AppConfig) -> list[str]:
-    x, telegram, reddit = config.platforms.x, config.platforms.telegram, config.platforms.reddit
     values = [
-        x.bearer_token,
-        x.consumer_key,
-        x.consumer_secret,
-        x.access_token,
-        x.access_token_secret,
-        telegram.bot_token,
-        reddit.client_secret,
-        reddit.password,
+        secret for platform in descriptors() for secret in platform.secrets(config.platforms)
     ]
     # The database password, if the URL carries one, is a secret too.
     database = make_url(config.database.url).password or ""

@@ -54,6 +54,20 @@ class GapCursor:
         values = zip(self.KEYS, (self.since, self.until, self.high), strict=True)
         return json.dumps({key: value for key, value in values if value})
 
+    def advanced(self, newest: str | None, oldest: str | None, complete: bool) -> str | None:
+        """The cursor to store after a fetch from the top that reached `newest` … `oldest`.
+
+        `complete`: the fetch came down to `since` (or ran out of items), so the gap is closed
+        and the newest item ever reached becomes `since`. Otherwise a page cap stopped it and
+        the next poll continues below `oldest`; a poll that reached no item at all keeps the
+        old `until`, since dropping it would send the next poll back to the top of the gap.
+        """
+        high = self.high or newest
+        if complete:
+            since = high or self.since
+            return type(self)(since=since).dump() if since else None
+        return type(self)(since=self.since, until=oldest or self.until, high=high).dump()
+
 
 class ListenerError(Exception):
     """A fetch failed; the stored cursor stays where it was."""

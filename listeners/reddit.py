@@ -325,23 +325,12 @@ class RedditListener:
             after = next_after
         return Batch(
             mentions=mentions,
-            next_cursor=self._next_cursor(cursor, newest, oldest, complete),
+            next_cursor=cursor.advanced(newest, oldest, complete),
             calls=calls,
             rate=rate,
             more=not complete,
             skipped=skipped,
         )
-
-    @staticmethod
-    def _next_cursor(
-        cursor: RedditCursor, newest: str | None, oldest: str | None, complete: bool
-    ) -> str | None:
-        high = cursor.high or newest
-        if complete:
-            since = high or cursor.since
-            return RedditCursor(since=since).dump() if since else None
-        # Stopped at the page cap: the next poll continues below what this one reached.
-        return RedditCursor(since=cursor.since, until=oldest or cursor.until, high=high).dump()
 
     def _wanted(self, mention: Mention) -> bool:
         if self.config.username and mention.author_handle.lower() == self.config.username.lower():

@@ -172,23 +172,12 @@ class XListener:
                 break
         return Batch(
             mentions=mentions,
-            next_cursor=self._next_cursor(cursor, newest, oldest, complete=not next_token),
+            next_cursor=cursor.advanced(newest, oldest, complete=not next_token),
             calls=calls,
             rate=rate,
             more=bool(next_token),
             skipped=skipped,
         )
-
-    @staticmethod
-    def _next_cursor(
-        cursor: XCursor, newest: str | None, oldest: str | None, complete: bool
-    ) -> str | None:
-        high = cursor.high or newest
-        if complete:
-            since = high or cursor.since
-            return XCursor(since=since).dump() if since else None
-        # Stopped at the page cap: the next poll continues below what this one reached.
-        return XCursor(since=cursor.since, until=oldest, high=high).dump()
 
     def _resolve_account(self) -> str:
         if self.config.account:

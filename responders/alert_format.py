@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from core.models import Mention
+from core.platforms import address, display_name
 
 MAX_TEXT = 900  # characters of the mention shown; the link leads to the rest
 MAX_NAME = 64
-PLATFORM_NAMES = {"x": "X", "reddit": "Reddit", "telegram": "Telegram"}
 # Bidi embeddings/overrides/isolates and other invisible format characters could reorder or
 # hide the parts of the alert that follow the user's text.
 _UNSAFE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]")
@@ -101,7 +101,7 @@ def safe_url(url: str) -> str:
 
 def render(view: AlertView) -> str:
     mention = view.mention
-    platform = PLATFORM_NAMES.get(mention.platform, mention.platform)
+    platform = display_name(mention.platform)
     icon = "🔴" if view.urgency >= 70 else "🟠" if view.urgency >= 40 else "🟡"
     lines = [
         f"{icon} <b>Urgency {view.urgency}/100</b> · {platform} · {_author(mention)}",
@@ -167,7 +167,7 @@ def message_link(chat_id: int | str, message_id: int) -> str:
 
 def _author(mention: Mention) -> str:
     handle = safe_text(mention.author_handle or mention.author_id or "unknown", MAX_NAME)
-    author = f"@{handle}" if mention.platform == "x" else handle
+    author = address(mention.platform, handle)
     verified = " ✔" if mention.author_verified else ""
     reach = f" · {mention.author_followers:,} followers" if mention.author_followers else ""
     return f"{author}{verified}{reach}"

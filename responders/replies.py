@@ -27,19 +27,22 @@ from praw.exceptions import PRAWException, RedditAPIException
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
+from core import platforms
 from core.clock import Clock
 from core.models import Mention, ReplyRow
+from core.platforms import display_name
 from core.retry import backoff, retry_after_seconds
 from core.store import OutboxItem, Store
-from responders.alert_format import PLATFORM_NAMES, safe_text
+from responders.alert_format import safe_text
 from responders.base import Outcome, ResponderError
 from responders.guardrails import Guardrails, author_key, conversation_key
 from responders.telegram_alerts import TelegramAlerts
 
 log = logging.getLogger(__name__)
 
-MAX_LENGTH = {"x": 280, "reddit": 10_000, "telegram": 4096}
 AUTH_RETRY = timedelta(minutes=15)
+# A platform no descriptor describes (rows of one no longer set up): Telegram's limit.
+DEFAULT_REPLY_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +76,6 @@ class Poster(Protocol):
     async def find(self, mention: Mention, text: str) -> Posted | None:
         """The brand's reply `text` to `mention` if it is on the platform; CannotCheck."""
         ...
-
-
-def _backoff(now: datetime, attempts: int) -> datetime:
-    return now + backoff(attempts)
 
 
 class XPoster:
@@ -142,16 +141,16 @@ class XPoster:
         except tweepy.Forbidden as exc:
             raise PostFailed(f"X refused the reply: {_x_detail(exc)}", None) from None
         except tweepy.TwitterServerError as exc:
-            raise PostFailed(f"X server error ({_status(exc)})", _backoff(now, 1)) from None
+            raise PostFailed(f"X server error ({_status(exc)})", now + backoff(1)) from None
         except tweepy.HTTPException as exc:
             raise PostFailed(f"X refused the reply: {_x_detail(exc)}", None) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             message = f"X unreachable ({type(exc).__name__})"
-            raise PostFailed(message, _backoff(now, 1), unknown=True) from None
+            raise PostFailed(message, now + backoff(1), unknown=True) from None
         try:
             body = response.json()
         except ValueError:
-            raise PostFailed("X sent a malformed answer", _backoff(now, 1), unknown=True) from None
+            raise PostFailed("X sent a malformed answer", now + backoff(1), unknown=True) from None
         return body if isinstance(body, dict) else {}
 
 
@@ -216,10 +215,10 @@ class RedditPoster:
             raise PostFailed("Reddit refused the credentials", now + AUTH_RETRY) from None
         except prawcore.ServerError as exc:
             status = exc.response.status_code
-            raise PostFailed(f"Reddit server error ({status})", _backoff(now, 1)) from None
+            raise PostFailed(f"Reddit server error ({status})", now + backoff(1)) from None
         except prawcore.RequestException as exc:
             message = f"Reddit unreachable ({type(exc.original_exception).__name__})"
-            raise PostFailed(message, _backoff(now, 1), unknown=True) from None
+            raise PostFailed(message, now + backoff(1), unknown=True) from None
         except prawcore.ResponseException as exc:
             status = exc.response.status_code
             raise PostFailed(f"Reddit refused the reply ({status})", None) from None
@@ -252,15 +251,15 @@ class TelegramPoster:
                 disable_web_page_preview=True,
             )
         except RetryAfter as exc:
-            seconds = retry_after_seconds(exc.retry_after)
-            raise PostFailed("Telegram flood control", now + timedelta(seconds=seconds)) from None
+            wait = timedelta(seconds=retry_after_seconds(exc.retry_after))
+            raise PostFailed("Telegram flood control", now + wait) from None
         except (BadRequest, Forbidden) as exc:
             raise PostFailed(f"Telegram refused the reply: {exc.message}", None) from None
         except TimedOut as exc:
             # The request went out; Telegram may well have posted it.
-            raise PostFailed(f"Telegram: {exc.message}", _backoff(now, 1), unknown=True) from None
+            raise PostFailed(f"Telegram: {exc.message}", now + backoff(1), unknown=True) from None
         except (NetworkError, TelegramError) as exc:
-            raise PostFailed(f"Telegram: {exc.message}", _backoff(now, 1)) from None
+            raise PostFailed(f"Telegram: {exc.message}", now + backoff(1)) from None
         ref = f"{chat}:{sent.message_id}"
         username = (raw.get("chat") or {}).get("username")
         url = f"https://t.me/{username}/{sent.message_id}" if username else ""
@@ -342,11 +341,11 @@ class Replies:
 
     def _unpostable(self, mention: Mention, text: str, poster: Poster | None) -> str:
         if poster is None:
-            name = PLATFORM_NAMES.get(mention.platform, mention.platform)
-            return f"no account set up to post on {name}"
+            return f"no account set up to post on {display_name(mention.platform)}"
         if not text:
             return "the reply text is empty"
-        if len(text) > MAX_LENGTH.get(mention.platform, 4096):
+        info = platforms.platform(mention.platform)
+        if len(text) > (info.reply_limit if info else DEFAULT_REPLY_LIMIT):
             return f"longer than {mention.platform} allows ({len(text)} characters)"
         return ""
 
@@ -376,7 +375,7 @@ class Replies:
                 failed = {**values, "state": "failed", "reason": str(exc)}
                 await asyncio.to_thread(self.store.save_reply, failed)
             # An unknown outcome stays `attempting`: the retry asks the platform first.
-            retry = exc.retry_at or (None if not exc.unknown else _backoff(self.clock.now(), 1))
+            retry = exc.retry_at or (None if not exc.unknown else self.clock.now() + backoff(1))
             raise ResponderError(str(exc), retry) from None
         return await self._record_sent(values, posted)
 
@@ -424,10 +423,10 @@ _STATE_NOTES = {
 
 def reply_note(reply: ReplyRow) -> str:
     """How a reply reads under its alert in the staff chat (Telegram HTML, user text escaped)."""
-    platform = PLATFORM_NAMES.get(reply.platform, reply.platform)
+    name = display_name(reply.platform)
     who = safe_text(reply.posted_by, 64)
     by = "" if not who else f" as {who}" if reply.automatic else f" by {who}"
-    lines = [_STATE_NOTES.get(reply.state, reply.state).format(platform=platform, by=by)]
+    lines = [_STATE_NOTES.get(reply.state, reply.state).format(platform=name, by=by)]
     if reply.rule and reply.automatic:
         lines[0] += f" · rule {safe_text(reply.rule, 64)}"
     lines.append(f"<blockquote>{safe_text(reply.text, 600)}</blockquote>")

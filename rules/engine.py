@@ -18,6 +18,7 @@ import ahocorasick
 
 from core.duration import format_duration
 from core.models import Mention
+from core.platforms import author_values
 from rules.schema import (
     AlertAction,
     Condition,
@@ -31,8 +32,6 @@ from rules.schema import (
 )
 from rules.text import fold
 from rules.triage import Assessment, Signal, Triage
-
-PLATFORM_NAMES = {"x": "X", "reddit": "Reddit", "telegram": "Telegram"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,10 +414,8 @@ class _Outcome:
 
 
 def _reply(rule: str, action: ReplyAction, mention: Mention) -> Reply:
-    handle = mention.author_handle or mention.author_id
     values = {
-        "author": f"@{handle}" if mention.platform == "x" and handle else handle,
-        "platform": PLATFORM_NAMES.get(mention.platform, mention.platform),
+        **author_values(mention.platform, mention.author_handle, mention.author_id),
         "rule": rule,
     }
     text = render_template(action.template, values)

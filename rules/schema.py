@@ -24,16 +24,17 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from core.config_file import PathKey
 from core.duration import Duration
+from core.platforms import platforms
 
-PLATFORMS = ("x", "reddit", "telegram")
-Platform = Literal["x", "reddit", "telegram"]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # What a reply template may say about the mention it answers; nothing else is substituted.
 TEMPLATE_FIELDS = ("author", "platform", "rule")
@@ -51,6 +52,18 @@ def _one_or_many(value: object) -> object:
 
 
 OneOrMany = BeforeValidator(_one_or_many)
+
+
+def _registered_platform(value: object) -> str:
+    """A platform key some descriptor registered; refused like a Literal, with the choices."""
+    known = [info.key for info in platforms()]
+    if isinstance(value, str) and value in known:
+        return value
+    expected = " or ".join(f"'{key}'" for key in known)
+    raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+
+
+Platform = Annotated[str, PlainValidator(_registered_platform)]
 
 
 # --- terms and patterns -------------------------------------------------------------------

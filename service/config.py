@@ -4,19 +4,16 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from core.config_types import blank_is_none, comma_separated
 from core.duration import Duration
-from listeners.reddit import RedditConfig
-from listeners.telegram import TelegramGroupsConfig
-from listeners.x import XConfig
 from responders.guardrails import RepliesConfig
-from responders.telegram_alerts import TelegramConfig
 from rules.loader import load_rules
 from rules.schema import RulesConfig
 from rules.triage import shipped_languages
 from service.grouping import AlertsConfig
+from service.platforms import config_models as platform_config_models
 from service.report import ReportsConfig
 from service.sla import SlaConfig
 
@@ -64,12 +61,15 @@ class DatabaseConfig(_Strict):
         return value
 
 
-class PlatformsConfig(_Strict):
-    x: XConfig = Field(default_factory=XConfig)
-    reddit: RedditConfig = Field(default_factory=RedditConfig)
-    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
-    # Listening in the groups and channels the Telegram bot is a member of.
-    telegram_groups: TelegramGroupsConfig = Field(default_factory=TelegramGroupsConfig)
+# `platforms:`, one section (or more) per platform descriptor, each with its own model.
+PlatformsConfig = create_model(
+    "PlatformsConfig",
+    __base__=_Strict,
+    **{
+        key: (model, Field(default_factory=model))
+        for key, model in platform_config_models().items()
+    },
+)
 
 
 class ServiceConfig(_Strict):

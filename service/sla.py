@@ -27,8 +27,9 @@ from sqlmodel import Session
 from core.clock import Clock
 from core.duration import Duration, format_duration
 from core.models import AlertRow, MentionRow, OutboxRow
+from core.platforms import author_values
 from core.store import FINAL_STATES, PlannedAction, Store
-from responders.alert_format import PLATFORM_NAMES, clock_time
+from responders.alert_format import clock_time
 from responders.telegram_alerts import FloodBudget
 from rules.schema import TimeWindow, check_timezone, render_template
 from service.alert_messages import AlertMessages
@@ -281,12 +282,10 @@ class SlaWatcher:
         await asyncio.to_thread(self.store.update_alert, alert.id or 0, held_at=now)
         if await asyncio.to_thread(self._replied, mention.id or 0):
             return 0  # one automatic answer per customer: the rules already sent one
-        handle = mention.author_handle or mention.author_id
         text = render_template(
             holding.text,
             {
-                "author": f"@{handle}" if mention.platform == "x" and handle else handle,
-                "platform": PLATFORM_NAMES.get(mention.platform, mention.platform),
+                **author_values(mention.platform, mention.author_handle, mention.author_id),
                 "rule": alert.rule,
             },
         )

@@ -16,9 +16,10 @@ from enum import StrEnum
 
 from core.clock import Clock
 from core.models import AlertRow, MentionRow
+from core.platforms import author_values
 from core.states import FINAL_STATES, AlertKind, DraftState, OutboxKind
 from core.store import PlannedAction, Store
-from responders.alert_format import PLATFORM_NAMES, clock_time
+from responders.alert_format import clock_time
 from responders.telegram_alerts import SavedReply
 from service.alert_messages import AlertMessages
 
@@ -250,9 +251,10 @@ class AgentWorkflow:
 
 def fill(template: str, mention: MentionRow | None) -> str:
     """A saved reply with `{author}` and `{platform}` filled in; nothing else is substituted."""
-    platform = mention.platform if mention else ""
-    handle = (mention.author_handle or mention.author_id) if mention else ""
-    author = f"@{handle}" if platform == "x" and handle else handle
-    return template.replace("{author}", author).replace(
-        "{platform}", PLATFORM_NAMES.get(platform, platform)
+    if mention is None:
+        values = {"author": "", "platform": ""}
+    else:
+        values = author_values(mention.platform, mention.author_handle, mention.author_id)
+    return template.replace("{author}", values["author"]).replace(
+        "{platform}", values["platform"]
     )

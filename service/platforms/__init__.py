@@ -1,0 +1,103 @@
+"""Every platform BrandPulse speaks to, one descriptor module each, found here by discovery.
+
+A descriptor holds all that differs per platform: its `PlatformInfo` (registered into
+core/platforms for the lower layers), its config model and key under `platforms:`, how to build
+its sources and its poster from config, the secrets to keep out of logs and the brand's own
+accounts. Discovery registers each info, in position order. Config loading, the app's wiring
+and log redaction iterate over `descriptors()`, so a new platform is a new module in this
+package (beside its listener, poster and sandbox fake).
+"""
+
+import importlib
+import pkgutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, SecretStr
+from telegram.ext import Application
+
+from core.clock import Clock
+from core.platforms import PlatformInfo, register
+from listeners.base import Listener
+from responders.replies import Poster
+
+TelegramApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """What the app hands every descriptor to build its sources and poster from."""
+
+    clock: Clock
+    # The one python-telegram-bot Application of the process (alerts, buttons, group
+    # messages); None when Telegram is not set up.
+    telegram: TelegramApp | None
+
+
+@dataclass(frozen=True, slots=True)
+class PushHook:
+    """How a push source's platform hands over what arrived (Telegram updates, a stream)."""
+
+    # Call the given coroutine function whenever the source holds something new.
+    connect: Callable[[Callable[[], Awaitable[None]]], None]
+    # True while the platform pushes to the source; a one-shot run saves as it reads instead.
+    live: Callable[[], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    listener: Listener
+    # How often it is polled; for a push source, how often a failed save is retried.
+    every: timedelta
+    # On first start, only mentions younger than this are triaged.
+    backfill: timedelta
+    push: PushHook | None = None  # None: a polled source
+
+
+class PlatformDescriptor(Protocol):
+    info: ClassVar[PlatformInfo]
+    # Its sections under `platforms:` in config.yaml and their models, in file order.
+    config_models: ClassVar[dict[str, type[BaseModel]]]
+    # Where it comes in listings (sources, config): lower first.
+    position: ClassVar[int]
+
+    def sources(self, platforms: Any, wiring: Wiring) -> list[SourceSpec]:
+        """The configured sources, [] when the platform is off (saying why in the log)."""
+        ...
+
+    def poster(self, platforms: Any, wiring: Wiring) -> Poster | None:
+        """Who posts replies on the platform, or None when no account is set up."""
+        ...
+
+    def secrets(self, platforms: Any) -> list[SecretStr]:
+        """Every credential in its config, to be redacted from the logs."""
+        ...
+
+    def own_accounts(self, platforms: Any, wiring: Wiring) -> list[str]:
+        """The brand's own handles or ids there: never mentions to answer."""
+        ...
+
+
+@cache
+def descriptors() -> tuple[PlatformDescriptor, ...]:
+    """Every module of this package's `DESCRIPTOR`, by position, its info registered."""
+    found = [
+        importlib.import_module(f"{__name__}.{module.name}").DESCRIPTOR
+        for module in pkgutil.iter_modules(__path__)
+    ]
+    found.sort(key=lambda descriptor: descriptor.position)
+    for descriptor in found:
+        register(descriptor.info)
+    return tuple(found)
+
+
+def config_models() -> dict[str, type[BaseModel]]:
+    """Every section under `platforms:` and its model, platform by platform."""
+    return {
+        key: model
+        for descriptor in descriptors()
+        for key, model in descriptor.config_models.items()
+    }
