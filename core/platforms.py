@@ -41,7 +41,7 @@ def platforms() -> Iterator[PlatformInfo]:
 
 
 def display_name(key: str) -> str:
-    """"X" for "x"; an unknown key as it is (old rows of a platform no longer set up)."""
+    """ "X" for "x"; an unknown key as it is (old rows of a platform no longer set up)."""
     info = _REGISTRY.get(key)
     return info.display_name if info else key
 

@@ -255,6 +255,4 @@ def fill(template: str, mention: MentionRow | None) -> str:
         values = {"author": "", "platform": ""}
     else:
         values = author_values(mention.platform, mention.author_handle, mention.author_id)
-    return template.replace("{author}", values["author"]).replace(
-        "{platform}", values["platform"]
-    )
+    return template.replace("{author}", values["author"]).replace("{platform}", values["platform"])
