@@ -28,9 +28,7 @@ log = logging.getLogger("brandpulse")
 
 
 def _secrets(config: AppConfig) -> list[str]:
-    values = [
-        secret for platform in descriptors() for secret in platform.secrets(config.platforms)
-    ]
+    values = [secret for platform in descriptors() for secret in platform.secrets(config.platforms)]
     # The database password, if the URL carries one, is a secret too.
     database = make_url(config.database.url).password or ""
     return [value.get_secret_value() for value in values] + [str(database)]

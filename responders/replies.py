@@ -27,9 +27,9 @@ from praw.exceptions import PRAWException, RedditAPIException
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
+from core import platforms
 from core.clock import Clock
 from core.models import Mention, ReplyRow
-from core import platforms
 from core.platforms import display_name
 from core.retry import backoff, retry_after_seconds
 from core.store import OutboxItem, Store

@@ -537,7 +537,11 @@ class TelegramAlerts:
 
 def fill(template: str, mention: MentionRow | None) -> str:
     """A saved reply with `{author}` and `{platform}` filled in; nothing else is substituted."""
-    values = author_values(mention.platform, mention.author_handle, mention.author_id) if mention else author_values("", "", "")
+    values = (
+        author_values(mention.platform, mention.author_handle, mention.author_id)
+        if mention
+        else author_values("", "", "")
+    )
     return template.replace("{author}", values["author"]).replace("{platform}", values["platform"])
 
 

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta, tzinfo
 import ahocorasick
 
 from core.duration import format_duration
-from core.platforms import author_values
 from core.models import Mention
+from core.platforms import author_values
 from rules.schema import (
     AlertAction,
     Condition,
@@ -32,7 +32,6 @@ from rules.schema import (
 )
 from rules.text import fold
 from rules.triage import Assessment, Signal, Triage
-
 
 
 @dataclass(frozen=True, slots=True)
