@@ -64,9 +64,6 @@ class Pipeline:
         self.store = store
         self.engine = engine
 
-    def decide(self, mention: Mention, author_recent_count: int = 0) -> Decision:
-        return decision(self.engine.evaluate(mention, author_recent_count=author_recent_count))
-
     def ingest(
         self, source: str, batch: Batch, now: datetime, triage_after: datetime | None = None
     ) -> list[Ingested]:
