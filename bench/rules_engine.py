@@ -34,6 +34,7 @@ from core.models import Mention
 from rules.engine import Engine
 from rules.schema import RulesConfig
 from rules.triage import Triage
+from service.platforms import descriptors
 
 DEFAULT_CSV = (
     Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "labeled"
@@ -95,6 +96,7 @@ def config_of(*rule_sets: list[dict[str, object]]) -> RulesConfig:
         {"name": "negative", "when": {"sentiment_below": -0.5}, "actions": ["alert"]},
         {"name": "triage", "when": {"needs_response": True}, "actions": ["alert"]},
     ]
+    descriptors()  # rule conditions name platforms: register them, as the service does
     return RulesConfig.model_validate(
         {"rules": [*keyword_free, *(r for s in rule_sets for r in s)]}
     )

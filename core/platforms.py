@@ -1,7 +1,8 @@
 """What the lower layers know of each platform: its name, reply limit and handle style.
 
-The descriptors in service/platforms/ register one `PlatformInfo` each at import, so a new
-platform is described once; rules, alerts and replies look it up here by its key.
+Each descriptor in service/platforms/ carries one `PlatformInfo`, registered here when that
+package is discovered (service/config.py does so on import), so a platform is described once;
+rules, alerts and replies look it up here by its key.
 """
 
 from collections.abc import Iterator
@@ -41,7 +42,7 @@ def platforms() -> Iterator[PlatformInfo]:
 
 
 def display_name(key: str) -> str:
-    """ "X" for "x"; an unknown key as it is (old rows of a platform no longer set up)."""
+    """How staff read `key` ("X"); an unknown key as it is (rows of a platform now unset)."""
     info = _REGISTRY.get(key)
     return info.display_name if info else key
 

@@ -92,3 +92,12 @@ class Listener(Protocol):
     source: str  # unique name of the configured source, e.g. "x:mentions"
 
     async def fetch(self, cursor: str | None) -> Batch: ...
+
+
+class PushSource(Listener, Protocol):
+    """A source the platform pushes to (Telegram updates; X's filtered stream next).
+
+    It holds what arrived until a stored cursor covers it, and `fetch(cursor)` hands that over:
+    a push is saved by the same path as a poll (service/polling.py `SourcePoller.push`), and a
+    failed save loses nothing, since the next fetch returns the same items again.
+    """

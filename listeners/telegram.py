@@ -1,8 +1,9 @@
 """Telegram: messages naming the brand in the groups and channels the bot is a member of.
 
-Telegram pushes: the one python-telegram-bot Application of the service (the same that serves
-the staff buttons) hands group messages to `TelegramListener.receive`, which keeps the ones that
-mention the brand. `fetch` then gives them to the shared poll job like any other batch, so they
+Telegram pushes, so this is a `PushSource`: the one python-telegram-bot Application of the
+service (the same that serves the staff buttons) hands group messages to
+`TelegramListener.receive`, which keeps the ones that mention the brand and tells the service
+(`handler(on_buffered)`). `fetch` then gives them to the same save as a poll's batch, so they
 are saved, triaged and queued with the source's cursor in one transaction.
 
 Cursor: JSON `{"update_id": N}`, the newest update saved. A buffered message stays in the buffer

@@ -221,6 +221,11 @@ class RedditPoster:
             raise PostFailed(message, now + backoff(1), unknown=True) from None
         except prawcore.ResponseException as exc:
             status = exc.response.status_code
+            # The token endpoint's answers, which prawcore does not map to its own classes.
+            if status == 429:
+                raise PostFailed("Reddit rate limit reached (429)", now + AUTH_RETRY) from None
+            if status >= 500:
+                raise PostFailed(f"Reddit server error ({status})", now + backoff(1)) from None
             raise PostFailed(f"Reddit refused the reply ({status})", None) from None
         except PRAWException as exc:
             raise PostFailed(f"Reddit: {exc}", None) from None

@@ -57,6 +57,8 @@ OneOrMany = BeforeValidator(_one_or_many)
 def _registered_platform(value: object) -> str:
     """A platform key some descriptor registered; refused like a Literal, with the choices."""
     known = [info.key for info in platforms()]
+    if not known:  # a programming error, not a config problem: say so rather than refuse all
+        raise RuntimeError("no platform registered: discover service.platforms before validating")
     if isinstance(value, str) and value in known:
         return value
     expected = " or ".join(f"'{key}'" for key in known)

@@ -1,7 +1,7 @@
 """The running service: listeners → pipeline → outbox → Telegram, on one event loop we own."""
 
 import asyncio
-import contextlib
+import functools
 import logging
 import zoneinfo
 from dataclasses import dataclass, field
@@ -9,10 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from telegram import Update
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     CommandHandler,
@@ -22,24 +20,12 @@ from telegram.ext import (
 
 from core.clock import Clock, SystemClock
 from core.leases import Leases, new_owner, source_lease
-from core.retry import backoff
 from core.states import OutboxKind
 from core.store import Store
-from listeners.base import Listener, ListenerAuthFailed, ListenerError
-from listeners.reddit import RedditClient, make_reddit, reddit_sources
-from listeners.telegram import TelegramListener, read_waiting_updates
-from listeners.x import XListener, make_client
 from responders.alert_format import safe_text
 from responders.base import Responder, ResponderError
 from responders.guardrails import Guardrails
-from responders.replies import (
-    Poster,
-    RedditPoster,
-    Replies,
-    ReplyNotes,
-    TelegramPoster,
-    XPoster,
-)
+from responders.replies import Replies, ReplyNotes
 from responders.telegram_alerts import FloodBudget, TelegramAlerts
 from rules.engine import Engine
 from rules.loader import RulesWatcher
@@ -54,10 +40,13 @@ from service.health import HealthReport, HealthServer, collect
 from service.metrics import Metrics
 from service.outbox import OneAtATime, OutboxWorker
 from service.pipeline import Pipeline
+from service.platforms import PushHook, Wiring, descriptors
 from service.polling import SourcePoller
 from service.report import build_report, digest_text
+from service.scheduler import StepsInFlight, every, run_until
 from service.sla import SlaClock, SlaWatcher
 from service.staff_buttons import StaffButtons
+from service.telegram_runtime import TelegramRuntime, build_application
 from service.windows import check_windows
 from service.workflow import AgentWorkflow
 
@@ -69,10 +58,6 @@ RULES_EVERY = timedelta(seconds=3)  # how soon an edited rule file takes effect
 # Staff handlers (buttons, replies to alerts, commands) get their own handler group, so a
 # listener's catch-all group-message handler in group 0 never shadows them, nor they it.
 STAFF_HANDLERS = 1
-# Telegram hands each update to one getUpdates caller: with several nodes, one reads them.
-UPDATES_LEASE = "telegram:updates"
-# Group messages are pushed and saved as they arrive; this job only retries a failed save.
-TELEGRAM_GROUPS_EVERY = timedelta(seconds=30)
 
 
 @dataclass(slots=True)
@@ -82,27 +67,6 @@ class RunSummary:
     alerts_queued: int = 0
     delivered: int = 0
     sources: list[str] = field(default_factory=list)
-
-
-class StepsInFlight:
-    """Counts the scheduled steps running now, so a graceful stop can wait for them."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    async def __aenter__(self) -> None:
-        self._count += 1
-        self._idle.clear()
-
-    async def __aexit__(self, *_exc: object) -> None:
-        self._count -= 1
-        if self._count == 0:
-            self._idle.set()
-
-    async def idle(self) -> None:
-        await self._idle.wait()
 
 
 class BrandPulse:
@@ -131,13 +95,27 @@ class BrandPulse:
             self.store.engine, self.store.node, config.service.lease_ttl, self.clock
         )
         self.metrics = Metrics(self.store, self.clock)
-        self.pollers = [
-            SourcePoller(
-                listener, self.pipeline, self.store, self.clock, interval, backfill, self.metrics
-            )
-            for listener, interval, backfill in self._listeners()
-        ]
-        self.telegram = self._telegram_app()
+        self.telegram = build_application(config.platforms.telegram)
+        self.runtime = TelegramRuntime(self.telegram, self.leases) if self.telegram else None
+        wiring = Wiring(self.clock, self.telegram)
+        self.pollers: list[SourcePoller] = []  # polled sources
+        self.pushed: list[tuple[SourcePoller, PushHook]] = []  # sources the platform pushes to
+        for platform in descriptors():
+            for spec in platform.sources(config.platforms, wiring):
+                poller = SourcePoller(
+                    spec.listener,
+                    self.pipeline,
+                    self.store,
+                    self.clock,
+                    spec.every,
+                    spec.backfill,
+                    self.metrics,
+                )
+                if spec.push is None:
+                    self.pollers.append(poller)
+                else:
+                    self.pushed.append((poller, spec.push))
+                    spec.push.connect(functools.partial(self._push_job, poller, spec.push))
         self.zone = zoneinfo.ZoneInfo(config.timezone)
         self.sla = SlaClock(config.sla, config.timezone)
         self.budget = FloodBudget(self.clock, config.alerts.max_per_minute)
@@ -146,21 +124,31 @@ class BrandPulse:
         self.alert_responder: AlertResponder | None = None
         self.workflow: AgentWorkflow | None = None
         self.watcher: SlaWatcher | None = None
-        self.replies = Replies(self.store, self._posters(), self._guardrails(), self.clock)
-        responders: list[Responder] = []
         if self.telegram is not None:
-            responders.append(self._staff_side(self.telegram))
+            self._staff_side(self.telegram)
+        self.notes = ReplyNotes(self.store, self.alerts, self.clock) if self.alerts else None
+        # Who can post replies on which platform (replies elsewhere are recorded as skipped).
+        posters = {
+            platform.info.key: poster
+            for platform in descriptors()
+            if (poster := platform.poster(config.platforms, wiring)) is not None
+        }
+        own = [
+            account
+            for platform in descriptors()
+            for account in platform.own_accounts(config.platforms, wiring)
+        ]
+        guardrails = Guardrails(config.replies, self.store, own)
+        self.replies = Replies(self.store, posters, guardrails, self.clock)
+        responders: list[Responder] = [] if self.alert_responder is None else [self.alert_responder]
         responders.append(
             OneAtATime(OutboxKind.REPLY, self.replies.perform, self.store, self.clock)
         )
         self.outbox = OutboxWorker(self.store, responders, self.clock)
-        self._telegram_groups_lock = asyncio.Lock()
-        self.telegram_groups = self._telegram_listener()
-        self.notes = ReplyNotes(self.store, self.alerts, self.clock) if self.alerts else None
         self._steps = StepsInFlight()
         self._started_at = self.clock.now()
 
-    def _staff_side(self, telegram: Application) -> AlertResponder:
+    def _staff_side(self, telegram: Application) -> None:
         """Alerts, the agent workflow, the SLA watcher and staff commands in the staff chats."""
         config = self.config
         bot_config = config.platforms.telegram
@@ -187,87 +175,6 @@ class BrandPulse:
         self.alert_responder = AlertResponder(
             self.store, self.messages, config.alerts, self.clock, self.sla.deadlines
         )
-        return self.alert_responder
-
-    def _listeners(self) -> list[tuple[Listener, timedelta, timedelta]]:
-        return self._x_listeners() + self._reddit_listeners()
-
-    def _x_listeners(self) -> list[tuple[Listener, timedelta, timedelta]]:
-        x = self.config.platforms.x
-        if not x.enabled:
-            log.info("X listener disabled: X_BEARER_TOKEN is not set")
-            return []
-        client = make_client(x)
-        now = self.clock.now
-        sources = [XListener("x:mentions", x, client, clock=now)] if x.mentions else []
-        sources += [
-            XListener(f"x:search:{s.name}", x, client, query=s.query, clock=now) for s in x.searches
-        ]
-        return [(source, x.poll_every, x.backfill) for source in sources]
-
-    def _reddit_listeners(self) -> list[tuple[Listener, timedelta, timedelta]]:
-        reddit = self.config.platforms.reddit
-        if not reddit.enabled:
-            log.info("Reddit listener disabled: REDDIT_CLIENT_ID is not set")
-            return []
-        client = RedditClient(reddit, self.clock.now)
-        sources = reddit_sources(reddit, client, self.clock.now)
-        return [(source, reddit.poll_every, reddit.backfill) for source in sources]
-
-    def _telegram_listener(self) -> SourcePoller | None:
-        """Group mentions, fed by the one Application that also serves the staff buttons."""
-        groups, bot = self.config.platforms.telegram_groups, self.config.platforms.telegram
-        if self.telegram is None or not groups.listening:
-            return None
-        staff = {route.chat_id for route in bot.routes.values()}
-        if bot.alert_chat_id is not None:
-            staff.add(bot.alert_chat_id)
-        listener = TelegramListener(groups, _bot_id(bot.bot_token.get_secret_value()), staff)
-        # Interval 0: a pushed message is saved at once, whenever it comes.
-        poller = SourcePoller(
-            listener,
-            self.pipeline,
-            self.store,
-            self.clock,
-            timedelta(0),
-            groups.backfill,
-            self.metrics,
-        )
-        self.telegram.add_handler(listener.handler(self._telegram_groups_job))
-        return poller
-
-    def _posters(self) -> dict[str, Poster]:
-        """Who can post replies on which platform (replies elsewhere are recorded as skipped)."""
-        x, reddit = self.config.platforms.x, self.config.platforms.reddit
-        posters: dict[str, Poster] = {}
-        if x.can_post:
-            posters["x"] = XPoster(make_client(x), x.account, self.clock)
-        if reddit.enabled and reddit.has_account:
-            posters["reddit"] = RedditPoster(make_reddit(reddit), reddit.username, self.clock)
-        if self.telegram is not None:
-            posters["telegram"] = TelegramPoster(self.telegram.bot, "the bot", self.clock)
-        return posters
-
-    def _guardrails(self) -> Guardrails:
-        platforms = self.config.platforms
-        own = [platforms.x.account, platforms.reddit.username]
-        if self.telegram is not None:
-            own.append(str(_bot_id(platforms.telegram.bot_token.get_secret_value())))
-        return Guardrails(self.config.replies, self.store, own)
-
-    def _telegram_app(self) -> Application | None:
-        telegram = self.config.platforms.telegram
-        if not telegram.enabled:
-            log.info("Telegram disabled: TELEGRAM_BOT_TOKEN is not set; alerts wait in the outbox")
-            return None
-        return (
-            Application.builder()
-            .token(telegram.bot_token.get_secret_value())
-            .base_url(f"{telegram.api_base}/bot")
-            .base_file_url(f"{telegram.api_base}/file/bot")
-            .rate_limiter(AIORateLimiter(max_retries=3))
-            .build()
-        )
 
     def _rule_names(self) -> list[str]:
         config = self.pipeline.engine.config
@@ -280,17 +187,16 @@ class BrandPulse:
             await self.notes.flush()  # after the alerts, so notes can answer them
         return done
 
-    async def _telegram_groups_job(self) -> None:
-        """Save the group mentions the Telegram listener holds, then deliver their actions.
+    async def _push_job(self, poller: SourcePoller, push: PushHook) -> None:
+        """Save what a push source holds, then deliver its actions: when pushed, and on a timer
+        to retry a failed save.
 
         Long-running only: a one-shot run saves them page by page as it reads the updates.
         """
-        poller = self.telegram_groups
-        if poller is None or self.telegram is None or not self.telegram.running:
+        if not push.live():
             return
         async with self._steps:
-            async with self._telegram_groups_lock:
-                result = await poller.poll()
+            result = await poller.push()
             if result is not None and result.new:
                 await self.deliver()
 
@@ -299,7 +205,7 @@ class BrandPulse:
         if self.alerts is None:
             return
         for poller in pollers:
-            if poller.problem is not ListenerAuthFailed:
+            if not poller.auth_failed:
                 continue
             if not await asyncio.to_thread(self.store.source_problem_started, poller.source):
                 continue  # told when this run of failures began
@@ -337,7 +243,7 @@ class BrandPulse:
                 summary.alerts_queued += sum(
                     len(item.decision.actions) for item in result.new if item.decision
                 )
-        if self.telegram is not None:
+        if self.telegram is not None and self.runtime is not None:
             try:
                 await self.telegram.initialize()
             except TelegramError as exc:
@@ -345,8 +251,9 @@ class BrandPulse:
                 return
             try:
                 await self._tell_staff_of_auth_failures(self.pollers)
-                if await asyncio.to_thread(self.leases.hold, UPDATES_LEASE):
-                    await self._process_waiting_updates(summary)
+                await self.runtime.read_waiting(
+                    functools.partial(self._save_pushed, summary), self.clock.now
+                )
                 summary.delivered = await self.deliver()
                 if self.watcher is not None:
                     await self.watcher.check()
@@ -358,30 +265,16 @@ class BrandPulse:
         if recovered:
             log.warning("%d actions were in flight on a stopped node; retrying them", recovered)
 
-    async def _process_waiting_updates(self, summary: RunSummary) -> None:
-        """Button presses, staff replies and group mentions waiting at Telegram right now.
-
-        Each page is processed, its group mentions saved, and only then confirmed.
-        """
-        assert self.telegram is not None
-
-        async def save_page() -> None:
-            poller = self.telegram_groups
-            if poller is None:
-                return
-            async with self._telegram_groups_lock:
-                result = await poller.poll()
+    async def _save_pushed(self, summary: RunSummary) -> None:
+        """One-shot: save what the push sources hold (after each page of Telegram updates)."""
+        for poller, _push in self.pushed:
+            result = await poller.push()
             if result is not None:
                 summary.fetched += result.fetched
                 summary.new += len(result.new)
                 summary.alerts_queued += sum(
                     len(item.decision.actions) for item in result.new if item.decision
                 )
-
-        try:
-            await read_waiting_updates(self.telegram, save_page, self.clock.now)
-        except ListenerError as exc:
-            log.warning("could not read Telegram updates (%s); they wait for the next run", exc)
 
     # --- long-running -----------------------------------------------------------------------
 
@@ -413,126 +306,44 @@ class BrandPulse:
     async def _run(self, stop: asyncio.Event) -> None:
         scheduler = AsyncIOScheduler(timezone="UTC")
         beat = max(1.0, self.config.service.lease_ttl.total_seconds() / 3)
-        scheduler.add_job(
-            self._lease_job, "interval", seconds=beat, max_instances=1, coalesce=True, id="leases"
-        )
+        every(scheduler, self._lease_job, timedelta(seconds=beat), "leases")
         for poller in self.pollers:
             tick = min(TICK, poller.interval)
-            scheduler.add_job(
-                self._poll_job,
-                "interval",
-                seconds=tick.total_seconds(),
-                args=[poller],
-                max_instances=1,
-                coalesce=True,
-                id=poller.source,
-                next_run_time=None,
-            )
-        scheduler.add_job(
-            self._drain_job,
-            "interval",
-            seconds=self.config.service.outbox_every.total_seconds(),
-            max_instances=1,
-            coalesce=True,
-            id="outbox",
-        )
-        if self.telegram_groups is not None:
-            scheduler.add_job(
-                self._telegram_groups_job,
-                "interval",
-                seconds=TELEGRAM_GROUPS_EVERY.total_seconds(),
-                max_instances=1,
-                coalesce=True,
-                id="telegram:groups",
-            )
+            every(scheduler, self._poll_job, tick, poller.source, poller, paused=True)
+        every(scheduler, self._drain_job, self.config.service.outbox_every, "outbox")
+        for poller, push in self.pushed:
+            every(scheduler, self._push_job, poller.interval, poller.source, poller, push)
         self._staff_jobs(scheduler)
         if self.rules_watcher is not None:
-            scheduler.add_job(
-                self._rules_job,
-                "interval",
-                seconds=RULES_EVERY.total_seconds(),
-                id="rules",
-                max_instances=1,
-                coalesce=True,
-            )
+            every(scheduler, self._rules_job, RULES_EVERY, "rules")
         log.info(
             "BrandPulse node %s running: %s",
             self.store.node,
             ", ".join(p.source for p in self.pollers) or "no sources",
         )
-        if self.telegram is None:
-            await self._scheduled(scheduler, stop)
+        polls = [poller.source for poller in self.pollers]
+        if self.runtime is None:
+            await run_until(scheduler, self._steps, stop, polls, self.clock.now())
             return
         # Telegram may be down at start: listening goes on, alerts wait in the outbox.
-        telegram_up = asyncio.create_task(self._start_telegram(stop))
+        telegram_up = asyncio.create_task(self.runtime.start(stop))
         try:
-            await self._scheduled(scheduler, stop)
+            await run_until(scheduler, self._steps, stop, polls, self.clock.now())
         finally:
             telegram_up.cancel()
-            await self._stop_telegram()
-
-    async def _start_telegram(self, stop: asyncio.Event) -> None:
-        assert self.telegram is not None and self.telegram.updater is not None
-        attempt = 0
-        while not stop.is_set():
-            try:
-                await self.telegram.initialize()
-                await self.telegram.start()
-                await self._follow_updates()
-                if attempt:
-                    log.info("Telegram reachable again")
-                return
-            except InvalidToken:
-                log.error("Telegram refused TELEGRAM_BOT_TOKEN: alerts wait in the outbox")
-                return
-            except TelegramError as exc:
-                if attempt == 0:
-                    log.warning("Telegram unreachable (%s): retrying in the background", exc)
-                attempt += 1
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff(attempt).total_seconds())
-
-    async def _stop_telegram(self) -> None:
-        assert self.telegram is not None and self.telegram.updater is not None
-        if self.telegram.updater.running:
-            await self.telegram.updater.stop()
-        if self.telegram.running:
-            await self.telegram.stop()
-        await self.telegram.shutdown()
-
-    async def _scheduled(self, scheduler: AsyncIOScheduler, stop: asyncio.Event) -> None:
-        scheduler.start()
-        for poller in self.pollers:  # first poll now, not one tick from now
-            scheduler.modify_job(poller.source, next_run_time=self.clock.now())
-        try:
-            await stop.wait()
-        finally:
-            # Start nothing new and let a poll or drain under way finish its step; only then
-            # shut down, since shutting APScheduler's executor down cancels running jobs.
-            scheduler.pause()
-            await self._steps.idle()
-            scheduler.shutdown(wait=False)
+            await self.runtime.stop()
 
     async def _lease_job(self) -> None:
         """Renew leases, retry the actions of nodes that died, elect the update reader."""
         async with self._steps:
             await asyncio.to_thread(self.leases.beat)
             await self._recover()
+            if self.runtime is None:
+                return
             try:
-                await self._follow_updates()
+                await self.runtime.follow_updates()
             except TelegramError as exc:
                 log.warning("Telegram updates not followed (%s); retrying", exc)
-
-    async def _follow_updates(self) -> None:
-        """Read Telegram updates (button presses, replies) on the node holding their lease only."""
-        telegram = self.telegram
-        if telegram is None or telegram.updater is None or not telegram.running:
-            return
-        reader = await asyncio.to_thread(self.leases.hold, UPDATES_LEASE)
-        if reader and not telegram.updater.running:
-            await telegram.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-        elif not reader and telegram.updater.running:
-            await telegram.updater.stop()
 
     async def _poll_job(self, poller: SourcePoller) -> None:
         async with self._steps:
@@ -634,9 +445,3 @@ class BrandPulse:
 
     def close(self) -> None:
         self.store.close()
-
-
-def _bot_id(token: str) -> int:
-    """A bot's user id is the number before the colon of its token."""
-    number = token.partition(":")[0]
-    return int(number) if number.isdigit() else 0

@@ -58,10 +58,19 @@ class SourcePoller:
         self.backfill = backfill
         self.next_at: datetime | None = None  # None: due now
         self.failures = 0
-        # What kind of failure the source is in now (None when healthy): its state is logged
-        # once when it changes, not at every failed poll.
-        self.problem: type[ListenerError] | None = None
+        self.failure: ListenerError | None = None  # what is wrong now, None when healthy
         self.last_success: datetime | None = None
+        self._turn = asyncio.Lock()  # a push and a poll of one source save one after the other
+
+    @property
+    def problem(self) -> str:
+        """The kind of failure now ("RateLimited"), "" when healthy."""
+        return type(self.failure).__name__ if self.failure else ""
+
+    @property
+    def auth_failed(self) -> bool:
+        """The platform refused the credentials: staff must look."""
+        return isinstance(self.failure, ListenerAuthFailed)
 
     @property
     def source(self) -> str:
@@ -74,6 +83,15 @@ class SourcePoller:
         """One fetch and save, or None when the source must wait (rate limit, backoff) or failed."""
         if not self.due():
             return None
+        async with self._turn:
+            return await self._take()
+
+    async def push(self) -> PollResult | None:
+        """Save what a push source holds now, whatever the schedule: the same path as a poll."""
+        async with self._turn:
+            return await self._take()
+
+    async def _take(self) -> PollResult | None:
         started = time.monotonic()
         cursor = await asyncio.to_thread(self.store.cursor, self.source)
         try:
@@ -103,9 +121,9 @@ class SourcePoller:
         return PollResult(len(batch.mentions), new, batch.calls, batch.more)
 
     def _succeeded(self, batch: Batch, now: datetime) -> None:
-        if self.problem:
+        if self.failure:
             log.info("%s recovered", self.source)
-        self.problem, self.failures, self.last_success = None, 0, now
+        self.failure, self.failures, self.last_success = None, 0, now
         self.next_at = self._budgeted_next(batch, now)
 
     def _budgeted_next(self, batch: Batch, now: datetime) -> datetime:
@@ -135,10 +153,9 @@ class SourcePoller:
         else:
             self.next_at = now + backoff(self.failures)
             state = str(exc)
-        kind = type(exc)
-        if self.problem is not kind:
+        if type(self.failure) is not type(exc):
             log.warning("%s unavailable: %s (next try %s)", self.source, state, _hms(self.next_at))
-        self.problem = kind
+        self.failure = exc
         await asyncio.to_thread(record_poll, self.store, self.source, self.store.node, now, state)
 
 

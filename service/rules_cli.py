@@ -29,6 +29,7 @@ from rules.schema import ReplyAction, RulesConfig, routes_used
 from rules.triage import LexiconError, Triage
 from service.config import DEFAULT_CONFIG, AppConfig
 from service.pipeline import plan_actions
+from service.platforms import descriptors
 
 # --- wiring -------------------------------------------------------------------------------
 
@@ -44,7 +45,9 @@ def add_rules_commands(commands: Any) -> None:
 
     test = sub.add_parser("test", help="show what the rules make of one message")
     test.add_argument("text", help="the message, as a customer would write it")
-    test.add_argument("--platform", default="x", choices=["x", "reddit", "telegram"])
+    test.add_argument(
+        "--platform", default="x", choices=[platform.info.key for platform in descriptors()]
+    )
     test.add_argument("--followers", type=int, default=0)
     test.add_argument("--verified", action="store_true")
     test.add_argument("--author", default="customer", help="the author's handle")

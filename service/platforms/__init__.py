@@ -1,11 +1,11 @@
 """Every platform BrandPulse speaks to, one descriptor module each, found here by discovery.
 
 A descriptor holds all that differs per platform: its `PlatformInfo` (registered into
-core/platforms for the lower layers), its config model and key under `platforms:`, how to build
-its sources and its poster from config, the secrets to keep out of logs and the brand's own
-accounts. Discovery registers each info, in position order. Config loading, the app's wiring
-and log redaction iterate over `descriptors()`, so a new platform is a new module in this
-package (beside its listener, poster and sandbox fake).
+core/platforms for the lower layers when the package is discovered), its config model and key
+under `platforms:`, how to build its sources and its poster from config, the secrets to keep out
+of logs and the brand's own accounts. Config loading, the app's wiring and log redaction iterate
+over `descriptors()`, so a new platform is a new module in this package (beside its listener,
+poster and sandbox fake).
 """
 
 import importlib

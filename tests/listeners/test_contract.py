@@ -4,6 +4,7 @@ Each platform gets a small harness that can publish brand mentions and inject th
 own faults; the tests below are written once and run for every harness.
 """
 
+import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +16,7 @@ import pytest
 from telegram.ext import Application
 
 from core.clock import FakeClock
+from core.platforms import platforms
 from core.store import Store
 from listeners.base import Batch, Listener, ListenerAuthFailed, ListenerUnavailable, RateLimited
 from listeners.reddit import RedditClient, RedditConfig, RedditListener
@@ -86,6 +88,11 @@ class Harness(ABC):
     listener: Listener
     fake: FakeServer
 
+    @classmethod
+    @abstractmethod
+    def running(cls, clock: FakeClock) -> contextlib.AbstractAsyncContextManager["Harness"]:
+        """The harness with its fake platform serving, for one test."""
+
     @abstractmethod
     async def publish(self, count: int, start: int = 0) -> list[str]:
         """`count` brand mentions by different people; their external ids, oldest first."""
@@ -132,6 +139,12 @@ class XHarness(Harness):
         config = XConfig(api_base=fake.base_url, bearer_token=fake.bearer_token, account=BRAND)
         self.listener = XListener("x:mentions", config, make_client(config), clock=clock.now)
 
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls, clock: FakeClock) -> AsyncIterator["XHarness"]:
+        with CorruptingX(brand_username=BRAND) as fake:
+            yield cls(fake, clock)
+
     async def publish(self, count: int, start: int = 0) -> list[str]:
         return [
             self.fake.post_tweet(f"@{BRAND} order {n} is late", f"customer{n}")
@@ -176,6 +189,12 @@ class RedditHarness(Harness):
             "reddit:submissions", config, client, "submissions", clock=clock.now
         )
 
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls, clock: FakeClock) -> AsyncIterator["RedditHarness"]:
+        with CorruptingReddit() as fake:
+            yield cls(fake, clock)
+
     async def publish(self, count: int, start: int = 0) -> list[str]:
         return [
             self.fake.post_submission("AcmeHelp", f"Acme order {n} is late", author=f"user{n}")
@@ -209,6 +228,16 @@ class TelegramHarness(Harness):
         config = TelegramGroupsConfig(keywords=["acme"])
         self.listener = TelegramListener(config, fake.bot["id"], ignore_chats=set())
         application.add_handler(self.listener.handler(_nothing))
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls, clock: FakeClock) -> AsyncIterator["TelegramHarness"]:
+        with FakeTelegram() as fake:
+            application = (
+                Application.builder().token(fake.token).base_url(f"{fake.base_url}/bot").build()
+            )
+            async with application:
+                yield cls(fake, application)
 
     async def publish(self, count: int, start: int = 0) -> list[str]:
         ids = []
@@ -254,24 +283,18 @@ def clock() -> FakeClock:
     return FakeClock(datetime.now(UTC))
 
 
-@pytest.fixture(params=["x", "reddit", "telegram"])
+# One line per platform: every registered platform must have one, or its contract fails.
+HARNESSES: dict[str, type[Harness]] = {
+    "x": XHarness,
+    "reddit": RedditHarness,
+    "telegram": TelegramHarness,
+}
+
+
+@pytest.fixture(params=[info.key for info in platforms()])
 async def harness(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[Harness]:
-    if request.param == "x":
-        with CorruptingX(brand_username=BRAND) as fake_x:
-            yield XHarness(fake_x, clock)
-    elif request.param == "reddit":
-        with CorruptingReddit() as fake_reddit:
-            yield RedditHarness(fake_reddit, clock)
-    else:
-        with FakeTelegram() as fake_telegram:
-            application = (
-                Application.builder()
-                .token(fake_telegram.token)
-                .base_url(f"{fake_telegram.base_url}/bot")
-                .build()
-            )
-            async with application:
-                yield TelegramHarness(fake_telegram, application)
+    async with HARNESSES[request.param].running(clock) as harness:
+        yield harness
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import prawcore
 import pytest
 
 from core.clock import FakeClock
-from listeners.base import ListenerAuthFailed
 from sandbox import FakeReddit, FakeTelegram, FakeXApi
 from service.app import BrandPulse
 from service.config import AppConfig, load_config
@@ -211,7 +210,7 @@ async def test_refused_reddit_credentials_pause_it_and_staff_hear_once(
     first = BrandPulse(wrong)
     await first.run_once()
     reddit_pollers = [p for p in first.pollers if p.source.startswith("reddit:")]
-    assert reddit_pollers and all(p.problem is ListenerAuthFailed for p in reddit_pollers)
+    assert reddit_pollers and all(p.problem == "ListenerAuthFailed" for p in reddit_pollers)
     await BrandPulse(wrong).run_once()
 
     notices = [t for t in staff_texts(fake_telegram) if "refused BrandPulse's credentials" in t]
