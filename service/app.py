@@ -96,22 +96,7 @@ class BrandPulse:
         wiring = Wiring(self.clock, self.telegram)
         self.pollers: list[SourcePoller] = []  # polled sources
         self.pushed: list[tuple[SourcePoller, PushHook]] = []  # sources the platform pushes to
-        for platform in descriptors():
-            for spec in platform.sources(config.platforms, wiring):
-                poller = SourcePoller(
-                    spec.listener,
-                    self.pipeline,
-                    self.store,
-                    self.clock,
-                    spec.every,
-                    spec.backfill,
-                    self.metrics,
-                )
-                if spec.push is None:
-                    self.pollers.append(poller)
-                else:
-                    self.pushed.append((poller, spec.push))
-                    spec.push.connect(functools.partial(self._push_job, poller, spec.push))
+        self._add_sources(wiring)
         self.zone = zoneinfo.ZoneInfo(config.timezone)
         self.sla = SlaClock(config.sla, config.timezone)
         self.budget = FloodBudget(self.clock, config.alerts.max_per_minute)
@@ -144,23 +129,47 @@ class BrandPulse:
             ):
                 self.telegram.add_handler(handler, group=STAFF_HANDLERS)
         self.notes = ReplyNotes(self.store, self.alerts, self.clock) if self.alerts else None
-        # Who can post replies on which platform (replies elsewhere are recorded as skipped).
-        posters = {
-            platform.info.key: poster
-            for platform in descriptors()
-            if (poster := platform.poster(config.platforms, wiring)) is not None
-        }
-        own = [
-            account
-            for platform in descriptors()
-            for account in platform.own_accounts(config.platforms, wiring)
-        ]
-        guardrails = Guardrails(config.replies, self.store, own)
-        self.replies = Replies(self.store, posters, guardrails, self.clock)
+        self.replies = self._replies(wiring)
         # Alerts are drained by the dispatcher (grouping needs whole batches); other kinds here.
         self.outbox = OutboxWorker(self.store, {"reply": self.replies}, self.clock)
         self._steps = StepsInFlight()
         self._started_at = self.clock.now()
+
+    def _add_sources(self, wiring: Wiring) -> None:
+        """Every configured source of every platform, polled or pushed, with its poll job."""
+        for platform in descriptors():
+            for spec in platform.sources(self.config.platforms, wiring):
+                poller = SourcePoller(
+                    spec.listener,
+                    self.pipeline,
+                    self.store,
+                    self.clock,
+                    spec.every,
+                    spec.backfill,
+                    self.metrics,
+                )
+                if spec.push is None:
+                    self.pollers.append(poller)
+                else:
+                    self.pushed.append((poller, spec.push))
+                    spec.push.connect(functools.partial(self._push_job, poller, spec.push))
+
+    def _replies(self, wiring: Wiring) -> Replies:
+        """Who can post replies on which platform (replies elsewhere are recorded as skipped)."""
+        platforms = self.config.platforms
+        posters = {
+            platform.info.key: poster
+            for platform in descriptors()
+            if (poster := platform.poster(platforms, wiring)) is not None
+        }
+        own = [
+            account
+            for platform in descriptors()
+            for account in platform.own_accounts(platforms, wiring)
+        ]
+        return Replies(
+            self.store, posters, Guardrails(self.config.replies, self.store, own), self.clock
+        )
 
     async def _on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         if self.alerts and update.callback_query:
