@@ -100,8 +100,31 @@ class BrandPulse:
         wiring = Wiring(self.clock, self.telegram)
         self.pollers: list[SourcePoller] = []  # polled sources
         self.pushed: list[tuple[SourcePoller, PushHook]] = []  # sources the platform pushes to
+        self._add_sources(wiring)
+        self.zone = zoneinfo.ZoneInfo(config.timezone)
+        self.sla = SlaClock(config.sla, config.timezone)
+        self.budget = FloodBudget(self.clock, config.alerts.max_per_minute)
+        self.alerts: TelegramAlerts | None = None
+        self.messages: AlertMessages | None = None
+        self.alert_responder: AlertResponder | None = None
+        self.workflow: AgentWorkflow | None = None
+        self.watcher: SlaWatcher | None = None
+        if self.telegram is not None:
+            self._staff_side(self.telegram)
+        self.notes = ReplyNotes(self.store, self.alerts, self.clock) if self.alerts else None
+        self.replies = self._replies(wiring)
+        responders: list[Responder] = [] if self.alert_responder is None else [self.alert_responder]
+        responders.append(
+            OneAtATime(OutboxKind.REPLY, self.replies.perform, self.store, self.clock)
+        )
+        self.outbox = OutboxWorker(self.store, responders, self.clock)
+        self._steps = StepsInFlight()
+        self._started_at = self.clock.now()
+
+    def _add_sources(self, wiring: Wiring) -> None:
+        """Every configured source of every platform, polled or pushed, with its poll job."""
         for platform in descriptors():
-            for spec in platform.sources(config.platforms, wiring):
+            for spec in platform.sources(self.config.platforms, wiring):
                 poller = SourcePoller(
                     spec.listener,
                     self.pipeline,
@@ -116,37 +139,23 @@ class BrandPulse:
                 else:
                     self.pushed.append((poller, spec.push))
                     spec.push.connect(functools.partial(self._push_job, poller, spec.push))
-        self.zone = zoneinfo.ZoneInfo(config.timezone)
-        self.sla = SlaClock(config.sla, config.timezone)
-        self.budget = FloodBudget(self.clock, config.alerts.max_per_minute)
-        self.alerts: TelegramAlerts | None = None
-        self.messages: AlertMessages | None = None
-        self.alert_responder: AlertResponder | None = None
-        self.workflow: AgentWorkflow | None = None
-        self.watcher: SlaWatcher | None = None
-        if self.telegram is not None:
-            self._staff_side(self.telegram)
-        self.notes = ReplyNotes(self.store, self.alerts, self.clock) if self.alerts else None
-        # Who can post replies on which platform (replies elsewhere are recorded as skipped).
+
+    def _replies(self, wiring: Wiring) -> Replies:
+        """Who can post replies on which platform (replies elsewhere are recorded as skipped)."""
+        platforms = self.config.platforms
         posters = {
             platform.info.key: poster
             for platform in descriptors()
-            if (poster := platform.poster(config.platforms, wiring)) is not None
+            if (poster := platform.poster(platforms, wiring)) is not None
         }
         own = [
             account
             for platform in descriptors()
-            for account in platform.own_accounts(config.platforms, wiring)
+            for account in platform.own_accounts(platforms, wiring)
         ]
-        guardrails = Guardrails(config.replies, self.store, own)
-        self.replies = Replies(self.store, posters, guardrails, self.clock)
-        responders: list[Responder] = [] if self.alert_responder is None else [self.alert_responder]
-        responders.append(
-            OneAtATime(OutboxKind.REPLY, self.replies.perform, self.store, self.clock)
+        return Replies(
+            self.store, posters, Guardrails(self.config.replies, self.store, own), self.clock
         )
-        self.outbox = OutboxWorker(self.store, responders, self.clock)
-        self._steps = StepsInFlight()
-        self._started_at = self.clock.now()
 
     def _staff_side(self, telegram: Application) -> None:
         """Alerts, the agent workflow, the SLA watcher and staff commands in the staff chats."""
