@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from core.clock import SystemClock
 from core.config_file import ConfigError
 from core.migrations import SchemaError
+from core.states import WebRole
 from core.store import Store
 from rules.triage import LexiconError
 from service import db_cli, health
@@ -23,12 +24,16 @@ from service.logs import setup_logging
 from service.platforms import descriptors
 from service.report_cli import add_report_command
 from service.rules_cli import add_rules_commands
+from service.web_links import login_link
+from web.server import ConsoleServer, WebListenError
 
 log = logging.getLogger("brandpulse")
 
 
 def _secrets(config: AppConfig) -> list[str]:
     values = [secret for platform in descriptors() for secret in platform.secrets(config.platforms)]
+    if config.web.session_secret is not None:
+        values.append(config.web.session_secret)
     # The database password, if the URL carries one, is a secret too.
     database = make_url(config.database.url).password or ""
     return [value.get_secret_value() for value in values] + [str(database)]
@@ -67,19 +72,53 @@ def cmd_run(args: argparse.Namespace) -> int:
                 summary.delivered,
             )
             return 0
-        asyncio.run(_run_until_signal(app))
+        try:
+            faces = [ConsoleServer(app)] if config.web.enabled else []
+        except WebListenError as exc:
+            print(f"BrandPulse did not start: {exc}", file=sys.stderr)
+            return 2
+        asyncio.run(_run_until_signal(app, faces))
         return 0
     finally:
         app.close()
 
 
-async def _run_until_signal(app: BrandPulse) -> None:
+async def _run_until_signal(app: BrandPulse, faces: list[ConsoleServer]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await app.run(stop)
+    await app.run(stop, faces)
     log.info("stopped")
+
+
+def cmd_web_link(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    try:
+        store = Store.open(config.database.url, create_empty=False)
+    except (SchemaError, OperationalError) as exc:
+        problem = str(exc.orig).strip() if isinstance(exc, OperationalError) else str(exc)
+        print(f"error: database: {problem}", file=sys.stderr)
+        return 2
+    try:
+        if args.agent is not None:
+            agents = config.platforms.telegram.agents
+            if agents and args.agent not in agents:
+                print(
+                    f"error: --agent {args.agent} is not in TELEGRAM_AGENT_IDS "
+                    f"({', '.join(map(str, agents))}); viewers use --viewer NAME",
+                    file=sys.stderr,
+                )
+                return 2
+            role, user_id, name = WebRole.AGENT, str(args.agent), args.name or f"agent {args.agent}"
+        else:
+            role, user_id, name = WebRole.VIEWER, "", args.viewer
+        link = login_link(store, config, role, user_id, name, SystemClock().now())
+    finally:
+        store.close()
+    print(link)
+    print(f"(one login as {name}, {role}; valid for 10 minutes)", file=sys.stderr)
+    return 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -121,7 +160,11 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0 if report.healthy else 1
 
 
-def cmd_demo(_args: argparse.Namespace) -> int:
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.web:
+        from web.demo import run_web_demo
+
+        return run_web_demo()
     from service.demo import run_demo
 
     return run_demo()
@@ -146,7 +189,22 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="run the real service against local fake X, Reddit and Telegram servers"
     )
+    demo.add_argument(
+        "--web",
+        action="store_true",
+        help="keep the service running with a live mention stream and serve the web console",
+    )
     demo.set_defaults(handler=cmd_demo)
+
+    web = commands.add_parser("web", help="the web console: print one-time login links")
+    web_commands = web.add_subparsers(dest="web_command", required=True, metavar="WEB_COMMAND")
+    link = web_commands.add_parser("link", help="print a login link (one use, 10 minutes)")
+    link.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: config.yaml")
+    who = link.add_mutually_exclusive_group(required=True)
+    who.add_argument("--agent", type=int, metavar="TELEGRAM_ID", help="an agent: may act")
+    who.add_argument("--viewer", metavar="NAME", help="a viewer: may only look")
+    link.add_argument("--name", help="the agent's name as staff know it (default: agent <id>)")
+    link.set_defaults(handler=cmd_web_link)
 
     db = commands.add_parser("db", help="the database schema: upgrade, current, revision")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")

@@ -194,6 +194,7 @@ class AlertRow(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     acknowledged_at: datetime | None = _utc_column()
     acknowledged_by: str = Field(default="", max_length=256)
+    acknowledged_id: str = Field(default="", max_length=64)  # the claimer's user id ("my" queue)
     resolved_at: datetime | None = _utc_column()
     resolved_by: str = Field(default="", max_length=256)
     kind: str = Field(default="mention", max_length=16)  # mention | group | window
@@ -235,6 +236,7 @@ class AgentActionRow(SQLModel, table=True):
     user_id: str = Field(max_length=64)
     user_name: str = Field(default="", max_length=256)
     at: datetime = Field(sa_type=UTCDateTime)
+    origin: str = Field(default="telegram", max_length=16)  # telegram | web
 
 
 class ReplyDraftRow(SQLModel, table=True):
@@ -294,3 +296,18 @@ class ReplyRow(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
     sent_at: datetime | None = _utc_column()
     noted_at: datetime | None = _utc_column()  # shown to staff in Telegram
+
+
+class WebLoginRow(SQLModel, table=True):
+    """A one-time login link to the web console: only its hash is kept, it works once."""
+
+    __tablename__ = "web_login"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)  # sha256 of the link's token, in hex
+    role: str = Field(max_length=16)  # agent | viewer
+    user_id: str = Field(default="", max_length=64)  # an agent's Telegram user id
+    name: str = Field(max_length=256)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = _utc_column()

@@ -39,3 +39,17 @@ class DraftState(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     CANCELLED = "cancelled"
+
+
+class Origin(StrEnum):
+    """Where an agent acted from, as recorded with each action."""
+
+    TELEGRAM = "telegram"
+    WEB = "web"
+
+
+class WebRole(StrEnum):
+    """Who holds a web console session: agents act, viewers only look."""
+
+    AGENT = "agent"
+    VIEWER = "viewer"

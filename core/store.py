@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, event, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Engine, delete, event, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, create_engine
 
 from core import migrations
@@ -81,6 +82,60 @@ class OutboxItem:
 class AlertContext:
     alert: AlertRow
     mention: MentionRow | None  # None for window alerts, which stand for no single mention
+
+
+@dataclass(frozen=True, slots=True)
+class InboxFilter:
+    """What the inbox shows: every filter left empty shows every open mention."""
+
+    platform: str = ""
+    rule: str = ""
+    lang: str = ""
+    state: str = ""  # "" | open (nobody claimed it) | claimed | snoozed
+    claimed_by: str = ""  # a user id: only what they claimed
+    breached: bool = False  # only mentions past their SLA deadline
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    """One open mention in the inbox; `group` is the alert whose message counts it, if any."""
+
+    alert: AlertRow
+    mention: MentionRow
+    group: AlertRow | None
+
+    @property
+    def due_at(self) -> datetime | None:
+        return self.alert.due_at or (self.group.due_at if self.group else None)
+
+    @property
+    def message_alert(self) -> AlertRow | None:
+        """The group alert whose Telegram message counts this mention, if it is grouped."""
+        return self.alert if self.alert.kind == "group" else self.group
+
+    @property
+    def claimed_by(self) -> str:
+        if self.alert.acknowledged_by:
+            return self.alert.acknowledged_by
+        return self.group.acknowledged_by if self.group else ""
+
+    @property
+    def snoozed_until(self) -> datetime | None:
+        return self.alert.snoozed_until or (self.group.snoozed_until if self.group else None)
+
+
+@dataclass(frozen=True, slots=True)
+class InboxPage:
+    rows: list[InboxRow]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """One thing an agent did, on the mention's own alert or on the message counting it."""
+
+    action: AgentActionRow
+    on_group: bool
 
 
 def connect(url: str) -> Engine:
@@ -338,10 +393,12 @@ class Store:
         *,
         until: datetime | None = None,
         route: str = "",
+        origin: str = "telegram",
     ) -> AlertRow:
         """Record a tap and move the alert's state; the first claim or resolution wins.
 
-        `until` is the end of a snooze; `route` where an escalation went.
+        `until` is the end of a snooze; `route` where an escalation went; `origin` the face
+        the agent acted from (telegram | web).
         """
         with Session(self.engine) as session, session.begin():
             alert = session.get(AlertRow, alert_id, with_for_update=True)
@@ -349,18 +406,20 @@ class Store:
                 raise LookupError(f"no alert {alert_id}")
             session.add(
                 AgentActionRow(
-                    alert_id=alert_id, action=action, user_id=user_id, user_name=user_name, at=now
+                    alert_id=alert_id,
+                    action=action,
+                    user_id=user_id,
+                    user_name=user_name,
+                    at=now,
+                    origin=origin,
                 )
             )
             if action == "claim" and alert.state == "open":
-                alert.state, alert.acknowledged_at, alert.acknowledged_by = (
-                    "acknowledged",
-                    now,
-                    user_name,
-                )
+                alert.state = "acknowledged"
+                _acknowledge(alert, now, user_id, user_name)
             elif action in ("resolve", "not_relevant") and alert.state not in FINAL_STATES:
                 if alert.acknowledged_at is None:
-                    alert.acknowledged_at, alert.acknowledged_by = now, user_name
+                    _acknowledge(alert, now, user_id, user_name)
                 alert.state = "resolved" if action == "resolve" else "not_relevant"
                 alert.resolved_at, alert.resolved_by = now, user_name
                 alert.snoozed_until = None
@@ -529,6 +588,15 @@ class Store:
             )
             return [AlertContext(alert, mention) for alert, mention in session.execute(query)]
 
+    def worked_members(self, alert_id: int) -> list[AlertRow]:
+        """The mentions counted in alert `alert_id`'s message that agents worked one by one."""
+        with Session(self.engine) as session:
+            query = select(AlertRow).where(
+                AlertRow.group_id == alert_id,
+                AlertRow.acknowledged_at.is_not(None) | AlertRow.answered_at.is_not(None),
+            )
+            return list(session.scalars(query.order_by(AlertRow.id)))
+
     # --- replies drafted by agents ----------------------------------------------------------
 
     def add_draft(
@@ -565,7 +633,9 @@ class Store:
             )
             return session.scalars(query.order_by(ReplyDraftRow.id.desc())).first()
 
-    def cancel_draft(self, draft_id: int, user_id: str, user_name: str, now: datetime) -> None:
+    def cancel_draft(
+        self, draft_id: int, user_id: str, user_name: str, now: datetime, origin: str = "telegram"
+    ) -> None:
         with Session(self.engine) as session, session.begin():
             draft = session.get(ReplyDraftRow, draft_id, with_for_update=True)
             if draft is None or draft.state != "pending":
@@ -581,11 +651,18 @@ class Store:
                     user_id=user_id,
                     user_name=user_name,
                     at=now,
+                    origin=origin,
                 )
             )
 
     def send_draft(
-        self, draft_id: int, action: PlannedAction, user_id: str, user_name: str, now: datetime
+        self,
+        draft_id: int,
+        action: PlannedAction,
+        user_id: str,
+        user_name: str,
+        now: datetime,
+        origin: str = "telegram",
     ) -> int | None:
         """Queue the draft as a reply in the outbox and count it as the agent's answer.
 
@@ -605,11 +682,8 @@ class Store:
             if alert.answered_at is None:
                 alert.answered_at, alert.answered_by = now, user_name
             if alert.acknowledged_at is None:
-                alert.state, alert.acknowledged_at, alert.acknowledged_by = (
-                    "acknowledged" if alert.state == "open" else alert.state,
-                    now,
-                    user_name,
-                )
+                alert.state = "acknowledged" if alert.state == "open" else alert.state
+                _acknowledge(alert, now, user_id, user_name)
             session.add(
                 AgentActionRow(
                     alert_id=alert.id or 0,
@@ -617,6 +691,7 @@ class Store:
                     user_id=user_id,
                     user_name=user_name,
                     at=now,
+                    origin=origin,
                 )
             )
             return outbox_id
@@ -761,6 +836,179 @@ class Store:
         with Session(self.engine) as session, session.begin():
             session.execute(update(ReplyRow).where(ReplyRow.id == reply_id).values(noted_at=now))
 
+    # --- the inbox: every open mention, one by one (the web console) -------------------------
+
+    def inbox(
+        self, wanted: InboxFilter, now: datetime, offset: int = 0, limit: int = 50
+    ) -> InboxPage:
+        """Open mentions, soonest SLA deadline first, with the message that counts them.
+
+        A grouped mention has no deadline of its own: its group's is its deadline. One page is
+        one indexed query and a count; nothing is loaded per row.
+        """
+        group = aliased(AlertRow)
+        due = func.coalesce(AlertRow.due_at, group.due_at)
+        query = (
+            select(AlertRow, MentionRow, group)
+            .join(MentionRow, MentionRow.id == AlertRow.mention_id)
+            .outerjoin(group, group.id == AlertRow.group_id)
+            .where(*self._inbox_conditions(wanted, group, due, now))
+        )
+        counted = select(func.count()).select_from(query.with_only_columns(AlertRow.id).subquery())
+        page = query.order_by(due.is_(None), due, AlertRow.id).offset(offset).limit(limit)
+        with Session(self.engine) as session:
+            total = session.scalar(counted) or 0
+            rows = [InboxRow(a, m, g) for a, m, g in session.execute(page)]
+        return InboxPage(rows, total)
+
+    @staticmethod
+    def _inbox_conditions(
+        wanted: InboxFilter, group: Any, due: Any, now: datetime
+    ) -> list[ColumnElement[bool]]:
+        own = aliased(AlertRow)
+        first_own = (
+            select(func.min(own.id))
+            .where(own.mention_id == MentionRow.id, own.kind == "mention")
+            .correlate(MentionRow)
+            .scalar_subquery()
+        )
+        conditions: list[ColumnElement[bool]] = [
+            AlertRow.state.not_in(FINAL_STATES),
+            or_(
+                # The first alert of a mention stands for it (two rules may both alert on it);
+                AlertRow.id == first_own,
+                # a group's own message stands for the mention that opened it, until an agent
+                # works that mention by itself (`own_alert`).
+                (AlertRow.kind == "group") & first_own.is_(None),
+            ),
+        ]
+        unclaimed = AlertRow.acknowledged_at.is_(None) & (
+            group.id.is_(None) | group.acknowledged_at.is_(None)
+        )
+        if wanted.platform:
+            conditions.append(MentionRow.platform == wanted.platform)
+        if wanted.rule:
+            conditions.append(AlertRow.rule == wanted.rule)
+        if wanted.lang:
+            conditions.append(MentionRow.lang == wanted.lang)
+        if wanted.state == "open":
+            conditions.append(unclaimed)
+        elif wanted.state == "claimed":
+            conditions.append(~unclaimed)
+        elif wanted.state == "snoozed":
+            snoozed = func.coalesce(AlertRow.snoozed_until, group.snoozed_until)
+            conditions.append(snoozed > now)
+        if wanted.claimed_by:
+            conditions.append(
+                or_(
+                    AlertRow.acknowledged_id == wanted.claimed_by,
+                    AlertRow.acknowledged_at.is_(None)
+                    & (group.acknowledged_id == wanted.claimed_by),
+                )
+            )
+        if wanted.breached:
+            conditions.append(due <= now)
+        return conditions
+
+    def inbox_choices(self) -> dict[str, list[str]]:
+        """The platforms, rules and languages of open mentions: the inbox's filter menus."""
+        open_alerts = select(AlertRow.mention_id, AlertRow.rule).where(
+            AlertRow.kind == "mention", AlertRow.state.not_in(FINAL_STATES)
+        )
+        alerts = open_alerts.subquery()
+        with Session(self.engine) as session:
+            rules = session.scalars(select(alerts.c.rule).distinct().order_by(alerts.c.rule))
+            pairs = session.execute(
+                select(MentionRow.platform, MentionRow.lang)
+                .where(MentionRow.id.in_(select(alerts.c.mention_id)))
+                .distinct()
+            ).all()
+            return {
+                "rule": [rule for rule in rules if rule],
+                "platform": sorted({platform for platform, _ in pairs}),
+                "lang": sorted({lang for _, lang in pairs if lang}),
+            }
+
+    def mention_alert(self, mention_id: int) -> InboxRow | None:
+        """The mention's own (first) alert, or the group it opened, with the message counting
+        it; None when no alert stands for it."""
+        group = aliased(AlertRow)
+        query = (
+            select(AlertRow, MentionRow, group)
+            .join(MentionRow, MentionRow.id == AlertRow.mention_id)
+            .outerjoin(group, group.id == AlertRow.group_id)
+            .where(AlertRow.mention_id == mention_id, AlertRow.kind.in_(("mention", "group")))
+            .order_by(AlertRow.kind != "mention", AlertRow.id)
+            .limit(1)
+        )
+        with Session(self.engine) as session:
+            found = session.execute(query).first()
+            return InboxRow(*found) if found else None
+
+    def own_alert(self, mention_id: int) -> AlertRow | None:
+        """The alert to work this one mention on: its own, or, for the mention that opened a
+        group, a new one counted in that group (so working it leaves the group's others be)."""
+        with Session(self.engine) as session, session.begin():
+            query = select(AlertRow).where(AlertRow.mention_id == mention_id)
+            opened = session.scalars(
+                query.where(AlertRow.kind == "group").with_for_update()
+            ).first()
+            own = session.scalars(query.where(AlertRow.kind == "mention").order_by(AlertRow.id))
+            alert = own.first()
+            if alert is None and opened is not None:
+                alert = AlertRow(
+                    mention_id=mention_id,
+                    chat_id=opened.chat_id,
+                    message_id=opened.message_id,
+                    created_at=opened.created_at,
+                    kind="mention",
+                    delivery="grouped",
+                    group_id=opened.id,
+                    route=opened.route,
+                    rule=opened.rule,
+                    group_key=opened.group_key,
+                    last_at=opened.created_at,
+                )
+                if opened.state in FINAL_STATES:
+                    alert.state = opened.state
+                session.add(alert)
+                session.flush()
+            if alert is not None:
+                session.expunge(alert)
+            return alert
+
+    def mention_history(self, alert: AlertRow) -> list[ActionRecord]:
+        """Every action on a mention's alert and on the message that counts it, oldest first."""
+        ids = [alert.id or 0] + ([alert.group_id] if alert.group_id else [])
+        query = (
+            select(AgentActionRow)
+            .where(AgentActionRow.alert_id.in_(ids))
+            .order_by(AgentActionRow.at, AgentActionRow.id)
+        )
+        with Session(self.engine) as session:
+            on_group = alert.kind == "group"  # the mention that opened a group, not yet worked
+            return [
+                ActionRecord(a, on_group or a.alert_id != alert.id) for a in session.scalars(query)
+            ]
+
+    def earlier_by_author(self, mention: MentionRow, limit: int = 20) -> list[MentionRow]:
+        """The same author's mentions on the same platform before this one, newest first."""
+        if not mention.author_id:
+            return []
+        query = (
+            select(MentionRow)
+            .where(
+                MentionRow.author_id == mention.author_id,
+                MentionRow.platform == mention.platform,
+                MentionRow.id != mention.id,
+                MentionRow.created_at <= mention.created_at,
+            )
+            .order_by(MentionRow.created_at.desc(), MentionRow.id.desc())
+            .limit(limit)
+        )
+        with Session(self.engine) as session:
+            return list(session.scalars(query))
+
     def alert_of_mention(self, mention_id: int) -> tuple[AlertRow | None, bool]:
         """The staff message showing `mention_id` (its own, or the group counting it), and
         whether an alert for it is still waiting in the outbox."""
@@ -779,6 +1027,10 @@ class Store:
             ).first()
             shown = alert if alert is not None and alert.message_id > 0 else None
             return shown, waiting is not None
+
+
+def _acknowledge(alert: AlertRow, now: datetime, user_id: str, user_name: str) -> None:
+    alert.acknowledged_at, alert.acknowledged_id, alert.acknowledged_by = now, user_id, user_name
 
 
 def _unique(mentions: Iterable[Mention]) -> list[Mention]:

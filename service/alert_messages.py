@@ -9,6 +9,7 @@ import logging
 
 from core.clock import Clock
 from core.models import AlertRow
+from core.states import Delivery
 from core.store import Store
 from responders.alert_format import message_link, render_escalation
 from responders.base import ResponderError
@@ -29,7 +30,14 @@ class AlertMessages:
         return await asyncio.to_thread(self.views.view, alert_id, maybe_repeat)
 
     async def refresh(self, alert_id: int) -> None:
-        """Show the alert's current state in its message (edited in place)."""
+        """Show the alert's current state in its message (edited in place).
+
+        A mention counted in another alert's message (a group) has no message of its own: an
+        agent working it one by one changes what that message shows, so that one is edited.
+        """
+        alert = await asyncio.to_thread(self.store.alert, alert_id)
+        if alert is not None and alert.delivery != Delivery.SENT and alert.group_id is not None:
+            alert_id = alert.group_id
         shown = await self.view(alert_id)
         if shown is None or shown.alert.message_id <= 0:
             return

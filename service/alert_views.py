@@ -13,7 +13,7 @@ from telegram import InlineKeyboardMarkup
 from core.alert_keys import gathers_any_rule
 from core.clock import Clock
 from core.models import AlertRow, ReplyDraftRow
-from core.states import AlertKind, AlertState
+from core.states import FINAL_STATES, AlertKind, AlertState
 from core.store import AlertContext, Store
 from responders.alert_buttons import keyboard, markup
 from responders.alert_format import (
@@ -25,6 +25,7 @@ from responders.alert_format import (
     render,
     render_group,
     render_window,
+    safe_text,
 )
 
 SAMPLES = 3  # mentions a group message shows (most urgent first)
@@ -70,7 +71,7 @@ class AlertViews:
                     ),
                     progress=progress,
                 )
-            )
+            ) + _worked_line(self.store.worked_members(alert_id))
         elif alert.kind == AlertKind.WINDOW:
             text = render_window(WindowView(alert.rule, alert.summary, alert.count, progress))
         else:
@@ -121,3 +122,19 @@ def _mention_view(found: AlertContext, progress: Progress, maybe_repeat: bool) -
         more_from_author=max(0, found.alert.count - 1),
         progress=progress,
     )
+
+
+def _worked_line(members: Sequence[AlertRow]) -> str:
+    """What agents did with this group's mentions one by one (the web console works them)."""
+    if not members:
+        return ""
+    answered = sum(1 for m in members if m.answered_at is not None)
+    closed = sum(1 for m in members if m.state in FINAL_STATES)
+    names = sorted({m.acknowledged_by for m in members if m.acknowledged_by})
+    shown = ", ".join(safe_text(name, 64) for name in names[:5]) + (" …" if len(names) > 5 else "")
+    parts = [f"{len(members)} claimed" + (f" by {shown}" if shown else "")]
+    if answered:
+        parts.append(f"{answered} answered")
+    if closed:
+        parts.append(f"{closed} closed")
+    return "\n👤 One by one: " + ", ".join(parts)

@@ -4,9 +4,11 @@ import asyncio
 import functools
 import logging
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram.error import TelegramError
@@ -36,7 +38,7 @@ from service.alert_views import AlertViews
 from service.commands import StaffCommands
 from service.config import AppConfig
 from service.grouping import AlertResponder
-from service.health import HealthReport, HealthServer, collect
+from service.health import HealthReport, collect
 from service.metrics import Metrics
 from service.outbox import OneAtATime, OutboxWorker
 from service.pipeline import Pipeline
@@ -47,6 +49,7 @@ from service.scheduler import StepsInFlight, every, run_until
 from service.sla import SlaClock, SlaWatcher
 from service.staff_buttons import StaffButtons
 from service.telegram_runtime import TelegramRuntime, build_application
+from service.web_command import WebCommand
 from service.windows import check_windows
 from service.workflow import AgentWorkflow
 
@@ -58,6 +61,12 @@ RULES_EVERY = timedelta(seconds=3)  # how soon an edited rule file takes effect
 # Staff handlers (buttons, replies to alerts, commands) get their own handler group, so a
 # listener's catch-all group-message handler in group 0 never shadows them, nor they it.
 STAFF_HANDLERS = 1
+
+
+class Face(Protocol):
+    """Something served beside the service until it stops (the web console)."""
+
+    async def serve(self, stop: asyncio.Event) -> None: ...
 
 
 @dataclass(slots=True)
@@ -173,12 +182,14 @@ class BrandPulse:
             self.store, bot_config, self.budget, self.clock, self._rule_names, self.zone
         )
         buttons = StaffButtons(self.store, self.workflow, bot_config)
+        web = WebCommand(self.store, config, self.budget, self.clock)
         for handler in (
             CallbackQueryHandler(buttons.on_button),
             MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, buttons.on_reply),
             CommandHandler("queue", commands.queue),
             CommandHandler("stats", commands.stats),
             CommandHandler("mute", commands.mute),
+            CommandHandler("web", web.web),
         ):
             telegram.add_handler(handler, group=STAFF_HANDLERS)
         self.alert_responder = AlertResponder(
@@ -287,24 +298,19 @@ class BrandPulse:
 
     # --- long-running -----------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Poll on schedule and answer buttons until `stop` is set; finish the current step."""
+    async def run(self, stop: asyncio.Event, faces: Sequence[Face] = ()) -> None:
+        """Poll on schedule and answer buttons until `stop` is set; finish the current step.
+
+        `faces` (the web console) are served on the same loop until then.
+        """
         await asyncio.to_thread(self.leases.beat)
         await self._recover()
-        server = None
-        if self.config.service.http_port is not None:
-            server = HealthServer(
-                self.config.service.http_host,
-                self.config.service.http_port,
-                self.health,
-                self.metrics,
-            )
-            await server.start()
+        served = [asyncio.create_task(face.serve(stop)) for face in faces]
         try:
             await self._run(stop)
         finally:
-            if server is not None:
-                await server.stop()
+            stop.set()
+            await asyncio.gather(*served, return_exceptions=True)
             # Hand this node's sources over now rather than when the leases expire.
             await asyncio.to_thread(self.leases.release)
 

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model, field_validator
 
 from core.config_types import blank_is_none, comma_separated
 from core.duration import Duration
@@ -77,13 +77,8 @@ class ServiceConfig(_Strict):
     log_format: str = Field(default="text", pattern="^(text|json)$")
     # Several nodes: a source whose node stopped renewing is taken over after this long.
     lease_ttl: Duration = timedelta(seconds=30)
-    # Health and metrics over HTTP on 127.0.0.1 (`/livez`, `/health`, `/metrics`); None: off.
-    http_port: int | None = Field(default=None, ge=0, le=65535)
-    http_host: str = "127.0.0.1"
     # `main.py health` and `/health` call the outbox unhealthy when an action waits longer.
     outbox_max_age: Duration = timedelta(minutes=10)
-
-    _port = field_validator("http_port", mode="before")(blank_is_none)
 
     @field_validator("lease_ttl")
     @classmethod
@@ -91,6 +86,48 @@ class ServiceConfig(_Strict):
         if value < timedelta(seconds=1):
             raise ValueError("must be at least 1s")
         return value
+
+
+class WebConfig(_Strict):
+    """The web console, with `/livez`, `/health` and `/metrics` (docs/web.md)."""
+
+    # host:port to serve on, or `off`. Port 0 picks a free port (tests).
+    listen: str = "127.0.0.1:8080"
+    # How people reach it: the base of login links; https turns on Secure cookies.
+    public_url: str = "http://127.0.0.1:8080"
+    # Signs session cookies; every node of a deployment needs the same one. Empty: a random key
+    # per run (sessions end at a restart and work on one node only).
+    session_secret: SecretStr | None = None
+
+    _secret = field_validator("session_secret", mode="before")(blank_is_none)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        value = value.strip()
+        if value.lower() == "off":
+            return "off"
+        host, colon, port = value.rpartition(":")
+        if not colon or not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f"{value!r}: write host:port (127.0.0.1:8080) or off")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r}: must start with http:// or https://")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return self.listen != "off"
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
 
 
 class AppConfig(RulesConfig):
@@ -102,6 +139,7 @@ class AppConfig(RulesConfig):
     sla: SlaConfig = Field(default_factory=SlaConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     replies: RepliesConfig = Field(default_factory=RepliesConfig)  # auto-reply guardrails
+    web: WebConfig = Field(default_factory=WebConfig)
 
 
 def load_config(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = None) -> AppConfig:

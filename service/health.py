@@ -1,16 +1,13 @@
 """What an operator asks: is a node alive, does each source work, does the outbox move.
 
 Pollers write each source's status to the database (`record_poll`), so `main.py health`, run
-anywhere, sees every node's sources. A running node also answers on 127.0.0.1 when
-`service.http_port` is set: `/livez` (the event loop answers), `/health` (the report as JSON,
-503 when unhealthy) and `/metrics` (Prometheus).
+anywhere, sees every node's sources. A running node also serves the report on its web console
+(`web.listen`): `/livez` (the event loop answers), `/health` (the report as JSON, 503 when
+unhealthy) and `/metrics` (Prometheus); see web/ops.py.
 """
 
-import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +19,7 @@ from sqlmodel import Session
 from core.clock import Clock
 from core.models import LeaseRow, SourceStatusRow
 from core.store import Store
-from service.metrics import CONTENT_TYPE, Metrics, outbox_backlog
+from service.metrics import outbox_backlog
 
 log = logging.getLogger(__name__)
 
@@ -134,68 +131,3 @@ def collect(store: Store, clock: Clock, outbox_max_age: timedelta) -> HealthRepo
         outbox_oldest_age=(now - oldest).total_seconds() if oldest else None,
         outbox_max_age=outbox_max_age.total_seconds(),
     )
-
-
-class HealthServer:
-    """A minimal HTTP/1.0 GET server on the node's own event loop (so /livez proves the loop)."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        report: Callable[[], Awaitable[HealthReport]],
-        metrics: Metrics,
-    ):
-        self.host = host
-        self.port = port
-        self.report = report
-        self.metrics = metrics
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        log.info("health and metrics on http://%s:%d/health and /metrics", self.host, self.port)
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readline(), 5)
-            status, content_type, body = await self._route(request.decode("latin-1").split())
-            head = (
-                f"HTTP/1.0 {status}\r\nContent-Type: {content_type}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-            )
-            writer.write(head.encode() + body)
-            await writer.drain()
-        except (TimeoutError, ConnectionError):
-            pass  # a client that says nothing or hangs up gets nothing
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-
-    async def _route(self, words: list[str]) -> tuple[str, str, bytes]:
-        if len(words) < 2 or words[0] != "GET":
-            return "405 Method Not Allowed", "text/plain", b"GET only\n"
-        path = words[1].split("?", 1)[0]
-        if path == "/livez":
-            return "200 OK", "text/plain", b"ok\n"
-        if path == "/health":
-            try:
-                report = await self.report()
-            except Exception as exc:  # the database is down: that is the answer, not a crash
-                body = json.dumps({"healthy": False, "problems": [f"database: {exc}"]})
-                return "503 Service Unavailable", "application/json", body.encode()
-            status = "200 OK" if report.healthy else "503 Service Unavailable"
-            return status, "application/json", json.dumps(report.as_json()).encode()
-        if path == "/metrics":
-            try:
-                return "200 OK", CONTENT_TYPE, await asyncio.to_thread(self.metrics.render)
-            except Exception as exc:  # the outbox gauges need the database
-                return "503 Service Unavailable", "text/plain", f"database: {exc}\n".encode()
-        return "404 Not Found", "text/plain", b"/livez, /health or /metrics\n"

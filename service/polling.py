@@ -19,6 +19,7 @@ from listeners.base import (
     ListenerAuthFailed,
     ListenerError,
     ListenerUnavailable,
+    RateBudget,
     RateLimited,
 )
 from service.health import record_poll
@@ -60,6 +61,7 @@ class SourcePoller:
         self.failures = 0
         self.failure: ListenerError | None = None  # what is wrong now, None when healthy
         self.last_success: datetime | None = None
+        self.rate: RateBudget | None = None  # the platform's rate budget after the last call
         self._turn = asyncio.Lock()  # a push and a poll of one source save one after the other
 
     @property
@@ -124,6 +126,7 @@ class SourcePoller:
         if self.failure:
             log.info("%s recovered", self.source)
         self.failure, self.failures, self.last_success = None, 0, now
+        self.rate = batch.rate or self.rate
         self.next_at = self._budgeted_next(batch, now)
 
     def _budgeted_next(self, batch: Batch, now: datetime) -> datetime:

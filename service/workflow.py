@@ -17,7 +17,7 @@ from enum import StrEnum
 from core.clock import Clock
 from core.models import AlertRow, MentionRow
 from core.platforms import author_values
-from core.states import FINAL_STATES, AlertKind, DraftState, OutboxKind
+from core.states import FINAL_STATES, AlertKind, DraftState, Origin, OutboxKind
 from core.store import PlannedAction, Store
 from responders.alert_format import clock_time
 from responders.telegram_alerts import SavedReply
@@ -39,10 +39,12 @@ class AgentAction(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Agent:
-    """Who acts: their id on the face they act from, and the name staff know them by."""
+    """Who acts: their Telegram user id, the name staff know them by, and the face they act
+    from (recorded with each action)."""
 
     id: str
     name: str
+    origin: Origin = Origin.TELEGRAM
 
 
 UNKNOWN_ALERT = "This alert is unknown here."
@@ -136,6 +138,20 @@ class AgentWorkflow:
         await self.messages.refresh(alert_id)
         return answer
 
+    async def write_reply(self, alert_id: int, agent: Agent, text: str) -> str:
+        """The agent's own text becomes their draft in one step (the web's reply form)."""
+        alert = await self._open_alert(alert_id)
+        if isinstance(alert, str):
+            return alert
+        if alert.kind != AlertKind.MENTION or alert.mention_id is None:
+            return "A grouped alert has no single author to answer."
+        if not text.strip():
+            return "Write the reply first."
+        await self._write(alert_id, agent, AgentAction.REPLY_START)
+        await self._draft(alert_id, agent, text, "typed")
+        await self.messages.refresh(alert_id)
+        return "Check the reply, then send it."
+
     async def type_reply(self, alert_id: int, agent: Agent, text: str) -> bool:
         """The text of the agent who pressed Reply becomes their draft; False when it is not
         theirs to write (staff also talk in reply threads)."""
@@ -166,7 +182,7 @@ class AgentWorkflow:
             },
         )
         await asyncio.to_thread(
-            self.store.send_draft, draft_id, action, agent.id, agent.name, self._now()
+            self.store.send_draft, draft_id, action, agent.id, agent.name, self._now(), agent.origin
         )
         await self.messages.refresh(draft.alert_id)
         return "Reply queued: it is posted in a moment."
@@ -178,7 +194,7 @@ class AgentWorkflow:
         draft = await asyncio.to_thread(self.store.draft, draft_id)
         assert draft is not None
         await asyncio.to_thread(
-            self.store.cancel_draft, draft_id, agent.id, agent.name, self._now()
+            self.store.cancel_draft, draft_id, agent.id, agent.name, self._now(), agent.origin
         )
         await self.messages.refresh(draft.alert_id)
         return "Draft discarded."
@@ -230,6 +246,7 @@ class AgentWorkflow:
             self._now(),
             until=until,
             route=route,
+            origin=agent.origin,
         )
 
     async def _draft(self, alert_id: int, agent: Agent, text: str, source: str) -> None:

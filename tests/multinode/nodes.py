@@ -18,10 +18,11 @@ def node_config(
     directory: Path,
     lease_ttl: str = "2s",
     log_format: str = "text",
-    http_port: int | None = None,
+    web_port: int | None = None,
     searches: int = 0,
 ) -> Path:
-    """The shipped config.yaml plus test settings: short leases, one alert per message."""
+    """The shipped config.yaml plus test settings: short leases, one alert per message, and the
+    web console (with /health and /metrics) on `web_port`, or off."""
     text = SHIPPED_CONFIG.read_text()
     queries = "".join(f"\n      - name: s{n}\n        query: 'broken{n}'" for n in range(searches))
     # Every alert its own message, and no flood budget to wait out within a short test.
@@ -29,12 +30,14 @@ def node_config(
         "  group_after: 3 ": "  group_after: 100 ",
         "  max_per_minute: 18 ": "  max_per_minute: 20 ",
         "    searches: []": f"    searches:{queries or ' []'}",
+        "  listen: ${BRANDPULSE_WEB_LISTEN:-127.0.0.1:8080}": (
+            f"  listen: {'off' if web_port is None else f'127.0.0.1:{web_port}'}"
+        ),
     }
     for old, new in edits.items():
         assert old in text, f"config.yaml changed: update tests/multinode/nodes.py for {old!r}"
         text = text.replace(old, new)
-    port = "" if http_port is None else f"\n  http_port: {http_port}"
-    text += f"\nservice:\n  lease_ttl: {lease_ttl}\n  log_format: {log_format}{port}\n"
+    text += f"\nservice:\n  lease_ttl: {lease_ttl}\n  log_format: {log_format}\n"
     path = directory / "config.yaml"
     path.write_text(text)
     return path

@@ -44,7 +44,7 @@ def test_three_nodes_share_the_work_and_survive_losing_one(
     for index, port in enumerate(ports):
         directory = tmp_path / f"node{index}"
         directory.mkdir()
-        config = node_config(directory, f"{LEASE_TTL}s", http_port=port, searches=3)
+        config = node_config(directory, f"{LEASE_TTL}s", web_port=port, searches=3)
         nodes.append(Node(config, env, directory / "node.log"))
     try:
         before = post_round(fake_x, "before")

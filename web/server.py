@@ -1,0 +1,81 @@
+"""The console served on the node's own event loop: uvicorn's `Server.serve()` beside the
+scheduler and the Telegram application (so `/livez` answering proves the loop runs)."""
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+
+from service.app import BrandPulse
+from web.console import build_console
+from web.context import ConsoleContext
+
+log = logging.getLogger(__name__)
+
+
+class WebListenError(Exception):
+    """`web.listen` names an address this node cannot serve on."""
+
+
+class _OwnSignals(uvicorn.Server):
+    """We own the event loop and its signals (main.py stops the whole node on SIGTERM)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def console_context(app: BrandPulse) -> ConsoleContext:
+    return ConsoleContext(
+        config=app.config,
+        store=app.store,
+        clock=app.clock,
+        zone=app.zone,
+        workflow=app.workflow,
+        saved_replies=app.config.alerts.saved_replies,
+        pollers=app.pollers,
+        health=app.health,
+        metrics=app.metrics,
+    )
+
+
+class ConsoleServer:
+    """Binds `web.listen` at once (a taken port stops the start with a clear error), serves
+    until the node stops."""
+
+    def __init__(self, app: BrandPulse):
+        host, port = app.config.web.address
+        try:
+            self.socket = socket.create_server((host, port), reuse_port=False)
+        except OSError as exc:
+            raise WebListenError(f"web.listen {host}:{port}: {exc.strerror or exc}") from None
+        self.port = self.socket.getsockname()[1]
+        config = uvicorn.Config(
+            build_console(console_context(app)),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            proxy_headers=False,
+        )
+        self.server = _OwnSignals(config)
+        if app.config.web.session_secret is None:
+            log.warning(
+                "web.session_secret is not set (BRANDPULSE_WEB_SECRET): console sessions use a "
+                "random key and end when this node stops"
+            )
+        log.info("web console on http://%s:%d", host, self.port)
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        watcher = asyncio.create_task(self._stop_on(stop))
+        try:
+            await self.server.serve(sockets=[self.socket])
+        finally:
+            watcher.cancel()
+            self.socket.close()
+
+    async def _stop_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.server.should_exit = True
