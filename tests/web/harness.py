@@ -11,6 +11,8 @@ from starlette.testclient import TestClient
 
 from core.clock import FakeClock
 from core.states import WebRole
+from sandbox.telegram_api import FakeTelegram
+from sandbox.x_api import FakeXApi
 from service.app import BrandPulse
 from service.config import AppConfig
 from service.web_links import login_link
@@ -88,3 +90,59 @@ async def async_log_in(client: httpx.AsyncClient, app: BrandPulse) -> str:
     response = await client.post("/login", data={"token": token})
     assert response.status_code == 303, response.text
     return csrf_of((await client.get("/queue")).text)
+
+
+REFUND = "@AcmeSupport order {n} arrived broken and nobody answers. I want a refund!"
+
+
+def reply_env(fake_x: FakeXApi) -> dict[str, str]:
+    """User-context keys, so agents' replies are posted on the fake X."""
+    return {
+        "X_CONSUMER_KEY": fake_x.consumer_key,
+        "X_CONSUMER_SECRET": "secret",
+        "X_ACCESS_TOKEN": fake_x.access_token,
+        "X_ACCESS_TOKEN_SECRET": "secret",
+        "X_POLL_EVERY": "1s",
+    }
+
+
+def post_storm(fake_x: FakeXApi, count: int = 20) -> list[str]:
+    """`count` different customers' refund complaints at once: grouping folds them."""
+    return [
+        fake_x.post_tweet(REFUND.format(n=n), f"customer{n}", followers=100 + n)
+        for n in range(count)
+    ]
+
+
+def edits_of(fake_telegram: FakeTelegram, message_id: int) -> list[str]:
+    """The texts of the editMessageText calls the bot made on `message_id`."""
+    edits = [
+        served.request.params
+        for served in fake_telegram.requests
+        if served.path.lower().endswith("/editmessagetext") and served.status == 200
+    ]
+    return [str(e.get("text", "")) for e in edits if str(e.get("message_id")) == str(message_id)]
+
+
+# The hostile texts of tests/faults, and what a web page must survive as well: 21 in all.
+WEB_HOSTILE = {
+    "script": '@AcmeSupport refund <script>window.pwned=1;alert("x")</script> broken',
+    "img": "@AcmeSupport refund <img src=x onerror=alert(1)> broken",
+    "svg": "@AcmeSupport refund <svg onload=alert(1)></svg> broken",
+    "js_href": "@AcmeSupport refund <a href='javascript:alert(1)'>click</a> broken",
+    "iframe": '@AcmeSupport refund <iframe src="http://evil.example"></iframe> broken',
+    "style": "@AcmeSupport refund <style>body{display:none}</style> broken",
+    "attr": '@AcmeSupport refund " onmouseover="alert(1)" x=" broken',
+    "template": "@AcmeSupport refund {{ 7*7 }} {% raw %} ${7*7} broken",
+    "entity": "@AcmeSupport refund &lt;script&gt;alert(1)&lt;/script&gt; &#60;b&#62; broken",
+    "comment": "@AcmeSupport refund <!-- --><script>alert(1)</script> broken",
+    "meta": '@AcmeSupport refund <meta http-equiv="refresh" content="0;url=http://evil.example">',
+    "form": '@AcmeSupport refund <form action="http://evil.example"><button>Win</button></form>',
+    "csv": "=HYPERLINK(\"http://evil.example\",\"refund\") @AcmeSupport broken",
+}
+
+
+def all_hostile() -> dict[str, str]:
+    from tests.faults.test_hostile_input import HOSTILE
+
+    return {**HOSTILE, **WEB_HOSTILE}
