@@ -866,20 +866,17 @@ class Store:
         wanted: InboxFilter, group: Any, due: Any, now: datetime
     ) -> list[ColumnElement[bool]]:
         own = aliased(AlertRow)
-        first_own = (
-            select(func.min(own.id))
-            .where(own.mention_id == MentionRow.id, own.kind == "mention")
-            .correlate(MentionRow)
-            .scalar_subquery()
+        own_alerts = select(own.id).where(
+            own.mention_id == AlertRow.mention_id, own.kind == "mention"
         )
         conditions: list[ColumnElement[bool]] = [
             AlertRow.state.not_in(FINAL_STATES),
             or_(
                 # The first alert of a mention stands for it (two rules may both alert on it);
-                AlertRow.id == first_own,
+                (AlertRow.kind == "mention") & ~own_alerts.where(own.id < AlertRow.id).exists(),
                 # a group's own message stands for the mention that opened it, until an agent
                 # works that mention by itself (`own_alert`).
-                (AlertRow.kind == "group") & first_own.is_(None),
+                (AlertRow.kind == "group") & ~own_alerts.exists(),
             ),
         ]
         unclaimed = AlertRow.acknowledged_at.is_(None) & (
@@ -909,25 +906,6 @@ class Store:
         if wanted.breached:
             conditions.append(due <= now)
         return conditions
-
-    def inbox_choices(self) -> dict[str, list[str]]:
-        """The platforms, rules and languages of open mentions: the inbox's filter menus."""
-        open_alerts = select(AlertRow.mention_id, AlertRow.rule).where(
-            AlertRow.kind == "mention", AlertRow.state.not_in(FINAL_STATES)
-        )
-        alerts = open_alerts.subquery()
-        with Session(self.engine) as session:
-            rules = session.scalars(select(alerts.c.rule).distinct().order_by(alerts.c.rule))
-            pairs = session.execute(
-                select(MentionRow.platform, MentionRow.lang)
-                .where(MentionRow.id.in_(select(alerts.c.mention_id)))
-                .distinct()
-            ).all()
-            return {
-                "rule": [rule for rule in rules if rule],
-                "platform": sorted({platform for platform, _ in pairs}),
-                "lang": sorted({lang for _, lang in pairs if lang}),
-            }
 
     def mention_alert(self, mention_id: int) -> InboxRow | None:
         """The mention's own (first) alert, or the group it opened, with the message counting

@@ -356,6 +356,9 @@ class FakeTelegram(FakeServer):
         reply_to, allow_missing = _reply_target(params)
         thread_id = params.get("message_thread_id")
         with self._lock:
+            if chat_id > 0 and chat_id not in self._chats:
+                # Telegram: a bot may write to a person only after they started a chat with it.
+                raise TelegramError(403, "Forbidden: bot can't initiate conversation with a user")
             self._check_flood(chat_id)
             chat = self._chat(chat_id, None, None)
             if reply_to is not None and reply_to not in self._history[chat["id"]]:

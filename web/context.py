@@ -13,9 +13,11 @@ from core.clock import Clock
 from core.store import Store
 from core.web_logins import WebLogins
 from responders.telegram_alerts import SavedReply
+from rules.schema import RulesConfig
 from service.config import AppConfig
 from service.health import HealthReport
 from service.metrics import Metrics
+from service.platforms import descriptors
 from service.polling import SourcePoller
 from service.workflow import AgentWorkflow
 
@@ -34,10 +36,19 @@ class ConsoleContext:
     pollers: Sequence[SourcePoller]  # this node's sources (rate budgets are known per node)
     health: Callable[[], Awaitable[HealthReport]]
     metrics: Metrics
+    rules: Callable[[], RulesConfig]  # the rules in force (they reload while running)
 
     @property
     def logins(self) -> WebLogins:
         return WebLogins(self.store.engine)
+
+    def choices(self) -> dict[str, list[str]]:
+        """The filter menus: the configured platforms, rules and languages (no query)."""
+        return {
+            "platform": [platform.info.key for platform in descriptors()],
+            "rule": sorted({rule.name for rule in self.rules().rules}),
+            "lang": list(self.config.brand.languages),
+        }
 
     def is_agent(self, user_id: str) -> bool:
         """May this agent session act? (An empty TELEGRAM_AGENT_IDS lets every agent act, as

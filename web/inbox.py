@@ -97,7 +97,7 @@ class Inbox:
 
     async def queue(self, request: Request) -> Response:
         query, page = await self._page(request)
-        choices = await asyncio.to_thread(self.context.store.inbox_choices)
+        choices = self.context.choices()
         pages = max(1, -(-page.total // PER_PAGE))
         return self.render(
             request,

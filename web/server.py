@@ -39,6 +39,7 @@ def console_context(app: BrandPulse) -> ConsoleContext:
         pollers=app.pollers,
         health=app.health,
         metrics=app.metrics,
+        rules=lambda: app.pipeline.engine.config,
     )
 
 

@@ -138,7 +138,7 @@ WEB_HOSTILE = {
     "comment": "@AcmeSupport refund <!-- --><script>alert(1)</script> broken",
     "meta": '@AcmeSupport refund <meta http-equiv="refresh" content="0;url=http://evil.example">',
     "form": '@AcmeSupport refund <form action="http://evil.example"><button>Win</button></form>',
-    "csv": "=HYPERLINK(\"http://evil.example\",\"refund\") @AcmeSupport broken",
+    "csv": '=HYPERLINK("http://evil.example","refund") @AcmeSupport broken',
 }
 
 

@@ -69,7 +69,13 @@ async def test_the_inbox_in_a_browser(
     async with live_console(app) as live:
         await until(lambda: _delivered(app), what="every alert delivered", timeout=60)
         link = await asyncio.to_thread(
-            login_link, app.store, app.config, WebRole.AGENT, "4242", "@ayse_support", app.clock.now()
+            login_link,
+            app.store,
+            app.config,
+            WebRole.AGENT,
+            "4242",
+            "@ayse_support",
+            app.clock.now(),
         )
         link = link.replace(app.config.web.public_url, live.url)
         context = await browser.new_context()  # type: ignore[attr-defined]

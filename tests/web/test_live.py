@@ -49,11 +49,15 @@ async def test_a_storm_is_worked_one_by_one_on_the_web(
         claimed = await client.post(f"/mentions/{grouped['mention_id']}/claim", data={"csrf": csrf})
         assert claimed.status_code == 303
         await until(
-            lambda: any("1 claimed by @ayse_support" in t for t in edits_of(fake_telegram, group["message_id"])),
+            lambda: any(
+                "1 claimed by @ayse_support" in t
+                for t in edits_of(fake_telegram, group["message_id"])
+            ),
             what="the group's message edited to show the claim",
         )
         row = next(
-            r for r in (await client.get("/queue.json")).json()["rows"]
+            r
+            for r in (await client.get("/queue.json")).json()["rows"]
             if r["mention_id"] == grouped["mention_id"]
         )
         assert row["claimed_by"] == "@ayse_support"
