@@ -95,7 +95,7 @@ async def _run_until_signal(app: BrandPulse, faces: list[ConsoleServer]) -> None
 def cmd_web_link(args: argparse.Namespace) -> int:
     config = _load(args.config)
     try:
-        store = Store.open(config.database.url, create_empty=False)
+        store = Store.open(config.database.url)
     except (SchemaError, OperationalError) as exc:
         problem = str(exc.orig).strip() if isinstance(exc, OperationalError) else str(exc)
         print(f"error: database: {problem}", file=sys.stderr)

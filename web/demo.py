@@ -11,6 +11,7 @@ import itertools
 import logging
 import os
 import random
+import secrets
 import signal
 import tempfile
 from pathlib import Path
@@ -71,6 +72,7 @@ def run_web_demo() -> int:
             "BRANDPULSE_DATABASE_URL": f"sqlite:///{Path(workdir) / 'demo.db'}",
             "BRANDPULSE_WEB_LISTEN": listen,
             "BRANDPULSE_WEB_URL": os.environ.get("BRANDPULSE_WEB_URL", f"http://{listen}"),
+            "BRANDPULSE_WEB_SECRET": secrets.token_hex(32),  # sessions last as long as the demo
             "REPLY_QUIET_HOURS": "off",
         }
         config = load_config(CONFIG, env)
@@ -103,7 +105,7 @@ async def _serve(app: BrandPulse, console: ConsoleServer, x: FakeXApi) -> None:
     print(f"BrandPulse web demo: fake X at {x.base_url}; a new mention every {PLANT_EVERY:.0f} s.")
     print(f"Log in as agent {AGENT_NAME} (one use, 10 minutes):\n  {agent}")
     print(f"Or as a viewer (may only look):\n  {viewer}")
-    print("Ctrl-C stops the demo.")
+    print("Ctrl-C stops the demo.", flush=True)
     planter = asyncio.create_task(_plant(x, stop))
     try:
         await app.run(stop, [console])
