@@ -18,12 +18,14 @@ from starlette.routing import Route
 
 from core.store import InboxFilter, InboxPage, InboxRow
 from responders.alert_buttons import SNOOZES
+from service.workflow import Agent
 from web.auth import agent_action, login_required, visitor
 from web.context import ConsoleContext, as_json
 
 PER_PAGE = 50
 STATES = ("open", "claimed", "snoozed")
 SNOOZE_CHOICES = {"s15": "15 minutes", "s60": "1 hour"}
+VERBS = ("claim", "resolve", "not-relevant", "escalate", "snooze", "reply")
 MAX_REPLY = 4000
 ROW_FIELDS = [
     *("mention_id", "alert_id", "group_id", "platform", "author", "followers", "text", "lang"),
@@ -155,13 +157,15 @@ class Inbox:
     async def act(self, request: Request) -> Response:
         mention_id = request.path_params["mention_id"]
         verb = request.path_params["verb"]
-        own = await asyncio.to_thread(self.context.store.own_alert, mention_id)
+        form = await request.form()
         flow = self.context.workflow
+        if verb not in VERBS or (verb == "snooze" and form.get("for") not in SNOOZE_CHOICES):
+            return self.render(request, "missing.html", status_code=404)
+        own = await asyncio.to_thread(self.context.store.own_alert, mention_id)
         if own is None or flow is None:
             return self.render(request, "missing.html", status_code=404)
         agent = _visitor_agent(request)
         alert_id = own.id or 0
-        form = await request.form()
         if verb == "claim":
             answer = await flow.claim(alert_id, agent)
         elif verb == "resolve":
@@ -170,16 +174,14 @@ class Inbox:
             answer = await flow.not_relevant(alert_id, agent)
         elif verb == "escalate":
             answer = await flow.escalate(alert_id, agent)
-        elif verb == "snooze" and form.get("for") in SNOOZE_CHOICES:
+        elif verb == "snooze":
             answer = await flow.snooze(alert_id, agent, SNOOZES[str(form.get("for"))])
-        elif verb == "reply":
-            answer = await self._reply(alert_id, agent, form.get("saved"), form.get("text"))
         else:
-            return self.render(request, "missing.html", status_code=404)
+            answer = await self._reply(alert_id, agent, form.get("saved"), form.get("text"))
         request.session["flash"] = answer
         return RedirectResponse(f"/mentions/{mention_id}", status_code=303)
 
-    async def _reply(self, alert_id: int, agent: Any, saved: Any, text: Any) -> str:
+    async def _reply(self, alert_id: int, agent: Agent, saved: Any, text: Any) -> str:
         """A saved reply (by its index) or the agent's own text becomes a draft to confirm."""
         flow = self.context.workflow
         assert flow is not None
@@ -207,7 +209,7 @@ class Inbox:
         return RedirectResponse(target, status_code=303)
 
 
-def _visitor_agent(request: Request) -> Any:
+def _visitor_agent(request: Request) -> Agent:
     who = visitor(request)
     assert who is not None  # agent_action let the request in
     return who.agent

@@ -15,6 +15,7 @@ from telegram.error import (
     BadRequest,
     Conflict,
     EndPointNotFound,
+    Forbidden,
     InvalidToken,
     NetworkError,
     RetryAfter,
@@ -279,6 +280,8 @@ async def test_flood_limits_per_group_and_overall() -> None:
             await limited.send_message(GROUP, "paced")
             clock[0] += 1
 
+            for chat in range(1, 32):  # people who started a private chat with the bot
+                fake.push_group_message(chat, "/start", {"id": chat, "first_name": f"p{chat}"})
             for chat in range(1, 31):
                 await limited.send_message(chat, "private burst")
             with pytest.raises(RetryAfter, match="Retry in 1 seconds"):
@@ -286,6 +289,13 @@ async def test_flood_limits_per_group_and_overall() -> None:
             clock[0] += 1
             await limited.send_message(31, "next second")
     assert len(fake.sent) == 20 + 1 + 30 + 1
+
+
+async def test_a_bot_cannot_write_first_to_a_person(fake: FakeTelegram, bot: Bot) -> None:
+    with pytest.raises(Forbidden, match="bot can't initiate conversation with a user"):
+        await bot.send_message(4242, "hello")
+    fake.push_group_message(4242, "/start", {"id": 4242, "first_name": "Ayşe"})
+    assert (await bot.send_message(4242, "hello")).chat.id == 4242
 
 
 async def test_fault_knobs(fake: FakeTelegram, bot: Bot) -> None:

@@ -2,8 +2,9 @@
 a storm grouped in Telegram is listed and worked one by one, both faces stay in step, and a
 reply is posted once however often Send is pressed."""
 
+import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -11,7 +12,7 @@ from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
 from service.app import BrandPulse
 from service.config import AppConfig
-from tests.service.alerting import AGENT, OTHER_AGENT, buttons, staff_messages
+from tests.service.alerting import OTHER_AGENT, buttons, staff_messages
 from tests.web.harness import (
     async_log_in,
     edits_of,
@@ -103,15 +104,13 @@ async def test_a_claim_in_telegram_shows_on_the_web(
         await until_async(claimed_on_the_web)
         history = (await client.get(f"/mentions/{row['mention_id']}")).text
         assert "@ben_support · claim · from telegram" in history
-        assert AGENT["id"] != OTHER_AGENT["id"]
 
 
-async def until_async(condition: Callable[[], object], timeout: float = 10) -> None:
-    import asyncio
-
+async def until_async(condition: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
+    """Await an asynchronous condition (a page the browser would poll)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not await condition():  # type: ignore[misc]
+    while not await condition():
         assert loop.time() < deadline, "not reached in time"
         await asyncio.sleep(0.1)
 
@@ -119,3 +118,52 @@ async def until_async(condition: Callable[[], object], timeout: float = 10) -> N
 def delivered(app: BrandPulse) -> bool:
     outbox = app.store.outbox()
     return bool(outbox) and all(row.state == "sent" for row in outbox)
+
+
+async def test_every_action_from_the_web_goes_through_the_workflow(
+    fake_x: FakeXApi, fake_telegram: FakeTelegram, sandbox_config: Callable[..., AppConfig]
+) -> None:
+    for n in range(3):
+        fake_x.post_tweet(f"@AcmeSupport order {n} arrived broken, refund please", f"buyer{n}")
+    app = web_service(sandbox_config, fake_x)
+    async with live_console(app) as live, httpx.AsyncClient(base_url=live.url) as client:
+        await until(lambda: len(staff_messages(fake_telegram)) == 3, what="three alerts")
+        csrf = await async_log_in(client, app)
+        rows = {r["author"]: r for r in (await client.get("/queue.json")).json()["rows"]}
+        ids = {author: row["mention_id"] for author, row in rows.items()}
+
+        async def act(author: str, verb: str, **form: str) -> str:
+            response = await client.post(
+                f"/mentions/{ids[author]}/{verb}", data={"csrf": csrf, **form}
+            )
+            assert response.status_code == 303, response.text
+            page = (await client.get(f"/mentions/{ids[author]}")).text
+            found = re.search(r'id="flash">([^<]*)<', page)
+            return found.group(1) if found else ""
+
+        assert (await act("buyer0", "snooze", **{"for": "s15"})).startswith("Snoozed until")
+        assert await act("buyer0", "escalate") == "Escalated."
+        assert await act("buyer1", "resolve") == "Resolved."
+        assert (
+            await act("buyer2", "not-relevant")
+            == "Marked not relevant; the rules&#39; backtest will show it."
+        )
+        bad = await client.post(
+            f"/mentions/{ids['buyer0']}/snooze", data={"csrf": csrf, "for": "1y"}
+        )
+        assert bad.status_code == 404
+
+        left = (await client.get("/queue.json")).json()["rows"]
+        assert [r["author"] for r in left] == ["buyer0"]  # resolved and dismissed ones leave
+        assert left[0]["snoozed_until"] is not None
+        assert (await client.get("/queue.json?state=snoozed")).json()["total"] == 1
+        actions = [
+            (a.action, a.origin)
+            for alert in app.store.alerts()
+            for a in app.store.agent_actions(alert.id or 0)
+        ]
+        assert sorted(actions) == sorted(
+            [("snooze", "web"), ("escalate", "web"), ("resolve", "web"), ("not_relevant", "web")]
+        )
+        texts = [m["text"] for m in staff_messages(fake_telegram)]
+        assert any("Resolved" in t for t in texts), texts
