@@ -7,6 +7,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram.error import TelegramError
@@ -36,7 +37,7 @@ from service.alert_views import AlertViews
 from service.commands import StaffCommands
 from service.config import AppConfig
 from service.grouping import AlertResponder
-from service.health import HealthReport, HealthServer, collect
+from service.health import HealthReport, HealthServer, collect, record_stream
 from service.metrics import Metrics
 from service.outbox import OneAtATime, OutboxWorker
 from service.pipeline import Pipeline
@@ -97,7 +98,7 @@ class BrandPulse:
         self.metrics = Metrics(self.store, self.clock)
         self.telegram = build_application(config.platforms.telegram)
         self.runtime = TelegramRuntime(self.telegram, self.leases) if self.telegram else None
-        wiring = Wiring(self.clock, self.telegram)
+        wiring = Wiring(self.clock, self.telegram, config_path)
         self.pollers: list[SourcePoller] = []  # polled sources
         self.pushed: list[tuple[SourcePoller, PushHook]] = []  # sources the platform pushes to
         self._add_sources(wiring)
@@ -242,7 +243,9 @@ class BrandPulse:
 
     async def _run_once(self, summary: RunSummary) -> None:
         await self._recover()
-        for poller in self.pollers:
+        # A streamed source in a one-shot run: no connection, its gap fill is the poll.
+        streamed = [poller for poller, push in self.pushed if push.run is not None]
+        for poller in self.pollers + streamed:
             if not await asyncio.to_thread(self.leases.hold, source_lease(poller.source)):
                 continue  # a running node polls it
             result = await poller.poll()
@@ -331,16 +334,42 @@ class BrandPulse:
             ", ".join(p.source for p in self.pollers) or "no sources",
         )
         polls = [poller.source for poller in self.pollers]
-        if self.runtime is None:
-            await run_until(scheduler, self._steps, stop, polls, self.clock.now())
-            return
-        # Telegram may be down at start: listening goes on, alerts wait in the outbox.
-        telegram_up = asyncio.create_task(self.runtime.start(stop))
+        streams = self._open_streams()
         try:
-            await run_until(scheduler, self._steps, stop, polls, self.clock.now())
+            if self.runtime is None:
+                await run_until(scheduler, self._steps, stop, polls, self.clock.now())
+                return
+            # Telegram may be down at start: listening goes on, alerts wait in the outbox.
+            telegram_up = asyncio.create_task(self.runtime.start(stop))
+            try:
+                await run_until(scheduler, self._steps, stop, polls, self.clock.now())
+            finally:
+                telegram_up.cancel()
+                await self.runtime.stop()
         finally:
-            telegram_up.cancel()
-            await self.runtime.stop()
+            for task in streams:
+                task.cancel()
+            await asyncio.gather(*streams, return_exceptions=True)
+
+    def _open_streams(self) -> list[asyncio.Task[None]]:
+        """The connections push sources hold themselves (X's stream), each under its lease."""
+        tasks = []
+        for poller, push in self.pushed:
+            if push.run is None:
+                continue
+            lease = source_lease(poller.source)
+
+            async def hold(lease: str = lease) -> bool:
+                return await asyncio.to_thread(self.leases.hold, lease)
+
+            async def report(figures: dict[str, Any], source: str = poller.source) -> None:
+                now = self.clock.now()
+                await asyncio.to_thread(
+                    record_stream, self.store, source, self.store.node, now, figures
+                )
+
+            tasks.append(asyncio.create_task(push.run(hold, report), name=poller.source))
+        return tasks
 
     async def _lease_job(self) -> None:
         """Renew leases, retry the actions of nodes that died, elect the update reader."""

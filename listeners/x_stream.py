@@ -1,0 +1,370 @@
+"""X's filtered stream as a push source: posts matching our stream rules, as they are published.
+
+Our own small client over httpx, not tweepy's `StreamingClient`/`AsyncStreamingClient`: tweepy
+hard-codes `https://api.twitter.com/2/tweets/search/stream` (the sandbox and self-hosted proxies
+need the configured `api_base`), its async client needs aiohttp (not a dependency here), and its
+reconnect loop sleeps on `asyncio.sleep`/`time.sleep` with a socket read timeout for stalls, so
+none of X's disconnect rules could be tested without waiting real time. The wire format and
+the waits are X's own (docs.x.com, "Filtered stream: handling disconnections"):
+
+- a keep-alive `\\r\\n` comes every 20 s, so 21 s without any data means a stalled connection;
+- after a drop, reconnect at once; after further network errors wait 250 ms more each time,
+  up to 16 s; after HTTP errors wait 5 s, doubling up to 320 s; after a 429 start at 60 s.
+
+No gap, no double: every (re)connect marks a gap, and the next `fetch` fills it with recent
+search per rule (`since_id` = the newest post saved from this source, held in its cursor) before
+handing over what the stream buffered. Posts are unique on their id when stored, so a post seen
+by both the stream and the gap fill is saved once.
+
+Cursor: JSON `{"since_id": …}`, the newest post saved. It advances only after a gap was filled,
+so a restart while a gap is open searches the gap again.
+"""
+
+import asyncio
+import dataclasses
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+import tweepy
+
+from core.models import Mention
+from listeners.base import Batch, ListenerAuthFailed, ListenerError
+from listeners.x import TWEET_FIELDS, USER_FIELDS, XConfig, XCursor, XListener
+from listeners.x_rules import Locate, RuleSync, StreamRule
+
+log = logging.getLogger(__name__)
+
+STREAM_PATH = "/2/tweets/search/stream"
+STALL_AFTER = 21.0  # seconds without data or keep-alive (X sends one every 20 s)
+NETWORK_STEP, NETWORK_MAX = 0.25, 16.0
+HTTP_START, HTTP_MAX, RATE_LIMITED_START = 5.0, 320.0, 60.0
+LEASE_WAIT = 5.0  # how often a node without the stream's lease asks again
+# A gap bigger than this many rounds of `max_pages_per_poll` pages per rule is cut short.
+GAP_ROUNDS = 10
+
+Sleep = Callable[[float], Awaitable[None]]
+Hold = Callable[[], Awaitable[bool]]
+Report = Callable[[dict[str, Any]], Awaitable[None]]  # the figures, as JSON
+
+
+@dataclasses.dataclass(slots=True)
+class StreamFigures:
+    """What health shows about the connection."""
+
+    connected_since: datetime | None = None  # None: not connected now
+    last_keepalive: datetime | None = None  # the last keep-alive or post
+    reconnects: int = 0
+    posts_received: int = 0
+    gap_fills: int = 0
+    problem: str = ""  # why it is not connected (or what X refused), "" when fine
+
+    def as_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        return json.loads(json.dumps(data, default=lambda v: v.isoformat()))
+
+
+class _Stalled(Exception):
+    pass
+
+
+class _HttpRefused(Exception):
+    def __init__(self, status: int, detail: str):
+        super().__init__(f"{status} {detail}".strip())
+        self.status = status
+
+
+class XStreamListener:
+    platform: ClassVar[str] = "x"
+
+    def __init__(
+        self,
+        source: str,
+        config: XConfig,
+        rules: list[StreamRule],
+        search: tweepy.Client,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Sleep = asyncio.sleep,
+        locate: Locate | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        """`search`: the tweepy client of recent search (gap fills); `sleep`: every wait."""
+        self.source = source
+        self.config = config
+        self.rules = rules
+        self.search = search
+        self.clock = clock
+        self.sleep = sleep
+        self.locate = locate
+        self.transport = transport
+        self.figures = StreamFigures()
+        self.running = False
+        self.on_buffered: Callable[[], Awaitable[None]] | None = None
+        # Posts from the stream and the gap fills, held until a stored cursor covers them.
+        self._pending: dict[str, Mention] = {}
+        self._gap_due = True  # a (re)start is a gap too
+        self._rule_problems = ""  # what X refused of our rules, shown in health
+        self._refused: set[str] = set()  # their values
+        self._parser = XListener(source, config, search, clock=clock)
+        self._searchers = [
+            XListener(source, config, search, query=rule.value, clock=clock) for rule in rules
+        ]
+
+    # --- the save side: the poll job's `fetch` ---------------------------------------------------
+
+    async def fetch(self, cursor: str | None) -> Batch:
+        since = XCursor.parse(cursor).since
+        # What the stored cursor covers was saved: only now may it leave the buffer.
+        floor = int(since or 0)
+        self._pending = {k: m for k, m in self._pending.items() if int(k) > floor}
+        calls = 0
+        if self._gap_due:
+            self._gap_due = False
+            try:
+                filled, calls = await self._fill_gap(cursor)
+            except ListenerError:
+                self._gap_due = True  # the next fetch tries again; the stream goes on
+                raise
+            for mention in filled:
+                self._keep(mention)
+            self.figures.gap_fills += 1
+        found = dict(self._pending)
+        newest = max((int(k) for k in found), default=floor)
+        next_cursor = json.dumps({"since_id": str(newest)}) if newest else None
+        return Batch(mentions=list(found.values()), next_cursor=next_cursor, calls=calls)
+
+    async def _fill_gap(self, cursor: str | None) -> tuple[list[Mention], int]:
+        """Recent search for every rule since the newest saved post (first start: backfill)."""
+        found: list[Mention] = []
+        calls = 0
+        for rule, searcher in zip(self.rules, self._searchers, strict=True):
+            if rule.value in self._refused:
+                continue  # not in force on X: nothing to fill
+            position = cursor
+            for _ in range(GAP_ROUNDS):
+                batch = await searcher.fetch(position)
+                calls += batch.calls
+                tag = [{"tag": rule.tag, "via": "gap_fill"}]
+                found += [_with_rules(m, tag) for m in batch.mentions]
+                position = batch.next_cursor or position
+                if not batch.more:
+                    break
+            else:
+                log.warning("%s: gap for %r larger than the fill allows", self.source, rule.tag)
+        return found, calls
+
+    # --- the connection ------------------------------------------------------------------------
+
+    async def run(self, hold: Hold, report: Report) -> None:
+        """Hold the stream open while this node holds its lease; cancel the task to stop."""
+        self.running = True
+        saved = asyncio.Event()
+        saver = asyncio.create_task(self._saver(saved))
+        try:
+            async with self._client() as client:
+                await self._connection_loop(client, hold, report, saved)
+        finally:
+            self.running = False
+            saver.cancel()
+            self.figures.connected_since = None
+            await asyncio.gather(saver, return_exceptions=True)
+
+    def _client(self) -> httpx.AsyncClient:
+        token = self.config.bearer_token.get_secret_value()
+        # No read timeout: a stall is judged by `STALL_AFTER` on our own (testable) clock.
+        timeout = httpx.Timeout(self.config.timeout.total_seconds(), read=None)
+        return httpx.AsyncClient(
+            base_url=self.config.api_base,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            transport=self.transport,
+        )
+
+    async def _saver(self, saved: asyncio.Event) -> None:
+        """Hand what arrived to the poll job, one save at a time, bursts coalesced."""
+        while True:
+            await saved.wait()
+            saved.clear()
+            if self.on_buffered is not None:
+                try:
+                    await self.on_buffered()
+                except Exception:
+                    log.exception("%s: saving streamed posts failed; retried later", self.source)
+
+    async def _connection_loop(
+        self, client: httpx.AsyncClient, hold: Hold, report: Report, saved: asyncio.Event
+    ) -> None:
+        network_wait = 0.0
+        http_wait = HTTP_START
+        rules_done = False
+        while True:
+            if not await hold():
+                await self.sleep(LEASE_WAIT)  # another node streams: one connection per app
+                continue
+            try:
+                if not rules_done:
+                    await self._sync_rules(client, report)
+                    rules_done = True
+                await self._stream(client, hold, report, saved)
+                wait, network_wait = network_wait, min(network_wait + NETWORK_STEP, NETWORK_MAX)
+                http_wait = HTTP_START
+                state = "the stream ended"
+            except _Stalled:
+                wait, network_wait = network_wait, min(network_wait + NETWORK_STEP, NETWORK_MAX)
+                state = f"no data for {STALL_AFTER:.0f} s (stalled)"
+            except httpx.TransportError as exc:
+                wait, network_wait = network_wait, min(network_wait + NETWORK_STEP, NETWORK_MAX)
+                state = f"network error ({type(exc).__name__})"
+            except _HttpRefused as exc:
+                start = RATE_LIMITED_START if exc.status in (420, 429) else HTTP_START
+                wait = max(http_wait, start)
+                http_wait = min(wait * 2, HTTP_MAX)
+                state = f"X refused the connection ({exc})"
+            except ListenerError as exc:  # the rules endpoints failed
+                wait = http_wait
+                http_wait = min(wait * 2, HTTP_MAX)
+                state = str(exc)
+            if self.figures.connected_since is not None or not self.figures.problem:
+                log.warning("%s disconnected: %s (reconnect in %.2f s)", self.source, state, wait)
+            self.figures.connected_since = None
+            self.figures.problem = f"disconnected: {state}"
+            self.figures.reconnects += 1
+            await report(self.figures.as_json())
+            if wait:
+                await self.sleep(wait)
+
+    async def _sync_rules(self, client: httpx.AsyncClient, report: Report) -> None:
+        result = await RuleSync(client, self.locate).reconcile(self.rules)
+        log.info(
+            "%s: stream rules reconciled (%d added, %d deleted, %d kept)",
+            self.source,
+            len(result.added),
+            len(result.deleted),
+            result.kept,
+        )
+        self._rule_problems = "; ".join(str(problem) for problem in result.problems)
+        self._refused = {problem.rule.value for problem in result.problems}
+        if result.problems:
+            self.figures.problem = self._rule_problems
+            await report(self.figures.as_json())
+
+    async def _stream(
+        self, client: httpx.AsyncClient, hold: Hold, report: Report, saved: asyncio.Event
+    ) -> None:
+        params = {
+            "expansions": "author_id",
+            "tweet.fields": ",".join(TWEET_FIELDS),
+            "user.fields": ",".join(USER_FIELDS),
+        }
+        async with client.stream("GET", STREAM_PATH, params=params) as response:
+            if response.status_code != 200:
+                await response.aread()
+                raise _refused(response)
+            now = self.clock()
+            self.figures.connected_since = self.figures.last_keepalive = now
+            self.figures.problem = self._rule_problems
+            log.info("%s connected to X's filtered stream", self.source)
+            self._gap_due = True  # what was published while we were away
+            saved.set()
+            await report(self.figures.as_json())
+            await self._read(response, hold, report, saved)
+
+    async def _read(
+        self, response: httpx.Response, hold: Hold, report: Report, saved: asyncio.Event
+    ) -> None:
+        lines = response.aiter_lines()
+        while True:
+            line = await self._next_line(lines)
+            if line is None:
+                return
+            self.figures.last_keepalive = self.clock()
+            if not line.strip():  # a keep-alive, every 20 s
+                await report(self.figures.as_json())
+                if not await hold():
+                    log.warning("%s: lease lost to another node; closing the stream", self.source)
+                    return
+                continue
+            if self._take(line):
+                saved.set()
+
+    async def _next_line(self, lines: Any) -> str | None:
+        """The next line, None when the stream ended; `_Stalled` after 21 s of silence."""
+        reading = asyncio.ensure_future(_one(lines))
+        timer = asyncio.ensure_future(self.sleep(STALL_AFTER))
+        try:
+            done, _ = await asyncio.wait({reading, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            if not reading.done():
+                reading.cancel()
+        if reading not in done:
+            raise _Stalled
+        try:
+            return reading.result()
+        except StopAsyncIteration:
+            return None
+
+    def _take(self, line: str) -> bool:
+        """Buffer one streamed post; False (and a warning) for a line that is not one."""
+        try:
+            body = json.loads(line)
+            tweet = body["data"]
+            included = (body.get("includes") or {}).get("users") or []
+            users = {u.get("id"): u for u in included if isinstance(u, dict)}
+            mention = self._parser.mention(tweet, users)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if isinstance(body := _json_or_none(line), dict) and "errors" in body:
+                log.warning("%s: X sent an error on the stream: %s", self.source, line[:300])
+            else:
+                log.warning("%s: skipped a malformed line (%r): %r", self.source, exc, line[:200])
+            return False
+        rules = [r for r in body.get("matching_rules") or [] if isinstance(r, dict)]
+        self._keep(_with_rules(mention, rules))
+        self.figures.posts_received += 1
+        return True
+
+    def _keep(self, mention: Mention) -> None:
+        known = self._pending.get(mention.external_id)
+        self._pending[mention.external_id] = _merged(known, mention)
+
+
+async def _one(lines: Any) -> str:
+    return await anext(lines)
+
+
+def _refused(response: httpx.Response) -> Exception:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    detail = ""
+    if isinstance(body, dict):
+        detail = str(body.get("connection_issue") or body.get("title") or "")
+    if response.status_code in (401, 403):
+        return ListenerAuthFailed(f"X refused the stream credentials ({response.status_code})")
+    return _HttpRefused(response.status_code, detail)
+
+
+def _json_or_none(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+def _with_rules(mention: Mention, rules: list[dict[str, Any]]) -> Mention:
+    """The mention with the stream rules that caught it (`raw.matching_rules`)."""
+    return dataclasses.replace(mention, raw={**mention.raw, "matching_rules": rules})
+
+
+def _merged(old: Mention | None, new: Mention) -> Mention:
+    """One post caught twice (two rules, or stream and gap fill): one mention, every rule."""
+    if old is None:
+        return new
+    rules = list(old.raw.get("matching_rules") or [])
+    rules += [r for r in new.raw.get("matching_rules") or [] if r not in rules]
+    return _with_rules(old, rules)
