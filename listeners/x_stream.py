@@ -67,6 +67,30 @@ class StreamFigures:
         return json.loads(json.dumps(data, default=lambda v: v.isoformat()))
 
 
+class ReconnectWaits:
+    """X's waits before reconnecting, reset by every successful connection."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._network = 0.0  # the first reconnect after a drop is immediate
+        self._http = HTTP_START
+
+    def after_network_error(self) -> float:
+        """0 s, then 250 ms more each time, up to 16 s (a drop, a stall, a refused socket)."""
+        wait = self._network
+        self._network = min(self._network + NETWORK_STEP, NETWORK_MAX)
+        return wait
+
+    def after_http_error(self, status: int) -> float:
+        """5 s doubling up to 320 s; from 60 s when rate limited (420/429)."""
+        start = RATE_LIMITED_START if status in (420, 429) else HTTP_START
+        wait = max(self._http, start)
+        self._http = min(wait * 2, HTTP_MAX)
+        return wait
+
+
 class _Stalled(Exception):
     pass
 
@@ -198,8 +222,7 @@ class XStreamListener:
     async def _connection_loop(
         self, client: httpx.AsyncClient, hold: Hold, report: Report, saved: asyncio.Event
     ) -> None:
-        network_wait = 0.0
-        http_wait = HTTP_START
+        backoff = ReconnectWaits()
         rules_done = False
         while True:
             if not await hold():
@@ -209,25 +232,19 @@ class XStreamListener:
                 if not rules_done:
                     await self._sync_rules(client, report)
                     rules_done = True
-                await self._stream(client, hold, report, saved)
-                wait, network_wait = network_wait, min(network_wait + NETWORK_STEP, NETWORK_MAX)
-                http_wait = HTTP_START
-                state = "the stream ended"
+                await self._stream(client, hold, report, saved, backoff)
+                wait, state = backoff.after_network_error(), "the stream ended"
             except _Stalled:
-                wait, network_wait = network_wait, min(network_wait + NETWORK_STEP, NETWORK_MAX)
+                wait = backoff.after_network_error()
                 state = f"no data for {STALL_AFTER:.0f} s (stalled)"
             except httpx.TransportError as exc:
-                wait, network_wait = network_wait, min(network_wait + NETWORK_STEP, NETWORK_MAX)
+                wait = backoff.after_network_error()
                 state = f"network error ({type(exc).__name__})"
             except _HttpRefused as exc:
-                start = RATE_LIMITED_START if exc.status in (420, 429) else HTTP_START
-                wait = max(http_wait, start)
-                http_wait = min(wait * 2, HTTP_MAX)
+                wait = backoff.after_http_error(exc.status)
                 state = f"X refused the connection ({exc})"
-            except ListenerError as exc:  # the rules endpoints failed
-                wait = http_wait
-                http_wait = min(wait * 2, HTTP_MAX)
-                state = str(exc)
+            except ListenerError as exc:  # refused credentials, or the rules endpoints failed
+                wait, state = backoff.after_http_error(0), str(exc)
             if self.figures.connected_since is not None or not self.figures.problem:
                 log.warning("%s disconnected: %s (reconnect in %.2f s)", self.source, state, wait)
             self.figures.connected_since = None
@@ -253,7 +270,12 @@ class XStreamListener:
             await report(self.figures.as_json())
 
     async def _stream(
-        self, client: httpx.AsyncClient, hold: Hold, report: Report, saved: asyncio.Event
+        self,
+        client: httpx.AsyncClient,
+        hold: Hold,
+        report: Report,
+        saved: asyncio.Event,
+        backoff: "ReconnectWaits",
     ) -> None:
         params = {
             "expansions": "author_id",
@@ -264,6 +286,7 @@ class XStreamListener:
             if response.status_code != 200:
                 await response.aread()
                 raise _refused(response)
+            backoff.reset()
             now = self.clock()
             self.figures.connected_since = self.figures.last_keepalive = now
             self.figures.problem = self._rule_problems

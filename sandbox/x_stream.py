@@ -110,6 +110,12 @@ class StreamHub:
             for connection in self._connections:
                 connection.frames.put(_Drop(partial))
 
+    def send_raw(self, data: bytes) -> None:
+        """Write these exact bytes on every live connection (malformed-line tests)."""
+        with self._lock:
+            for connection in self._connections:
+                connection.frames.put(data)
+
     def stall_stream(self) -> None:
         """The current connections stay open but nothing more arrives, not even keep-alives."""
         with self._lock:
