@@ -187,7 +187,7 @@ class XStreamListener:
         """Hold the stream open while this node holds its lease; cancel the task to stop."""
         self.running = True
         saved = asyncio.Event()
-        saver = asyncio.create_task(self._saver(saved))
+        saver = asyncio.create_task(self._saver(saved, report))
         try:
             async with self._client() as client:
                 await self._connection_loop(client, hold, report, saved)
@@ -208,8 +208,9 @@ class XStreamListener:
             transport=self.transport,
         )
 
-    async def _saver(self, saved: asyncio.Event) -> None:
-        """Hand what arrived to the poll job, one save at a time, bursts coalesced."""
+    async def _saver(self, saved: asyncio.Event, report: Report) -> None:
+        """Hand what arrived to the poll job, one save at a time, bursts coalesced; then tell
+        health the new counts."""
         while True:
             await saved.wait()
             saved.clear()
@@ -218,6 +219,7 @@ class XStreamListener:
                     await self.on_buffered()
                 except Exception:
                     log.exception("%s: saving streamed posts failed; retried later", self.source)
+            await report(self.figures.as_json())
 
     async def _connection_loop(
         self, client: httpx.AsyncClient, hold: Hold, report: Report, saved: asyncio.Event
