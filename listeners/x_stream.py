@@ -186,6 +186,7 @@ class XStreamListener:
     async def run(self, hold: Hold, report: Report) -> None:
         """Hold the stream open while this node holds its lease; cancel the task to stop."""
         self.running = True
+        hold, report = self._guarded(hold, report)
         saved = asyncio.Event()
         saver = asyncio.create_task(self._saver(saved, report))
         try:
@@ -196,6 +197,25 @@ class XStreamListener:
             saver.cancel()
             self.figures.connected_since = None
             await asyncio.gather(saver, return_exceptions=True)
+
+    def _guarded(self, hold: Hold, report: Report) -> tuple[Hold, Report]:
+        """The lease check and the health report, never ending the stream when the database
+        fails: without a lease answer this node does not stream; a lost report is only late."""
+
+        async def safe_hold() -> bool:
+            try:
+                return await hold()
+            except Exception as exc:
+                log.warning("%s: lease check failed (%s); not streaming", self.source, exc)
+                return False
+
+        async def safe_report(figures: dict[str, Any]) -> None:
+            try:
+                await report(figures)
+            except Exception as exc:
+                log.debug("%s: stream figures not recorded (%s)", self.source, exc)
+
+        return safe_hold, safe_report
 
     def _client(self) -> httpx.AsyncClient:
         token = self.config.bearer_token.get_secret_value()

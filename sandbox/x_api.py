@@ -17,8 +17,15 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
-from sandbox.http import Clock, FakeServer, Reply, Request, base36
-from sandbox.x_query import BadRequest, XTweet, XUser, compile_query
+from sandbox.http import Clock, FakeServer, Reply, Request
+from sandbox.x_query import (
+    BadRequest,
+    TimelineWindow,
+    XTweet,
+    XUser,
+    compile_query,
+    encode_token,
+)
 from sandbox.x_stream import StreamHub
 
 # Twitter's snowflake epoch (2010-11-04): ids are (ms since it) << 22, so they grow with time.
@@ -299,7 +306,7 @@ class FakeXApi(FakeServer):
         return self._page(request, lambda t: t.created_at >= oldest and matches(t))
 
     def _page(self, request: Request, keep: Callable[[XTweet], bool]) -> Reply:
-        window = _TimelineWindow.from_query(request.query)
+        window = TimelineWindow.from_query(request.query)
         candidates = (t for t in reversed(self._timeline) if window.admits(t) and keep(t))
         page = [t for _, t in zip(range(window.max_results + 1), candidates, strict=False)]
         has_more = len(page) > window.max_results
@@ -316,7 +323,7 @@ class FakeXApi(FakeServer):
             "oldest_id": page[-1].id,
         }
         if has_more:
-            meta["next_token"] = _encode_token(page[-1].id)
+            meta["next_token"] = encode_token(page[-1].id)
         body["meta"] = meta
         return Reply(200, body)
 
@@ -357,82 +364,6 @@ class FakeXApi(FakeServer):
         self.posted.append(PostedTweet(tweet.id, text, reply_to))
         data = {"id": tweet.id, "text": text, "edit_history_tweet_ids": [tweet.id]}
         return Reply(201, {"data": data}, {"location": f"{self.base_url}/2/tweets/{tweet.id}"})
-
-
-@dataclass(frozen=True)
-class _TimelineWindow:
-    """The id/time bounds and page size of one timeline request."""
-
-    max_results: int
-    since_id: int | None
-    until_id: int | None
-    start_time: float | None
-    end_time: float | None
-
-    @classmethod
-    def from_query(cls, query: dict[str, str]) -> _TimelineWindow:
-        raw_max = query.get("max_results", "10")
-        if not raw_max.isdigit() or not 5 <= int(raw_max) <= 100:
-            raise BadRequest(
-                "max_results",
-                raw_max,
-                f"The `max_results` query parameter value [{raw_max}] is not between 5 and 100",
-            )
-        # Both bounds are exclusive: a page token continues below the previous page's oldest id.
-        bounds = [_int_param(query, "until_id")]
-        for token_name in ("pagination_token", "next_token"):
-            if token_name in query:
-                bounds.append(_decode_token(token_name, query[token_name]))
-        present = [b for b in bounds if b is not None]
-        return cls(
-            max_results=int(raw_max),
-            since_id=_int_param(query, "since_id"),
-            until_id=min(present) if present else None,
-            start_time=_time_param(query, "start_time"),
-            end_time=_time_param(query, "end_time"),
-        )
-
-    def admits(self, tweet: XTweet) -> bool:
-        tweet_id = int(tweet.id)
-        return (
-            (self.since_id is None or tweet_id > self.since_id)
-            and (self.until_id is None or tweet_id < self.until_id)
-            and (self.start_time is None or tweet.created_at >= self.start_time)
-            and (self.end_time is None or tweet.created_at < self.end_time)
-        )
-
-
-def _int_param(query: dict[str, str], name: str) -> int | None:
-    value = query.get(name)
-    if value is None:
-        return None
-    if not value.isdigit():
-        raise BadRequest(name, value, f"The `{name}` query parameter value [{value}] is not valid")
-    return int(value)
-
-
-def _time_param(query: dict[str, str], name: str) -> float | None:
-    value = query.get(name)
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        message = f"Invalid '{name}':'{value}'. '{name}' must be a valid RFC 3339 date-time"
-        raise BadRequest(name, value, message) from None
-
-
-def _encode_token(oldest_id: str) -> str:
-    """An opaque-looking base36 page token (X's look like `b26v89c19zqg8o3f...`)."""
-    return base36(int(oldest_id))
-
-
-def _decode_token(name: str, token: str) -> int:
-    try:
-        return int(token, 36)
-    except ValueError:
-        message = f"The `{name}` query parameter value [{token}] is not valid"
-        raise BadRequest(name, token, message) from None
 
 
 def _match(request: Request) -> tuple[str, dict[str, str]] | None:
