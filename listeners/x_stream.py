@@ -134,9 +134,34 @@ class XStreamListener:
         self._rule_problems = ""  # what X refused of our rules, shown in health
         self._refused: set[str] = set()  # their values
         self._parser = XListener(source, config, search, clock=clock)
-        self._searchers = [
-            XListener(source, config, search, query=rule.value, clock=clock) for rule in rules
+        self._searchers = self._searchers_for(rules)
+        self._rules_synced = False  # reconciled with X since the rules last changed
+        self._live: tuple[httpx.AsyncClient, Report] | None = None  # while `run` runs
+
+    def _searchers_for(self, rules: list[StreamRule]) -> list[XListener]:
+        """One recent search per rule, for gap fills."""
+        return [
+            XListener(self.source, self.config, self.search, query=rule.value, clock=self.clock)
+            for rule in rules
         ]
+
+    async def replace_rules(self, rules: list[StreamRule]) -> None:
+        """Config changed (hot reload): reconcile the new rules now, on the open connection.
+
+        X applies rule changes to a connected stream, so no reconnect is needed; a node that
+        does not stream now reconciles when it next connects.
+        """
+        if rules == self.rules:
+            return
+        self.rules, self._searchers = rules, self._searchers_for(rules)
+        self._rules_synced = False
+        if self._live is None:
+            return
+        client, report = self._live
+        try:
+            await self._sync_rules(client, report)
+        except ListenerError as exc:
+            log.warning("%s: new stream rules not reconciled yet (%s)", self.source, exc)
 
     # --- the save side: the poll job's `fetch` ---------------------------------------------------
 
@@ -191,8 +216,10 @@ class XStreamListener:
         saver = asyncio.create_task(self._saver(saved, report))
         try:
             async with self._client() as client:
+                self._live = (client, report)
                 await self._connection_loop(client, hold, report, saved)
         finally:
+            self._live = None
             self.running = False
             saver.cancel()
             self.figures.connected_since = None
@@ -245,15 +272,13 @@ class XStreamListener:
         self, client: httpx.AsyncClient, hold: Hold, report: Report, saved: asyncio.Event
     ) -> None:
         backoff = ReconnectWaits()
-        rules_done = False
         while True:
             if not await hold():
                 await self.sleep(LEASE_WAIT)  # another node streams: one connection per app
                 continue
             try:
-                if not rules_done:
+                if not self._rules_synced:
                     await self._sync_rules(client, report)
-                    rules_done = True
                 await self._stream(client, hold, report, saved, backoff)
                 wait, state = backoff.after_network_error(), "the stream ended"
             except _Stalled:
@@ -287,6 +312,7 @@ class XStreamListener:
         )
         self._rule_problems = "; ".join(str(problem) for problem in result.problems)
         self._refused = {problem.rule.value for problem in result.problems}
+        self._rules_synced = True
         if result.problems:
             self.figures.problem = self._rule_problems
             await report(self.figures.as_json())

@@ -407,6 +407,10 @@ class BrandPulse:
         result = await asyncio.to_thread(self.rules_watcher.check)
         if result.engine is not None:
             self.engine = self.pipeline.engine = result.engine
+            reloaded = result.engine.config
+            for _poller, push in self.pushed:
+                if push.reconfigure is not None and isinstance(reloaded, AppConfig):
+                    await push.reconfigure(reloaded.platforms)  # X's stream rules follow
         elif result.problems and self.alerts is not None:
             problems = "\n".join(str(problem) for problem in result.problems[:20])
             text = (

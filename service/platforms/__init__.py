@@ -54,6 +54,8 @@ class PushHook:
     # long-running node with `hold` (does this node hold the source's lease?) and `report`
     # (store its figures for health); None when the platform's own runtime feeds it.
     run: Callable[[HoldLease, ReportFigures], Awaitable[None]] | None = None
+    # Config was hot-reloaded: take the new `platforms` section (X's stream rules).
+    reconfigure: Callable[[Any], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

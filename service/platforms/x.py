@@ -11,7 +11,7 @@ from pydantic import BaseModel, SecretStr
 from core.config_file import ConfigError, PathKey, load_yaml
 from core.platforms import PlatformInfo
 from listeners.x import XConfig, XListener, make_client
-from listeners.x_rules import Locate, rules_from_config
+from listeners.x_rules import Locate, StreamRule, rules_from_config
 from listeners.x_stream import XStreamListener
 from responders.replies import Poster, XPoster
 from service.platforms import PushHook, SourceSpec, Wiring
@@ -45,16 +45,22 @@ class XPlatform:
 
     def _stream(self, x: XConfig, client: Any, wiring: Wiring) -> SourceSpec:
         """One stream source for the handle, the searches and the keywords together."""
-        searches = [(search.name, search.query) for search in x.searches]
-        rules = rules_from_config(x.account, x.mentions, searches, x.keywords)
-        listener = XStreamListener(
-            STREAM_SOURCE, x, rules, client, clock=wiring.clock.now, locate=_locator(wiring)
-        )
+        rules = _stream_rules(x)
+        now, locate = wiring.clock.now, _locator(wiring)
+        listener = XStreamListener(STREAM_SOURCE, x, rules, client, clock=now, locate=locate)
 
         def connect(pushed: Any) -> None:
             listener.on_buffered = pushed
 
-        push = PushHook(connect=connect, live=lambda: listener.running, run=listener.run)
+        async def reconfigure(platforms: Any) -> None:
+            await listener.replace_rules(_stream_rules(platforms.x))
+
+        push = PushHook(
+            connect=connect,
+            live=lambda: listener.running,
+            run=listener.run,
+            reconfigure=reconfigure,
+        )
         return SourceSpec(listener, RETRY_SAVE_EVERY, x.backfill, push)
 
     def poster(self, platforms: Any, wiring: Wiring) -> Poster | None:
@@ -73,6 +79,11 @@ class XPlatform:
 
     def own_accounts(self, platforms: Any, wiring: Wiring) -> list[str]:
         return [platforms.x.account]
+
+
+def _stream_rules(x: XConfig) -> list[StreamRule]:
+    searches = [(search.name, search.query) for search in x.searches]
+    return rules_from_config(x.account, x.mentions, searches, x.keywords)
 
 
 def _locator(wiring: Wiring) -> Locate | None:

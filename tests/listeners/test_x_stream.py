@@ -357,3 +357,23 @@ async def test_rule_sync_reports_a_refused_credential_as_such(fake: FakeXApi) ->
     async with httpx.AsyncClient(base_url=fake.base_url) as client:
         with pytest.raises(ListenerAuthFailed):
             await RuleSync(client).reconcile([])
+
+
+async def test_new_rules_from_a_config_reload_apply_on_the_open_connection(
+    fake: FakeXApi,
+) -> None:
+    timers = FakeTimers()
+    stream = listener(fake, timers)
+    async with running(stream):
+        await until(lambda: fake.stream.connected == 1)
+        rules = rules_from_config("AcmeSupport", True, [("kettles", "kettle recall")], [])
+        await stream.replace_rules(rules)
+        assert {(r.value, r.tag) for r in fake.stream.rules} == {
+            ("@AcmeSupport", "brandpulse:mentions"),
+            ("kettle recall", "brandpulse:search:kettles"),
+        }
+        found = fake.post_tweet("is my kettle part of the recall", "owner")
+        await until(lambda: found in pending_ids(stream))
+    assert fake.stream.connects == 1  # no reconnect needed
+    tags = [r["tag"] for r in stream._pending[found].raw["matching_rules"]]
+    assert tags == ["brandpulse:search:kettles"]

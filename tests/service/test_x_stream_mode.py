@@ -1,16 +1,20 @@
 """`platforms.x.mode: stream` through the shipped config.yaml: live alerts, health, one stream."""
 
 import asyncio
+import os
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
 from service.app import BrandPulse
-from service.config import AppConfig
+from service.config import AppConfig, load_config
 from service.health import HealthReport, collect
-from tests.conftest import STAFF_CHAT
+from tests.conftest import SHIPPED_CONFIG, STAFF_CHAT
 
 ANGRY = "@AcmeSupport my order arrived broken and nobody answers. I want a refund!"
 STREAM = "/2/tweets/search/stream"
@@ -95,3 +99,32 @@ async def test_a_second_node_opens_no_second_stream_and_takes_over_when_the_firs
         stop_second.set()
         await asyncio.gather(running_first, running_second)
     assert 429 not in stream_connects(fake_x)  # never a second connection at once
+
+
+async def test_editing_the_x_searches_updates_the_stream_rules_while_running(
+    tmp_path: Path,
+    sandbox_env: dict[str, str],
+    fake_x: FakeXApi,
+    fake_telegram: FakeTelegram,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Hot reload reads the environment of the process, as in production.
+    for name, value in {**sandbox_env, "X_MODE": "stream"}.items():
+        monkeypatch.setenv(name, value)
+    path = tmp_path / "config.yaml"
+    shipped = SHIPPED_CONFIG.read_text(encoding="utf-8")
+    path.write_text(shipped, encoding="utf-8")
+    app = BrandPulse(load_config(path), config_path=path)
+    stop = asyncio.Event()
+    service = asyncio.create_task(app.run(stop))
+    try:
+        await _until(lambda: fake_x.stream.connected == 1)
+        searches = "    searches:\n      - name: kettles\n        query: kettle recall\n"
+        path.write_text(shipped.replace("    searches: []\n", searches, 1), encoding="utf-8")
+        stamp = 2_000_000_000_000_000_000
+        os.utime(path, ns=(stamp, stamp))  # a distinct mtime, however fast the test runs
+        await _until(lambda: "brandpulse:search:kettles" in {r.tag for r in fake_x.stream.rules})
+    finally:
+        stop.set()
+        await asyncio.wait_for(service, 10)
+    assert fake_x.stream.connects == 1
