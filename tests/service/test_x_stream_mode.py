@@ -9,11 +9,14 @@ from typing import Any
 
 import pytest
 
+from core.clock import FakeClock
+from core.leases import Leases, source_lease
+from core.store import Store
 from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
 from service.app import BrandPulse
 from service.config import AppConfig, load_config
-from service.health import HealthReport, collect
+from service.health import HealthReport, collect, record_stream
 from tests.conftest import SHIPPED_CONFIG, STAFF_CHAT
 
 ANGRY = "@AcmeSupport my order arrived broken and nobody answers. I want a refund!"
@@ -128,3 +131,34 @@ async def test_editing_the_x_searches_updates_the_stream_rules_while_running(
         stop.set()
         await asyncio.wait_for(service, 10)
     assert fake_x.stream.connects == 1
+
+
+def test_health_counts_a_down_stream_as_a_problem_only_while_a_node_holds_it(
+    database_url: str,
+) -> None:
+    store = Store.open(database_url)
+    try:
+        clock = FakeClock()
+        leases = Leases(store.engine, "node-a", timedelta(seconds=30), clock)
+        figures = {
+            "connected_since": None,
+            "last_keepalive": "2026-01-05T08:59:00+00:00",
+            "reconnects": 3,
+            "posts_received": 12,
+            "gap_fills": 4,
+            "problem": "disconnected: X refused the connection (429 TooManyConnections)",
+        }
+        record_stream(store, "x:stream", "node-a", clock.now(), figures)
+        report = collect(store, clock, timedelta(minutes=10))
+        assert not any("x:stream" in p for p in report.problems())  # nobody streams: stale
+        leases.beat()
+        assert leases.hold(source_lease("x:stream"))
+        report = collect(store, clock, timedelta(minutes=10))
+        assert "x:stream: disconnected: X refused the connection (429 TooManyConnections)" in (
+            report.problems()
+        )
+        (line,) = [text for text in report.lines() if text.strip().startswith("stream:")]
+        assert "NOT connected" in line and "reconnects 3" in line and "gap fills 4" in line
+        assert report.as_json()["sources"][0]["stream"]["posts_received"] == 12
+    finally:
+        store.close()
