@@ -289,6 +289,33 @@ async def test_a_post_published_while_disconnected_arrives_once_through_the_gap_
     assert stream.figures.gap_fills == 2  # the start and the reconnect
 
 
+async def test_after_a_restart_the_gap_since_the_newest_saved_post_is_filled(
+    fake: FakeXApi, store: Store
+) -> None:
+    pipeline = Pipeline(store, Engine(AppConfig(), Triage.default(["en"])))
+
+    def node() -> XStreamListener:
+        stream = listener(fake, FakeTimers())
+        every, backfill = timedelta(seconds=30), timedelta(hours=1)
+        stream.on_buffered = SourcePoller(
+            stream, pipeline, store, FakeClock(), every, backfill
+        ).push
+        return stream
+
+    def stored() -> list[str]:
+        return sorted(m.external_id for m in store.mentions())
+
+    async with running(node()):
+        await until(lambda: fake.stream.connected == 1)
+        saved = fake.post_tweet("@AcmeSupport before the restart", "alice")
+        await until(lambda: stored() == [saved])
+    await until(lambda: fake.stream.connected == 0)
+    missed = fake.post_tweet("@AcmeSupport while the service was down", "bob")
+    async with running(node()):
+        await until(lambda: stored() == sorted([saved, missed]))
+    assert fake.calls("/2/tweets/search/recent")[-1].query["since_id"] == saved
+
+
 async def test_rules_are_reconciled_and_another_apps_rule_is_left_alone(fake: FakeXApi) -> None:
     theirs = fake.stream.add_rule("acme lang:de", "marketing-dashboard")
     stale = fake.stream.add_rule("old query", "brandpulse:search:gone")
