@@ -46,6 +46,9 @@ class XPlatform:
     def _stream(self, x: XConfig, client: Any, wiring: Wiring) -> SourceSpec:
         """One stream source for the handle, the searches and the keywords together."""
         rules = _stream_rules(x)
+        if x.mentions and not x.account:
+            # A stream rule needs the handle itself; the poller could ask X for it instead.
+            log.warning("X stream mode: set X_ACCOUNT, or the brand's mentions are not streamed")
         now, locate = wiring.clock.now, _locator(wiring)
         listener = XStreamListener(STREAM_SOURCE, x, rules, client, clock=now, locate=locate)
 
