@@ -2,10 +2,12 @@
 (listeners/x_stream.py, `mode: stream`); replies as the account."""
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
+import tweepy
 from pydantic import BaseModel, SecretStr
 
 from core.config_file import ConfigError, PathKey, load_yaml
@@ -43,7 +45,7 @@ class XPlatform:
         ]
         return [SourceSpec(listener, x.poll_every, x.backfill) for listener in listeners]
 
-    def _stream(self, x: XConfig, client: Any, wiring: Wiring) -> SourceSpec:
+    def _stream(self, x: XConfig, client: tweepy.Client, wiring: Wiring) -> SourceSpec:
         """One stream source for the handle, the searches and the keywords together."""
         rules = _stream_rules(x)
         if x.mentions and not x.account:
@@ -52,7 +54,7 @@ class XPlatform:
         now, locate = wiring.clock.now, _locator(wiring)
         listener = XStreamListener(STREAM_SOURCE, x, rules, client, clock=now, locate=locate)
 
-        def connect(pushed: Any) -> None:
+        def connect(pushed: Callable[[], Awaitable[None]]) -> None:
             listener.on_buffered = pushed
 
         async def reconfigure(platforms: Any) -> None:
