@@ -16,8 +16,9 @@ search per rule (`since_id` = the newest post saved from this source, held in it
 handing over what the stream buffered. Posts are unique on their id when stored, so a post seen
 by both the stream and the gap fill is saved once.
 
-Cursor: JSON `{"since_id": …}`, the newest post saved. It advances only after a gap was filled,
-so a restart while a gap is open searches the gap again.
+Cursor: JSON `{"since_id": …}`, the newest post saved. A post streamed after a reconnect moves
+it only together with (or after) that reconnect's gap fill, so a restart while a gap is open
+searches the gap again.
 """
 
 import asyncio
@@ -114,7 +115,6 @@ class XStreamListener:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Sleep = asyncio.sleep,
         locate: Locate | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ):
         """`search`: the tweepy client of recent search (gap fills); `sleep`: every wait."""
         self.source = source
@@ -124,7 +124,6 @@ class XStreamListener:
         self.clock = clock
         self.sleep = sleep
         self.locate = locate
-        self.transport = transport
         self.figures = StreamFigures()
         self.running = False
         self.on_buffered: Callable[[], Awaitable[None]] | None = None
@@ -170,6 +169,9 @@ class XStreamListener:
         # What the stored cursor covers was saved: only now may it leave the buffer.
         floor = int(since or 0)
         self._pending = {k: m for k, m in self._pending.items() if int(k) > floor}
+        # Taken before the gap fill awaits: a post streamed meanwhile may follow a reconnect
+        # whose gap is not filled yet, and must not move the cursor past that gap.
+        found = dict(self._pending)
         calls = 0
         if self._gap_due:
             self._gap_due = False
@@ -180,8 +182,8 @@ class XStreamListener:
                 raise
             for mention in filled:
                 self._keep(mention)
+                found[mention.external_id] = self._pending[mention.external_id]
             self.figures.gap_fills += 1
-        found = dict(self._pending)
         newest = max((int(k) for k in found), default=floor)
         next_cursor = json.dumps({"since_id": str(newest)}) if newest else None
         return Batch(mentions=list(found.values()), next_cursor=next_cursor, calls=calls)
@@ -252,7 +254,6 @@ class XStreamListener:
             base_url=self.config.api_base,
             headers={"Authorization": f"Bearer {token}"},
             timeout=timeout,
-            transport=self.transport,
         )
 
     async def _saver(self, saved: asyncio.Event, report: Report) -> None:
