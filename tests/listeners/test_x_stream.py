@@ -172,7 +172,8 @@ async def test_no_data_for_21_seconds_is_a_stall_and_reconnects(fake: FakeXApi) 
         fake.stream.stall_stream()
         await until(lambda: timers.waits_for(STALL_AFTER))
         timers.advance(STALL_AFTER - 1)
-        assert fake.stream.connects == 1
+        await asyncio.sleep(0)  # let the listener run: 20 s of silence is not a stall yet
+        assert timers.waits_for(1) and fake.stream.connects == 1
         timers.advance(1)
         await until(lambda: fake.stream.connects == 2 and fake.stream.connected == 1)
         assert any("stalled" in r["problem"] for r in state.reports)
