@@ -331,7 +331,8 @@ class BrandPulse:
         log.info(
             "BrandPulse node %s running: %s",
             self.store.node,
-            ", ".join(p.source for p in self.pollers) or "no sources",
+            ", ".join([p.source for p in self.pollers] + [p.source for p, _ in self.pushed])
+            or "no sources",
         )
         polls = [poller.source for poller in self.pollers]
         streams = self._open_streams()
