@@ -143,6 +143,9 @@ class SourceStatusRow(SQLModel, table=True):
     last_success_at: datetime | None = _utc_column()
     problem: str = Field(default="", sa_type=Text)  # "" when the last poll worked
     problem_since: datetime | None = _utc_column()
+    # A push source's own connection (X's filtered stream): connected since, last keep-alive,
+    # reconnects, posts received, gap fills, what is wrong; None for a polled source.
+    stream: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class OutboxRow(SQLModel, table=True):

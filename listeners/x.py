@@ -9,13 +9,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import requests
 import tweepy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from core.config_types import http_url
+from core.config_types import comma_separated, http_url
 from core.duration import Duration
 from core.http import BaseUrlSession
 from core.models import Mention
@@ -55,12 +55,17 @@ class XConfig(BaseModel):
     account: str = ""
     mentions: bool = True
     searches: list[XSearch] = Field(default_factory=list)
+    # poll: mentions and searches read every `poll_every`; stream: X's filtered stream pushes
+    # them as they are published (listeners/x_stream.py), brand keywords included.
+    mode: Literal["poll", "stream"] = "poll"
+    keywords: list[str] = Field(default_factory=list)  # stream mode: one stream rule each
     poll_every: Duration = timedelta(seconds=60)
     backfill: Duration = timedelta(hours=1)
     max_pages_per_poll: int = Field(default=10, ge=1, le=100)
     timeout: Duration = timedelta(seconds=15)
 
     _urls = field_validator("api_base")(http_url)
+    _lists = field_validator("keywords", mode="before")(comma_separated)
 
     @field_validator("account")
     @classmethod
@@ -161,7 +166,7 @@ class XListener:
             users = {u.get("id"): u for u in included if isinstance(u, dict)}
             for tweet in body.get("data") or []:
                 try:
-                    mentions.append(self._mention(tweet, users))
+                    mentions.append(self.mention(tweet, users))
                 except (KeyError, TypeError, ValueError) as exc:
                     skipped.append(f"tweet {str(tweet)[:200]!r}: {exc!r}")
             if meta.get("newest_id") and newest is None:
@@ -220,7 +225,8 @@ class XListener:
             raise ListenerUnavailable("X API sent an unexpected response shape")
         return body, _rate_budget(response)
 
-    def _mention(self, tweet: dict[str, Any], users: dict[str, dict[str, Any]]) -> Mention:
+    def mention(self, tweet: dict[str, Any], users: dict[str, dict[str, Any]]) -> Mention:
+        """One tweet and the included users (by id) as a Mention of this source."""
         tweet_id = str(tweet["id"])
         text = tweet["text"]
         if not isinstance(text, str) or not tweet_id.isdigit():

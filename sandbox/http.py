@@ -9,6 +9,7 @@ platform's own error shapes); the knobs and the request log live here, once.
 from __future__ import annotations
 
 import json
+import select
 import socket
 import struct
 import threading
@@ -16,7 +17,7 @@ import time
 import traceback
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -83,6 +84,10 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     # Pre-encoded bytes win over `body`; used for the malformed-JSON knob.
     raw: bytes | None = None
+    # A streamed body (X's filtered stream), sent chunked as the iterator yields. An empty
+    # chunk writes nothing but checks the client is still there; ConnectionAbortedError from
+    # the iterator cuts the connection without the closing chunk, as a network drop does.
+    stream: Iterator[bytes] | None = None
 
 
 FaultKind = Literal["status", "rate_limit", "drop", "reset", "malformed", "slow", "raw", "call"]
@@ -352,6 +357,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _write(self, reply: Reply) -> None:
+        if reply.stream is not None:
+            self._write_stream(reply)
+            return
         payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
         try:
             self.send_response(reply.status)
@@ -364,6 +372,47 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up (e.g. a cancelled long poll); nothing left to tell it.
             self.close_connection = True
+
+    def _write_stream(self, reply: Reply) -> None:
+        assert reply.stream is not None
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Transfer-Encoding", "chunked")
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            for chunk in reply.stream:
+                if not chunk:
+                    if _peer_closed(self.connection):
+                        break
+                    continue
+                self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                self.wfile.flush()
+            else:
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                return
+        except ConnectionAbortedError:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client hung up: the stream ends here
+        finally:
+            close = getattr(reply.stream, "close", None)
+            if close is not None:
+                close()  # runs the iterator's clean-up (the fake forgets the connection)
+        self.close_connection = True
+
+
+def _peer_closed(connection: socket.socket) -> bool:
+    """True when the client has closed its side (readable, and reading gives nothing)."""
+    readable, _, _ = select.select([connection], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 def parse_body(raw: bytes, content_type: str) -> JsonBody:

@@ -17,7 +17,16 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
-from sandbox.http import Clock, FakeServer, Reply, Request, base36
+from sandbox.http import Clock, FakeServer, Reply, Request
+from sandbox.x_query import (
+    BadRequest,
+    TimelineWindow,
+    XTweet,
+    XUser,
+    compile_query,
+    encode_token,
+)
+from sandbox.x_stream import StreamHub
 
 # Twitter's snowflake epoch (2010-11-04): ids are (ms since it) << 22, so they grow with time.
 _TWEPOCH_MS = 1288834974657
@@ -48,29 +57,6 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 _USER_CONTEXT_ONLY = {"users_me", "create_tweet"}
 
 
-@dataclass
-class XUser:
-    id: str
-    username: str
-    name: str
-    followers: int
-    verified: bool
-    created_at: float
-
-
-@dataclass
-class XTweet:
-    id: str
-    text: str
-    author_id: str
-    created_at: float
-    lang: str
-    conversation_id: str
-    in_reply_to_tweet_id: str | None = None
-    in_reply_to_user_id: str | None = None
-    retweet_of: str | None = None
-
-
 @dataclass(frozen=True)
 class PostedTweet:
     """A tweet the client created through POST /2/tweets."""
@@ -85,12 +71,6 @@ class _Window:
     limit: int
     remaining: int
     reset_at: int
-
-
-class _BadRequest(Exception):
-    def __init__(self, parameter: str, value: str, message: str) -> None:
-        super().__init__(message)
-        self.parameter, self.value, self.message = parameter, value, message
 
 
 class FakeXApi(FakeServer):
@@ -110,6 +90,7 @@ class FakeXApi(FakeServer):
         reject_duplicates: bool = True,
         port: int = 0,
         clock: Clock = time.time,
+        stream_keepalive: float = 20.0,
     ) -> None:
         super().__init__(port=port, clock=clock)
         self.bearer_token = bearer_token
@@ -126,6 +107,10 @@ class FakeXApi(FakeServer):
         self._last_id = 0
         self.posted: list[PostedTweet] = []
         self.brand = self._add_user(brand_user_id, brand_username, brand_name, 0, False)
+        # The filtered stream and its rules (sandbox/x_stream.py), fed by `_add_tweet`.
+        self.stream = StreamHub(
+            self._lock, self._users, self._stream_render, self.now, stream_keepalive
+        )
 
     # -- knobs ---------------------------------------------------------------------------------
 
@@ -203,6 +188,7 @@ class FakeXApi(FakeServer):
         )
         self._tweets[tweet_id] = tweet
         self._timeline.append(tweet)
+        self.stream.publish(tweet)
         return tweet
 
     def _next_id(self) -> str:
@@ -216,12 +202,17 @@ class FakeXApi(FakeServer):
         context = self._auth_context(request)
         if context is None:
             return self.error_reply(401, request)
+        if request.path.startswith("/2/tweets/search/stream"):
+            if context != "app":
+                return _unsupported_authentication("OAuth 2.0 Application-Only")
+            streamed = self.stream.handle(request)
+            return streamed if streamed is not None else self.error_reply(404, request)
         route = _match(request)
         if route is None:
             return self.error_reply(404, request)
         endpoint, args = route
         if endpoint in _USER_CONTEXT_ONLY and context == "app":
-            return _unsupported_authentication()
+            return _unsupported_authentication("OAuth 1.0a User Context, OAuth 2.0 User Context")
         with self._lock:
             window = self._window(endpoint, context)
             if window.remaining <= 0:
@@ -229,7 +220,7 @@ class FakeXApi(FakeServer):
             window.remaining -= 1
             try:
                 reply = self._endpoint(endpoint, request, args)
-            except _BadRequest as bad:
+            except BadRequest as bad:
                 reply = _invalid_request(bad)
         reply.headers.update(_rate_headers(window.limit, window.remaining, window.reset_at))
         return reply
@@ -283,7 +274,7 @@ class FakeXApi(FakeServer):
     def _endpoint(self, endpoint: str, request: Request, args: dict[str, str]) -> Reply:
         match endpoint:
             case "users_me":
-                return Reply(200, {"data": _user_json(self.brand, _fields(request, "user"))})
+                return Reply(200, {"data": _user_json(self.brand, _fields(request.query, "user"))})
             case "user_by_username":
                 return self._user_by_username(request, args["username"])
             case "mentions":
@@ -297,7 +288,7 @@ class FakeXApi(FakeServer):
         user = self.user(username)
         if user is None:
             return Reply(200, {"errors": [_not_found("username", username)]})
-        return Reply(200, {"data": _user_json(user, _fields(request, "user"))})
+        return Reply(200, {"data": _user_json(user, _fields(request.query, "user"))})
 
     def _mentions(self, request: Request, user_id: str) -> Reply:
         user = self._users.get(user_id)
@@ -309,39 +300,58 @@ class FakeXApi(FakeServer):
     def _search_recent(self, request: Request) -> Reply:
         query = request.query.get("query", "")
         if not query:
-            raise _BadRequest("query", "", "The `query` query parameter can not be empty")
-        matches = _compile_query(query, self._users)
+            raise BadRequest("query", "", "The `query` query parameter can not be empty")
+        matches = compile_query(query, self._users)
         oldest = self.now() - _RECENT_SEARCH_SECONDS
         return self._page(request, lambda t: t.created_at >= oldest and matches(t))
 
     def _page(self, request: Request, keep: Callable[[XTweet], bool]) -> Reply:
-        window = _TimelineWindow.from_query(request.query)
+        window = TimelineWindow.from_query(request.query)
         candidates = (t for t in reversed(self._timeline) if window.admits(t) and keep(t))
         page = [t for _, t in zip(range(window.max_results + 1), candidates, strict=False)]
         has_more = len(page) > window.max_results
         page = page[: window.max_results]
         if not page:
             return Reply(200, {"meta": {"result_count": 0}})
-        tweet_fields, user_fields = _fields(request, "tweet"), _fields(request, "user")
-        body: dict[str, Any] = {"data": [_tweet_json(t, tweet_fields) for t in page]}
-        if "author_id" in request.query.get("expansions", "").split(","):
-            authors = {t.author_id: self._users[t.author_id] for t in page}
-            body["includes"] = {"users": [_user_json(u, user_fields) for u in authors.values()]}
+        data, includes = self._rendered(page, request.query)
+        body: dict[str, Any] = {"data": data}
+        if includes:
+            body["includes"] = includes
         meta: dict[str, Any] = {
             "result_count": len(page),
             "newest_id": page[0].id,
             "oldest_id": page[-1].id,
         }
         if has_more:
-            meta["next_token"] = _encode_token(page[-1].id)
+            meta["next_token"] = encode_token(page[-1].id)
         body["meta"] = meta
         return Reply(200, body)
+
+    def _rendered(
+        self, tweets: list[XTweet], query: dict[str, str]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Tweets and their expansions as X renders them for this request's fields."""
+        tweet_fields, user_fields = _fields(query, "tweet"), _fields(query, "user")
+        data = [_tweet_json(t, tweet_fields) for t in tweets]
+        if "author_id" not in query.get("expansions", "").split(","):
+            return data, {}
+        authors = {t.author_id: self._users[t.author_id] for t in tweets}
+        return data, {"users": [_user_json(u, user_fields) for u in authors.values()]}
+
+    def _stream_render(
+        self, tweet: XTweet, query: dict[str, str]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        data, includes = self._rendered([tweet], query)
+        return data[0], includes
+
+    def _on_stop(self) -> None:
+        self.stream.stop()
 
     def _create_tweet(self, request: Request) -> Reply:
         body = request.body if isinstance(request.body, dict) else {}
         text = str(body.get("text") or "")
         if not text:
-            raise _BadRequest("text", "", "The `text` field is required")
+            raise BadRequest("text", "", "The `text` field is required")
         reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
         if reply_to is not None and str(reply_to) not in self._tweets:
             return _forbidden(
@@ -356,82 +366,6 @@ class FakeXApi(FakeServer):
         return Reply(201, {"data": data}, {"location": f"{self.base_url}/2/tweets/{tweet.id}"})
 
 
-@dataclass(frozen=True)
-class _TimelineWindow:
-    """The id/time bounds and page size of one timeline request."""
-
-    max_results: int
-    since_id: int | None
-    until_id: int | None
-    start_time: float | None
-    end_time: float | None
-
-    @classmethod
-    def from_query(cls, query: dict[str, str]) -> _TimelineWindow:
-        raw_max = query.get("max_results", "10")
-        if not raw_max.isdigit() or not 5 <= int(raw_max) <= 100:
-            raise _BadRequest(
-                "max_results",
-                raw_max,
-                f"The `max_results` query parameter value [{raw_max}] is not between 5 and 100",
-            )
-        # Both bounds are exclusive: a page token continues below the previous page's oldest id.
-        bounds = [_int_param(query, "until_id")]
-        for token_name in ("pagination_token", "next_token"):
-            if token_name in query:
-                bounds.append(_decode_token(token_name, query[token_name]))
-        present = [b for b in bounds if b is not None]
-        return cls(
-            max_results=int(raw_max),
-            since_id=_int_param(query, "since_id"),
-            until_id=min(present) if present else None,
-            start_time=_time_param(query, "start_time"),
-            end_time=_time_param(query, "end_time"),
-        )
-
-    def admits(self, tweet: XTweet) -> bool:
-        tweet_id = int(tweet.id)
-        return (
-            (self.since_id is None or tweet_id > self.since_id)
-            and (self.until_id is None or tweet_id < self.until_id)
-            and (self.start_time is None or tweet.created_at >= self.start_time)
-            and (self.end_time is None or tweet.created_at < self.end_time)
-        )
-
-
-def _int_param(query: dict[str, str], name: str) -> int | None:
-    value = query.get(name)
-    if value is None:
-        return None
-    if not value.isdigit():
-        raise _BadRequest(name, value, f"The `{name}` query parameter value [{value}] is not valid")
-    return int(value)
-
-
-def _time_param(query: dict[str, str], name: str) -> float | None:
-    value = query.get(name)
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        message = f"Invalid '{name}':'{value}'. '{name}' must be a valid RFC 3339 date-time"
-        raise _BadRequest(name, value, message) from None
-
-
-def _encode_token(oldest_id: str) -> str:
-    """An opaque-looking base36 page token (X's look like `b26v89c19zqg8o3f...`)."""
-    return base36(int(oldest_id))
-
-
-def _decode_token(name: str, token: str) -> int:
-    try:
-        return int(token, 36)
-    except ValueError:
-        message = f"The `{name}` query parameter value [{token}] is not valid"
-        raise _BadRequest(name, token, message) from None
-
-
 def _match(request: Request) -> tuple[str, dict[str, str]] | None:
     for method, pattern, endpoint in _ROUTES:
         found = pattern.fullmatch(request.path.rstrip("/"))
@@ -440,8 +374,8 @@ def _match(request: Request) -> tuple[str, dict[str, str]] | None:
     return None
 
 
-def _fields(request: Request, kind: str) -> set[str]:
-    return {f for f in request.query.get(f"{kind}.fields", "").split(",") if f}
+def _fields(query: dict[str, str], kind: str) -> set[str]:
+    return {f for f in query.get(f"{kind}.fields", "").split(",") if f}
 
 
 def _iso(epoch: float) -> str:
@@ -518,10 +452,11 @@ def _forbidden(detail: str) -> Reply:
     return Reply(403, body)
 
 
-def _unsupported_authentication() -> Reply:
+def _unsupported_authentication(supported: str) -> Reply:
+    used = "OAuth 1.0a User Context" if "Application" in supported else "OAuth 2.0 Application-Only"
     detail = (
-        "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  "
-        "Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context]."
+        f"Authenticating with {used} is forbidden for this endpoint.  "
+        f"Supported authentication types are [{supported}]."
     )
     body = {
         "title": "Unsupported Authentication",
@@ -532,7 +467,7 @@ def _unsupported_authentication() -> Reply:
     return Reply(403, body)
 
 
-def _invalid_request(bad: _BadRequest) -> Reply:
+def _invalid_request(bad: BadRequest) -> Reply:
     body = {
         "errors": [{"parameters": {bad.parameter: [bad.value]}, "message": bad.message}],
         "title": "Invalid Request",
@@ -540,83 +475,3 @@ def _invalid_request(bad: _BadRequest) -> Reply:
         "type": "https://api.twitter.com/2/problems/invalid-request",
     }
     return Reply(400, body)
-
-
-# -- recent-search query language (the subset listeners use) ---------------------------------
-
-TweetTest = Callable[[XTweet], bool]
-_QUERY_TOKEN = re.compile(r'"[^"]*"|\(|\)|-(?=["(\w@#])|[^\s()"]+')
-
-
-def _compile_query(query: str, users: Mapping[str, XUser]) -> TweetTest:
-    """Terms AND, `OR` (looser than AND), "phrases", -negation, (groups), @, #, operators."""
-    tokens = _QUERY_TOKEN.findall(query)
-    position, test = _parse_or(tokens, 0, users, query)
-    if position != len(tokens):
-        raise _BadRequest("query", query, f"There were errors processing your request: {query}")
-    return test
-
-
-def _parse_or(
-    tokens: list[str], at: int, users: Mapping[str, XUser], query: str
-) -> tuple[int, TweetTest]:
-    at, first = _parse_and(tokens, at, users, query)
-    alternatives = [first]
-    while at < len(tokens) and tokens[at] == "OR":
-        at, test = _parse_and(tokens, at + 1, users, query)
-        alternatives.append(test)
-    return at, lambda t: any(a(t) for a in alternatives)
-
-
-def _parse_and(
-    tokens: list[str], at: int, users: Mapping[str, XUser], query: str
-) -> tuple[int, TweetTest]:
-    terms: list[TweetTest] = []
-    while at < len(tokens) and tokens[at] not in (")", "OR"):
-        negate = tokens[at] == "-"
-        at += negate
-        if at < len(tokens) and tokens[at] == "(":
-            at, test = _parse_or(tokens, at + 1, users, query)
-            at += 1  # the closing parenthesis
-        else:
-            test = _term(tokens[at], users, query)
-            at += 1
-        terms.append(_negated(test) if negate else test)
-    if not terms:
-        raise _BadRequest("query", query, f"There were errors processing your request: {query}")
-    return at, lambda t: all(term(t) for term in terms)
-
-
-def _negated(test: TweetTest) -> TweetTest:
-    return lambda t: not test(t)
-
-
-def _term(token: str, users: Mapping[str, XUser], query: str) -> TweetTest:
-    if token.startswith('"'):
-        return _keyword(token.strip('"'))
-    operator, _, value = token.partition(":")
-    if not value or operator.startswith(("@", "#")) or "/" in operator:
-        return _keyword(token)
-    value = value.lower()
-    operators: dict[str, TweetTest] = {
-        "is": lambda t: _is(t, value),
-        "lang": lambda t: t.lang.lower() == value,
-        "from": lambda t: users[t.author_id].username.lower() == value,
-        "has": lambda t: value == "links" and "http" in t.text,
-    }
-    if operator.lower() not in operators:
-        message = f"Reference to invalid operator '{operator}'"
-        raise _BadRequest("query", query, f"There were errors processing your request: {message}")
-    return operators[operator.lower()]
-
-
-def _is(tweet: XTweet, value: str) -> bool:
-    if value == "retweet":
-        return tweet.retweet_of is not None
-    return value == "reply" and tweet.in_reply_to_tweet_id is not None
-
-
-def _keyword(term: str) -> TweetTest:
-    # X matches whole tokens, case-insensitively; "acme" matches "Acme's" but not "acmex".
-    pattern = re.compile(rf"(?<!\w){re.escape(term)}(?!\w)", re.IGNORECASE)
-    return lambda t: bool(pattern.search(t.text))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram.error import TelegramError
@@ -38,7 +38,7 @@ from service.alert_views import AlertViews
 from service.commands import StaffCommands
 from service.config import AppConfig
 from service.grouping import AlertResponder
-from service.health import HealthReport, collect
+from service.health import HealthReport, collect, record_stream
 from service.metrics import Metrics
 from service.outbox import OneAtATime, OutboxWorker
 from service.pipeline import Pipeline
@@ -106,7 +106,7 @@ class BrandPulse:
         self.metrics = Metrics(self.store, self.clock)
         self.telegram = build_application(config.platforms.telegram)
         self.runtime = TelegramRuntime(self.telegram, self.leases) if self.telegram else None
-        wiring = Wiring(self.clock, self.telegram)
+        wiring = Wiring(self.clock, self.telegram, config_path)
         self.pollers: list[SourcePoller] = []  # polled sources
         self.pushed: list[tuple[SourcePoller, PushHook]] = []  # sources the platform pushes to
         self._add_sources(wiring)
@@ -253,7 +253,9 @@ class BrandPulse:
 
     async def _run_once(self, summary: RunSummary) -> None:
         await self._recover()
-        for poller in self.pollers:
+        # A streamed source in a one-shot run: no connection, its gap fill is the poll.
+        streamed = [poller for poller, push in self.pushed if push.run is not None]
+        for poller in self.pollers + streamed:
             if not await asyncio.to_thread(self.leases.hold, source_lease(poller.source)):
                 continue  # a running node polls it
             result = await poller.poll()
@@ -334,19 +336,46 @@ class BrandPulse:
         log.info(
             "BrandPulse node %s running: %s",
             self.store.node,
-            ", ".join(p.source for p in self.pollers) or "no sources",
+            ", ".join([p.source for p in self.pollers] + [p.source for p, _ in self.pushed])
+            or "no sources",
         )
         polls = [poller.source for poller in self.pollers]
-        if self.runtime is None:
-            await run_until(scheduler, self._steps, stop, polls, self.clock.now())
-            return
-        # Telegram may be down at start: listening goes on, alerts wait in the outbox.
-        telegram_up = asyncio.create_task(self.runtime.start(stop))
+        streams = self._open_streams()
         try:
-            await run_until(scheduler, self._steps, stop, polls, self.clock.now())
+            if self.runtime is None:
+                await run_until(scheduler, self._steps, stop, polls, self.clock.now())
+                return
+            # Telegram may be down at start: listening goes on, alerts wait in the outbox.
+            telegram_up = asyncio.create_task(self.runtime.start(stop))
+            try:
+                await run_until(scheduler, self._steps, stop, polls, self.clock.now())
+            finally:
+                telegram_up.cancel()
+                await self.runtime.stop()
         finally:
-            telegram_up.cancel()
-            await self.runtime.stop()
+            for task in streams:
+                task.cancel()
+            await asyncio.gather(*streams, return_exceptions=True)
+
+    def _open_streams(self) -> list[asyncio.Task[None]]:
+        """The connections push sources hold themselves (X's stream), each under its lease."""
+        tasks = []
+        for poller, push in self.pushed:
+            if push.run is None:
+                continue
+            lease = source_lease(poller.source)
+
+            async def hold(lease: str = lease) -> bool:
+                return await asyncio.to_thread(self.leases.hold, lease)
+
+            async def report(figures: dict[str, Any], source: str = poller.source) -> None:
+                now = self.clock.now()
+                await asyncio.to_thread(
+                    record_stream, self.store, source, self.store.node, now, figures
+                )
+
+            tasks.append(asyncio.create_task(push.run(hold, report), name=poller.source))
+        return tasks
 
     async def _lease_job(self) -> None:
         """Renew leases, retry the actions of nodes that died, elect the update reader."""
@@ -384,6 +413,10 @@ class BrandPulse:
         result = await asyncio.to_thread(self.rules_watcher.check)
         if result.engine is not None:
             self.engine = self.pipeline.engine = result.engine
+            reloaded = result.engine.config
+            for _poller, push in self.pushed:
+                if push.reconfigure is not None and isinstance(reloaded, AppConfig):
+                    await push.reconfigure(reloaded.platforms)  # X's stream rules follow
         elif result.problems and self.alerts is not None:
             problems = "\n".join(str(problem) for problem in result.problems[:20])
             text = (

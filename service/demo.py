@@ -11,6 +11,7 @@ import asyncio
 import logging
 import tempfile
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +167,46 @@ def run_demo() -> int:
         again = asyncio.run(BrandPulse(config).run_once())
         print(f"Polled again: {again.fetched} fetched, {again.delivered} sent (nothing twice).")
         app.close()
+        streaming = BrandPulse(load_config(CONFIG, {**env, "X_MODE": "stream"}))
+        asyncio.run(_show_stream(streaming, x, telegram))
+        streaming.close()
     return 0
+
+
+STREAMED = f"@{BRAND} the replacement kettle is broken too. Refund me, or I call my lawyer."
+
+
+async def _show_stream(app: BrandPulse, x: FakeXApi, telegram: FakeTelegram) -> None:
+    """`platforms.x.mode: stream`: the service running, one post pushed to it live."""
+    print("\nX in real time (X_MODE=stream): the service runs, X's filtered stream pushes a post:")
+    stop = asyncio.Event()
+    service = asyncio.create_task(app.run(stop))
+    try:
+        if not await _within(10, lambda: x.stream.connected == 1):
+            print("  the stream did not connect; see the log above")
+            return
+        rules = ", ".join(f"{rule.value} [{rule.tag}]" for rule in x.stream.rules)
+        print(f"  stream rules reconciled from config.yaml: {rules}")
+        before = len(telegram.messages(STAFF_CHAT))
+        started = asyncio.get_running_loop().time()
+        x.post_tweet(STREAMED, "kettle_again", followers=900)
+        if await _within(10, lambda: len(telegram.messages(STAFF_CHAT)) > before):
+            took = asyncio.get_running_loop().time() - started
+            print(f"  published → alert in the staff chat in {took * 1000:.0f} ms:\n")
+            print(_as_seen(telegram.messages(STAFF_CHAT)[-1]))
+    finally:
+        stop.set()
+        await service
+
+
+async def _within(seconds: float, condition: Callable[[], bool]) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not condition():
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
 
 
 def _as_seen(message: dict[str, Any]) -> str:

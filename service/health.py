@@ -49,6 +49,18 @@ def record_poll(store: Store, source: str, node: str, now: datetime, problem: st
         connection.execute(statement.on_conflict_do_update(index_elements=["source"], set_=update))
 
 
+def record_stream(
+    store: Store, source: str, node: str, now: datetime, figures: dict[str, Any]
+) -> None:
+    """Remember the figures of `source`'s own connection (X's filtered stream) at `now`."""
+    insert = postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert
+    values = {"source": source, "node": node, "last_attempt_at": now, "stream": figures}
+    statement = insert(SourceStatusRow).values(values)
+    update = {"node": node, "stream": figures}
+    with store.engine.begin() as connection:
+        connection.execute(statement.on_conflict_do_update(index_elements=["source"], set_=update))
+
+
 @dataclass(frozen=True, slots=True)
 class SourceHealth:
     source: str
@@ -57,6 +69,14 @@ class SourceHealth:
     last_attempt_at: datetime
     problem: str
     problem_since: datetime | None
+    # A streamed source's connection figures (see record_stream), None for a polled one.
+    stream: dict[str, Any] | None = None
+
+    def stream_problem(self) -> str:
+        """What is wrong with the connection, "" when fine or not streamed or not held."""
+        if not self.stream or not self.polled_by:
+            return ""  # nobody holds the stream now: the heartbeat problem says so already
+        return str(self.stream.get("problem") or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +91,7 @@ class HealthReport:
     def problems(self) -> list[str]:
         found = [] if self.nodes else ["no BrandPulse node is running (no live heartbeat)"]
         found += [f"{s.source}: {s.problem}" for s in self.sources if s.problem]
+        found += [f"{s.source}: {s.stream_problem()}" for s in self.sources if s.stream_problem()]
         if self.outbox_oldest_age is not None and self.outbox_oldest_age > self.outbox_max_age:
             found.append(f"outbox: oldest unsent action waits {self.outbox_oldest_age:.0f} s")
         return found
@@ -96,6 +117,8 @@ class HealthReport:
                 f"  source {s.source}: {state}; last success {success};"
                 f" polled by {s.polled_by or 'nobody'}"
             )
+            if s.stream:
+                out.append(f"    stream: {_stream_line(s.stream)}")
         depth = sum(self.outbox_depth.values())
         age = "" if self.outbox_oldest_age is None else f", oldest {self.outbox_oldest_age:.0f} s"
         out.append(f"  outbox: {depth} unsent{age}")
@@ -124,6 +147,7 @@ def collect(store: Store, clock: Clock, outbox_max_age: timedelta) -> HealthRepo
                 last_attempt_at=row.last_attempt_at,
                 problem=row.problem,
                 problem_since=row.problem_since,
+                stream=row.stream,
             )
             for row in rows
         ],
@@ -131,3 +155,15 @@ def collect(store: Store, clock: Clock, outbox_max_age: timedelta) -> HealthRepo
         outbox_oldest_age=(now - oldest).total_seconds() if oldest else None,
         outbox_max_age=outbox_max_age.total_seconds(),
     )
+
+
+def _stream_line(figures: dict[str, Any]) -> str:
+    since = figures.get("connected_since")
+    state = f"connected since {since}" if since else "NOT connected"
+    return (
+        f"{state}; last keep-alive {figures.get('last_keepalive') or 'never'};"
+        f" reconnects {figures.get('reconnects', 0)};"
+        f" posts received {figures.get('posts_received', 0)};"
+        f" gap fills {figures.get('gap_fills', 0)}"
+    )
+

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, SecretStr
@@ -25,6 +26,8 @@ from listeners.base import Listener
 from responders.replies import Poster
 
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
+HoldLease = Callable[[], Awaitable[bool]]
+ReportFigures = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,8 @@ class Wiring:
     # The one python-telegram-bot Application of the process (alerts, buttons, group
     # messages); None when Telegram is not set up.
     telegram: TelegramApp | None
+    # The config file, so a platform can name the line of a value the platform refused.
+    config_path: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,12 @@ class PushHook:
     connect: Callable[[Callable[[], Awaitable[None]]], None]
     # True while the platform pushes to the source; a one-shot run saves as it reads instead.
     live: Callable[[], bool]
+    # A connection the source holds open itself (X's filtered stream), run as a task by a
+    # long-running node with `hold` (does this node hold the source's lease?) and `report`
+    # (store its figures for health); None when the platform's own runtime feeds it.
+    run: Callable[[HoldLease, ReportFigures], Awaitable[None]] | None = None
+    # Config was hot-reloaded: take the new `platforms` section (X's stream rules).
+    reconfigure: Callable[[Any], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,28 @@
-"""X: the brand account's mentions and searches (listeners/x.py), replies as the account."""
+"""X: the brand account's mentions and searches, polled (listeners/x.py) or streamed
+(listeners/x_stream.py, `mode: stream`); replies as the account."""
 
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
+import tweepy
 from pydantic import BaseModel, SecretStr
 
+from core.config_file import ConfigError, PathKey, load_yaml
 from core.platforms import PlatformInfo
 from listeners.x import XConfig, XListener, make_client
+from listeners.x_rules import Locate, StreamRule, rules_from_config
+from listeners.x_stream import XStreamListener
 from responders.replies import Poster, XPoster
-from service.platforms import SourceSpec, Wiring
+from service.platforms import PushHook, SourceSpec, Wiring
 
 log = logging.getLogger("service.app")
+
+STREAM_SOURCE = "x:stream"
+# Streamed posts are saved as they arrive; the poll job only retries a failed save (or gap fill).
+RETRY_SAVE_EVERY = timedelta(seconds=30)
 
 
 class XPlatform:
@@ -25,11 +37,36 @@ class XPlatform:
             return []
         client = make_client(x)
         now = wiring.clock.now
+        if x.mode == "stream":
+            return [self._stream(x, client, wiring)]
         listeners = [XListener("x:mentions", x, client, clock=now)] if x.mentions else []
         listeners += [
             XListener(f"x:search:{s.name}", x, client, query=s.query, clock=now) for s in x.searches
         ]
         return [SourceSpec(listener, x.poll_every, x.backfill) for listener in listeners]
+
+    def _stream(self, x: XConfig, client: tweepy.Client, wiring: Wiring) -> SourceSpec:
+        """One stream source for the handle, the searches and the keywords together."""
+        rules = _stream_rules(x)
+        if x.mentions and not x.account:
+            # A stream rule needs the handle itself; the poller could ask X for it instead.
+            log.warning("X stream mode: set X_ACCOUNT, or the brand's mentions are not streamed")
+        now, locate = wiring.clock.now, _locator(wiring)
+        listener = XStreamListener(STREAM_SOURCE, x, rules, client, clock=now, locate=locate)
+
+        def connect(pushed: Callable[[], Awaitable[None]]) -> None:
+            listener.on_buffered = pushed
+
+        async def reconfigure(platforms: Any) -> None:
+            await listener.replace_rules(_stream_rules(platforms.x))
+
+        push = PushHook(
+            connect=connect,
+            live=lambda: listener.running,
+            run=listener.run,
+            reconfigure=reconfigure,
+        )
+        return SourceSpec(listener, RETRY_SAVE_EVERY, x.backfill, push)
 
     def poster(self, platforms: Any, wiring: Wiring) -> Poster | None:
         x: XConfig = platforms.x
@@ -47,6 +84,27 @@ class XPlatform:
 
     def own_accounts(self, platforms: Any, wiring: Wiring) -> list[str]:
         return [platforms.x.account]
+
+
+def _stream_rules(x: XConfig) -> list[StreamRule]:
+    searches = [(search.name, search.query) for search in x.searches]
+    return rules_from_config(x.account, x.mentions, searches, x.keywords)
+
+
+def _locator(wiring: Wiring) -> Locate | None:
+    """Names the config.yaml line of a stream rule X refused (None: no file to point into)."""
+    path: Path | None = wiring.config_path
+    if path is None:
+        return None
+    try:
+        document = load_yaml(path)
+    except (ConfigError, OSError):
+        return None  # the config loaded a moment ago; without its lines, paths still help
+
+    def locate(where: PathKey) -> str:
+        return str(document.locate(where))
+
+    return locate
 
 
 DESCRIPTOR = XPlatform()
