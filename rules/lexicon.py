@@ -97,6 +97,11 @@ class Lexicon:
     question_signal: Signal
     question_starters: frozenset[str]
     question_particles: frozenset[str]  # words marking a question anywhere: "mı", "misiniz"
+    intent_signal: Signal | None  # a question with one of `intent_words`: asked of the brand
+    intent_words: frozenset[str]
+    model_points: int  # the learned model adds this at probability 1, takes it at 0
+    model_reasons: int  # how many of its phrases are shown
+    calibration_knee: int  # totals above it are compressed towards 100 instead of clamped
     negation_window: int
     negation_after: bool  # Turkish negates after the word: "memnun değilim"
     negation_label: str
@@ -154,6 +159,13 @@ class Lexicon:
             question_signal=Signal(s.question_label, "question", s.question_points),
             question_starters=frozenset(w for t in s.question_starters for w in term_words(t)),
             question_particles=frozenset(w for t in s.question_particles for w in term_words(t)),
+            intent_signal=(
+                Signal(s.intent_label, "intent", s.intent_points) if s.intent_points else None
+            ),
+            intent_words=frozenset(w for t in s.intent_words for w in term_words(t)),
+            model_points=s.model_points,
+            model_reasons=s.model_reasons,
+            calibration_knee=s.calibration_knee,
             negation_window=s.negation_window,
             negation_after=s.negation_position == "after",
             negation_label=s.negation_label,

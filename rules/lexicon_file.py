@@ -47,6 +47,12 @@ class Settings:
     question_label: str = "question"
     question_starters: list[str] = field(default_factory=list)
     question_particles: list[str] = field(default_factory=list)
+    intent_points: int = 0
+    intent_label: str = "question to the brand"
+    intent_words: list[str] = field(default_factory=list)
+    model_points: int = 0
+    model_reasons: int = 3
+    calibration_knee: int = 100
     engine: str = "vader"
     negation_window: int = 3
     negation_position: str = "before"
@@ -135,6 +141,9 @@ class FileReader:
             "base",
             "sentiment",
             "question",
+            "intent",
+            "model",
+            "calibration",
             "negation",
             "intensifiers",
             "contrast",
@@ -157,6 +166,9 @@ class FileReader:
         self.base(doc.get("base"), settings)
         self.sentiment(doc.get("sentiment"), settings)
         self.question(doc.get("question"), settings)
+        self.intent(doc.get("intent"), settings)
+        self.model(doc.get("model"), settings)
+        self.calibration(doc.get("calibration"), settings)
         suffixes = doc.get("suffixes")
         if suffixes is not None:
             if isinstance(suffixes, dict):
@@ -236,6 +248,41 @@ class FileReader:
                 settings.question_particles = v
             elif key not in ("points", "label", "starters", "particles"):
                 self.error(node, key, f"question.{key}: unknown setting")
+
+    def intent(self, node: Any, settings: Settings) -> None:
+        """A question that names the brand's side ("do you ship…?", "yardımcı olur musunuz")."""
+        if node is None:
+            return
+        for key in node:
+            if key == "points" and (v := self.number(node, key, int, -100, 100)) is not None:
+                settings.intent_points = v
+            elif key == "label":
+                settings.intent_label = str(node[key])
+            elif key == "addressed" and (v := self.words(node, key)) is not None:
+                settings.intent_words = v
+            elif key not in ("points", "label", "addressed"):
+                self.error(node, key, f"intent.{key}: unknown setting")
+
+    def model(self, node: Any, settings: Settings) -> None:
+        """How much the learned model (`rules/models/<lang>.json`) weighs, and its reasons."""
+        if node is None:
+            return
+        for key in node:
+            if key == "points" and (v := self.number(node, key, int, 0, 100)) is not None:
+                settings.model_points = v
+            elif key == "reasons" and (v := self.number(node, key, int, 0, 10)) is not None:
+                settings.model_reasons = v
+            elif key not in ("points", "reasons"):
+                self.error(node, key, f"model.{key}: unknown setting")
+
+    def calibration(self, node: Any, settings: Settings) -> None:
+        if node is None:
+            return
+        for key in node:
+            if key == "knee" and (v := self.number(node, key, int, 1, 100)) is not None:
+                settings.calibration_knee = v
+            elif key != "knee":
+                self.error(node, key, f"calibration.{key}: unknown setting")
 
     def negation(self, node: Any, settings: Settings) -> None:
         if node is None:

@@ -23,6 +23,7 @@ from rules.language import LanguageDetector
 from rules.lexicon import Lexicon, Signal, Term, load_lexicons
 from rules.lexicon_file import LexiconError, words_of
 from rules.text import Speller, fold
+from rules.triage_model import ModelScore, TriageModel, shipped_model
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
 
@@ -232,7 +233,14 @@ class Triage:
     `assess` is pure and keeps no state between calls, so one instance serves all threads.
     """
 
-    def __init__(self, lexicons: dict[str, Lexicon], languages: Sequence[str]) -> None:
+    def __init__(
+        self,
+        lexicons: dict[str, Lexicon],
+        languages: Sequence[str],
+        models: dict[str, TriageModel | None] | None = None,
+    ) -> None:
+        """`models` replaces the shipped learned models (`rules/models/`) per language; a
+        language given None scores with its lexicon only."""
         if not languages:
             raise ValueError("Triage needs at least one language")
         missing = [lang for lang in languages if lang not in lexicons]
@@ -244,11 +252,23 @@ class Triage:
             self.languages, {lang: lexicons[lang].markers for lang in self.languages}
         )
         self._vader = _Vader()
+        self._models = models
+
+    def _model(self, lexicon: Lexicon, language: str) -> TriageModel | None:
+        if not lexicon.model_points:
+            return None
+        if self._models is not None:
+            return self._models.get(language)
+        return shipped_model(language)  # read on first use, then shared
 
     @classmethod
-    def default(cls, languages: Sequence[str] = ("en",)) -> Triage:
-        """Triage with the lexicons shipped in `rules/lexicons/`."""
-        return cls(load_lexicons(default_paths(languages)), languages)
+    def default(
+        cls,
+        languages: Sequence[str] = ("en",),
+        models: dict[str, TriageModel | None] | None = None,
+    ) -> Triage:
+        """Triage with the lexicons shipped in `rules/lexicons/` (and `models`, see __init__)."""
+        return cls(load_lexicons(default_paths(languages)), languages, models)
 
     @classmethod
     def from_files(
@@ -280,6 +300,8 @@ class Triage:
 
         seen: set[str] = set()
         categories: set[str] = set()
+        found: list[tuple[Signal, Term]] = []
+        covered: set[str] = set()  # words of the complaint terms found, as the text has them
         pivot = lexicon.contrast_pivot(tokens)
         negators: set[int] = set()  # "sorun yok": the "yok" belongs to "sorun", no term itself
         for first, last, _, terms in matcher.hits(text, tokens):
@@ -303,28 +325,55 @@ class Triage:
                 signal = lexicon.weighed(signal, tokens, first, last, pivot)
                 seen.add(term.label)
                 categories.add(term.category)
-                signals.append(signal)
-                total += signal.points
+                found.append((signal, term))
+                if signal.points > 0:
+                    covered.update(tokens[first : last + 1])
         for term in matcher.symbols(text):
             if term.label not in seen:
                 seen.add(term.label)
                 signal = term.repeat_signal if term.category in categories else term.signal
                 categories.add(term.category)
-                signals.append(signal)
-                total += signal.points
+                found.append((signal, term))
+        # Mixed signals: praise beside a complaint is sarcasm ("Oh great… nothing works") or
+        # politeness around it; either way the complaint stands, so the praise lowers nothing,
+        # neither here nor in the model.
+        praise: set[str] = set()
+        if any(signal.points > 0 for signal, _ in found):
+            praise = {w for signal, term in found if signal.points < 0 for w in term.words}
+            found = [(signal, term) for signal, term in found if signal.points >= 0]
+        for signal, _ in found:
+            signals.append(signal)
+            total += signal.points
 
         if not vader:
             # The language has no VADER: its sentiment follows the terms found, squashed to
             # -1..1 the way VADER squashes its sum (60 points ~ -0.71).
             compound = round(-total / math.sqrt(total * total + 3600), 4)
-        if lexicon.question_points and lexicon.is_question(text, tokens):
-            signals.append(lexicon.question_signal)
-            total += lexicon.question_points
+        asked = False  # a question to the brand: it needs an answer however polite
+        if lexicon.is_question(text, tokens):
+            if lexicon.question_points:
+                signals.append(lexicon.question_signal)
+            if lexicon.intent_signal is not None and not lexicon.intent_words.isdisjoint(tokens):
+                signals.append(lexicon.intent_signal)
+                asked = True
         if lexicon.base_signal is not None:
             signals.append(lexicon.base_signal)
-            total += lexicon.base_signal.points
+        model = self._model(lexicon, language) if tokens else None
+        if model is not None:
+            verdict = model.score(
+                text,
+                lexicon.model_reasons,
+                ignore=frozenset(praise),
+                complaints=frozenset(covered),
+                unshown=lexicon.markers | lexicon.intent_words,
+            )
+            signals.extend(model_signals(verdict, lexicon, floor=0 if asked else None))
+            if compound == 0:
+                # VADER (or the lexicon) knew no word of it: the model's view is the sentiment.
+                compound = round(1 - 2 * verdict.probability, 4)
 
-        score = max(0, min(100, total))
+        signals = calibrated(signals, lexicon.calibration_knee)
+        score = max(0, min(100, sum(s.points for s in signals)))
         return Assessment(
             language=language,
             sentiment=compound,
@@ -332,6 +381,46 @@ class Triage:
             score=score,
             signals=tuple(signals),
         )
+
+
+def model_signals(found: ModelScore, lexicon: Lexicon, floor: int | None) -> list[Signal]:
+    """The model's points as reasons: its strongest phrases for this text, each with its share
+    (`"down" +18`), and what the rest of the text adds (`model 91% +12`).
+
+    `floor` bounds what it may take away: a question to the brand is not less urgent for being
+    polite, and politeness is what the model, trained on negativity, would hold against it.
+    """
+    points = round(lexicon.model_points * (2 * found.probability - 1))
+    if floor is not None:
+        points = max(floor, points)
+    if not points:
+        return []
+    signals = []
+    left = points
+    for part in found.contributions:
+        share = round(points * abs(part.logit) / found.evidence) if found.evidence else 0
+        if share:
+            signals.append(Signal(f'"{part.phrase}"', "model", share))
+            left -= share
+    if left:
+        signals.append(Signal(f"model {found.probability:.0%}", "model", left))
+    return signals
+
+
+def calibrated(signals: list[Signal], knee: int) -> list[Signal]:
+    """Signals whose sum stays below 100 so urgency can order a queue.
+
+    Up to `knee` points add up as they are; beyond it the total approaches 100 the way a charge
+    fills (100 - (100 - knee) * e^-excess), and every signal is scaled by the same factor, so the
+    reasons still add up to the score. A sum of 100 alone no longer pins the score at 100.
+    """
+    total = sum(s.points for s in signals)
+    if total <= knee or knee >= 100:
+        return signals
+    room = 100 - knee
+    target = knee + room * (1 - math.exp(-(total - knee) / room))
+    factor = target / total
+    return [Signal(s.label, s.category, round(s.points * factor)) for s in signals]
 
 
 def default_paths(languages: Sequence[str]) -> list[Path]:

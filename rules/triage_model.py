@@ -31,16 +31,19 @@ FORMAT = 1
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _HANDLE = re.compile(r"@\w+")
 _DIGITS = re.compile(r"\d+")
+_APOSTROPHE = re.compile(r"(?<=\w)['’](?=\w)")
 # Words, plus the punctuation and symbols that carry tone ("!!", "?", "🙄", "…").
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 _CHAR_SIZES = (3, 4)
+_WORD_CACHE = 20_000  # words (and as many word pairs) whose weight is kept: ~5 MB
 
 
 def tokens(text: str) -> list[str]:
     """The words and tone symbols of `text`, folded; links, handles and numbers normalised."""
     text = _URL.sub(" url ", text)
     text = _HANDLE.sub(" @user ", text)
-    return _TOKEN.findall(_DIGITS.sub("0", fold(text)))
+    # "it's", "don’t": one word each, not "it" + "'" + "s".
+    return _TOKEN.findall(_APOSTROPHE.sub("", _DIGITS.sub("0", fold(text))))
 
 
 # A feature: its bucket and the phrase it belongs to (index into `Features.phrases`).
@@ -49,6 +52,22 @@ class Features:
     phrases: list[str]  # readable words and word pairs, for reasons
     buckets: list[int]
     owners: list[int]  # for each bucket, the phrase it is credited to
+
+
+def word_buckets(word: str, mask: int) -> list[int]:
+    """Buckets of one word: the word itself and, for a real word, its character 3- and 4-grams
+    (so "crashed" shares evidence with "crashes" and "crash")."""
+    buckets = [zlib.crc32(b"w " + word.encode()) & mask]
+    if word.isalpha() and len(word) > 2:
+        padded = f" {word} ".encode()
+        for size in _CHAR_SIZES:
+            for start in range(len(padded) - size + 1):
+                buckets.append(zlib.crc32(padded[start : start + size]) & mask)
+    return buckets
+
+
+def pair_bucket(pair: str, mask: int) -> int:
+    return zlib.crc32(b"b " + pair.encode()) & mask
 
 
 def features(text: str, bits: int) -> Features:
@@ -63,20 +82,15 @@ def features(text: str, bits: int) -> Features:
         owner = index.setdefault(word, len(phrases))
         if owner == len(phrases):
             phrases.append(word)
-        buckets.append(zlib.crc32(b"w " + word.encode()) & mask)
-        owners.append(owner)
-        if word.isalpha() and len(word) > 2:
-            padded = f" {word} ".encode()
-            for size in _CHAR_SIZES:
-                for start in range(len(padded) - size + 1):
-                    buckets.append(zlib.crc32(padded[start : start + size]) & mask)
-                    owners.append(owner)
+        own = word_buckets(word, mask)
+        buckets.extend(own)
+        owners.extend([owner] * len(own))
         if position:
             pair = f"{words[position - 1]} {word}"
             owner = index.setdefault(pair, len(phrases))
             if owner == len(phrases):
                 phrases.append(pair)
-            buckets.append(zlib.crc32(b"b " + pair.encode()) & mask)
+            buckets.append(pair_bucket(pair, mask))
             owners.append(owner)
     return Features(phrases, buckets, owners)
 
@@ -91,6 +105,7 @@ class Contribution:
 class ModelScore:
     probability: float  # that the mention needs a response
     contributions: tuple[Contribution, ...]  # strongest first, of the sign of the verdict
+    evidence: float  # the sum of all contributions of that sign, shown or not (their share)
 
 
 class TriageModel:
@@ -102,6 +117,9 @@ class TriageModel:
         self.bits = bits
         self.bias = bias
         self._weights = weights
+        self._mask = (1 << bits) - 1
+        self._words: dict[str, tuple[float, int]] = {}
+        self._pairs: dict[str, float] = {}
 
     @classmethod
     def read(cls, path: Path) -> TriageModel:
@@ -120,33 +138,91 @@ class TriageModel:
         return cls(int(doc["bits"]), float(doc["bias"]), weights)
 
     def logit(self, text: str) -> float:
-        found = features(text, self.bits)
-        return self.bias + _norm(found) * sum(self._weights[b] for b in found.buckets)
+        phrases, count = self._phrases(text)
+        return self.bias + (sum(phrases.values()) / math.sqrt(count) if count else 0.0)
 
-    def score(self, text: str, top: int = 3) -> ModelScore:
-        found = features(text, self.bits)
-        norm = _norm(found)
-        per_phrase = [0.0] * len(found.phrases)
-        weights = self._weights
-        for bucket, owner in zip(found.buckets, found.owners, strict=True):
-            per_phrase[owner] += weights[bucket]
-        logit = self.bias + norm * sum(per_phrase)
+    def _word(self, word: str) -> tuple[float, int]:
+        """A word's summed weight and bucket count, cached: most words of a mention were seen
+        in earlier ones, and hashing their character n-grams is most of the model's cost."""
+        known = self._words.get(word)
+        if known is None:
+            buckets = word_buckets(word, self._mask)
+            known = (sum(self._weights[b] for b in buckets), len(buckets))
+            if len(self._words) >= _WORD_CACHE:
+                self._words.clear()  # simpler than LRU, and a refill costs one mention's worth
+            self._words[word] = known
+        return known
+
+    def _phrases(self, text: str) -> tuple[dict[str, float], int]:
+        """Each word's and each word pair's summed weight in `text`, and the bucket count."""
+        words = tokens(text)
+        phrases: dict[str, float] = {}
+        count = 0
+        weights, mask, pairs = self._weights, self._mask, self._pairs
+        previous = None
+        for word in words:
+            weight, n = self._word(word)
+            phrases[word] = phrases.get(word, 0.0) + weight
+            count += n
+            if previous is not None:
+                pair = f"{previous} {word}"
+                weight = pairs.get(pair)
+                if weight is None:
+                    weight = weights[pair_bucket(pair, mask)]
+                    if len(pairs) >= _WORD_CACHE:
+                        pairs.clear()
+                    pairs[pair] = weight
+                phrases[pair] = phrases.get(pair, 0.0) + weight
+                count += 1
+            previous = word
+        return phrases, count
+
+    def score(
+        self,
+        text: str,
+        top: int = 3,
+        *,
+        ignore: frozenset[str] = frozenset(),
+        complaints: frozenset[str] = frozenset(),
+        unshown: frozenset[str] = frozenset(),
+    ) -> ModelScore:
+        """The model's verdict on `text` and the `top` phrases that made it.
+
+        Phrases with a word of `ignore` count for nothing (praise beside a complaint). Phrases
+        with a word of `complaints` (words of complaint terms the lexicon found) cannot speak
+        against it: the lexicon read the whole phrase ("oh great" is sarcasm, not "great").
+        Phrases made only of `unshown` words (the, your) or symbols still count but are not
+        named as reasons: staff learn nothing from `"the" +3`.
+        """
+        phrases, count = self._phrases(text)
+        norm = 1 / math.sqrt(count) if count else 0.0
+        if ignore or complaints:
+            for phrase, value in phrases.items():
+                words = phrase.split()
+                if not ignore.isdisjoint(words) or (value < 0 and not complaints.isdisjoint(words)):
+                    phrases[phrase] = 0.0
+        logit = self.bias + norm * sum(phrases.values())
         probability = 1 / (1 + math.exp(-max(-30.0, min(30.0, logit))))
         sign = 1 if logit >= 0 else -1
-        strongest = sorted(
-            (
-                Contribution(phrase, norm * value)
-                for phrase, value in zip(found.phrases, per_phrase, strict=True)
-                if value * sign > 0
-            ),
-            key=lambda c: -abs(c.logit),
+        same_sign = sorted(
+            (value * sign for value in phrases.values() if value * sign > 0), reverse=True
         )
-        return ModelScore(probability, tuple(strongest[:top]))
+        shown: list[Contribution] = []
+        if top and same_sign:
+            cutoff = same_sign[min(len(same_sign), 4 * top) - 1]
+            for phrase, value in sorted(phrases.items(), key=lambda item: -item[1] * sign):
+                if value * sign < cutoff or len(shown) == top:
+                    break
+                if _readable(phrase, unshown):
+                    shown.append(Contribution(phrase, norm * value))
+        return ModelScore(probability, tuple(shown), norm * sum(same_sign))
 
 
-def _norm(found: Features) -> float:
-    """Features count 1/sqrt(n) each, so a long text does not outvote a short one."""
-    return 1 / math.sqrt(len(found.buckets)) if found.buckets else 0.0
+def _readable(phrase: str, unshown: frozenset[str]) -> bool:
+    words = phrase.split()
+    return any(w.isalpha() for w in words) and not unshown.issuperset(
+        w for w in words if w.isalpha()
+    )
 
 
 @cache
