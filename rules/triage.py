@@ -300,7 +300,7 @@ class Triage:
 
         seen: set[str] = set()
         categories: set[str] = set()
-        found: list[tuple[Signal, Term]] = []
+        found: list[tuple[Signal, Term, int]] = []  # and the index of its first word
         covered: set[str] = set()  # words of the complaint terms found, as the text has them
         pivot = lexicon.contrast_pivot(tokens)
         negators: set[int] = set()  # "sorun yok": the "yok" belongs to "sorun", no term itself
@@ -325,7 +325,7 @@ class Triage:
                 signal = lexicon.weighed(signal, tokens, first, last, pivot)
                 seen.add(term.label)
                 categories.add(term.category)
-                found.append((signal, term))
+                found.append((signal, term, first))
                 if signal.points > 0:
                     covered.update(tokens[first : last + 1])
         for term in matcher.symbols(text):
@@ -333,15 +333,22 @@ class Triage:
                 seen.add(term.label)
                 signal = term.repeat_signal if term.category in categories else term.signal
                 categories.add(term.category)
-                found.append((signal, term))
+                found.append((signal, term, -1))  # a symbol: no place, never a conclusion
         # Mixed signals: praise beside a complaint is sarcasm ("Oh great… nothing works") or
         # politeness around it; either way the complaint stands, so the praise lowers nothing,
         # neither here nor in the model.
+        # Praise after the last "but" is the writer's conclusion ("late, but the product is
+        # great") and stays, as the contrast rule weighs it.
         praise: set[str] = set()
-        if any(signal.points > 0 for signal, _ in found):
-            praise = {w for signal, term in found if signal.points < 0 for w in term.words}
-            found = [(signal, term) for signal, term in found if signal.points >= 0]
-        for signal, _ in found:
+        if any(signal.points > 0 for signal, _, _ in found):
+            praise = {
+                w
+                for signal, term, at in found
+                if signal.points < 0 and not 0 <= pivot < at
+                for w in term.words
+            }
+            found = [f for f in found if f[0].points >= 0 or 0 <= pivot < f[2]]
+        for signal, _, _ in found:
             signals.append(signal)
             total += signal.points
 

@@ -138,8 +138,11 @@ class TriageModel:
         return cls(int(doc["bits"]), float(doc["bias"]), weights)
 
     def logit(self, text: str) -> float:
-        phrases, count = self._phrases(text)
-        return self.bias + (sum(phrases.values()) / math.sqrt(count) if count else 0.0)
+        phrases = self._phrases(text)
+        count = sum(n for _, n in phrases.values())
+        return self.bias + (
+            sum(v for v, _ in phrases.values()) / math.sqrt(count) if count else 0.0
+        )
 
     def _word(self, word: str) -> tuple[float, int]:
         """A word's summed weight and bucket count, cached: most words of a mention were seen
@@ -153,29 +156,27 @@ class TriageModel:
             self._words[word] = known
         return known
 
-    def _phrases(self, text: str) -> tuple[dict[str, float], int]:
-        """Each word's and each word pair's summed weight in `text`, and the bucket count."""
-        words = tokens(text)
-        phrases: dict[str, float] = {}
-        count = 0
+    def _phrases(self, text: str) -> dict[str, tuple[float, int]]:
+        """Each word's and word pair's summed weight in `text`, and how many buckets it took."""
+        phrases: dict[str, tuple[float, int]] = {}
         weights, mask, pairs = self._weights, self._mask, self._pairs
         previous = None
-        for word in words:
+        for word in tokens(text):
             weight, n = self._word(word)
-            phrases[word] = phrases.get(word, 0.0) + weight
-            count += n
+            before, m = phrases.get(word, (0.0, 0))
+            phrases[word] = (before + weight, m + n)
             if previous is not None:
                 pair = f"{previous} {word}"
-                weight = pairs.get(pair)
-                if weight is None:
-                    weight = weights[pair_bucket(pair, mask)]
+                known = pairs.get(pair)
+                if known is None:
+                    known = weights[pair_bucket(pair, mask)]
                     if len(pairs) >= _WORD_CACHE:
                         pairs.clear()
-                    pairs[pair] = weight
-                phrases[pair] = phrases.get(pair, 0.0) + weight
-                count += 1
+                    pairs[pair] = known
+                before, m = phrases.get(pair, (0.0, 0))
+                phrases[pair] = (before + known, m + 1)
             previous = word
-        return phrases, count
+        return phrases
 
     def score(
         self,
@@ -194,23 +195,30 @@ class TriageModel:
         Phrases made only of `unshown` words (the, your) or symbols still count but are not
         named as reasons: staff learn nothing from `"the" +3`.
         """
-        phrases, count = self._phrases(text)
-        norm = 1 / math.sqrt(count) if count else 0.0
+        phrases = self._phrases(text)
         if ignore or complaints:
-            for phrase, value in phrases.items():
-                words = phrase.split()
-                if not ignore.isdisjoint(words) or (value < 0 and not complaints.isdisjoint(words)):
-                    phrases[phrase] = 0.0
-        logit = self.bias + norm * sum(phrases.values())
+            # Read the text as if those phrases were not there.
+            phrases = {
+                phrase: (value, n)
+                for phrase, (value, n) in phrases.items()
+                if ignore.isdisjoint(words := phrase.split())
+                and (value >= 0 or complaints.isdisjoint(words))
+            }
+        count = sum(n for _, n in phrases.values())
+        if not count:
+            return ModelScore(0.5, (), 0.0)
+        norm = 1 / math.sqrt(count)
+        values = {phrase: value for phrase, (value, _) in phrases.items()}
+        logit = self.bias + norm * sum(values.values())
         probability = 1 / (1 + math.exp(-max(-30.0, min(30.0, logit))))
         sign = 1 if logit >= 0 else -1
         same_sign = sorted(
-            (value * sign for value in phrases.values() if value * sign > 0), reverse=True
+            (value * sign for value in values.values() if value * sign > 0), reverse=True
         )
         shown: list[Contribution] = []
         if top and same_sign:
             cutoff = same_sign[min(len(same_sign), 4 * top) - 1]
-            for phrase, value in sorted(phrases.items(), key=lambda item: -item[1] * sign):
+            for phrase, value in sorted(values.items(), key=lambda item: -item[1] * sign):
                 if value * sign < cutoff or len(shown) == top:
                     break
                 if _readable(phrase, unshown):
@@ -218,8 +226,14 @@ class TriageModel:
         return ModelScore(probability, tuple(shown), norm * sum(same_sign))
 
 
+# The placeholders `tokens()` puts for handles and links.
+_PLACEHOLDERS = frozenset({"user", "url"})
+
+
 def _readable(phrase: str, unshown: frozenset[str]) -> bool:
     words = phrase.split()
+    if "@" in words or not _PLACEHOLDERS.isdisjoint(words):
+        return False
     return any(w.isalpha() for w in words) and not unshown.issuperset(
         w for w in words if w.isalpha()
     )
