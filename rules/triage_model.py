@@ -21,6 +21,7 @@ import zlib
 from array import array
 from dataclasses import dataclass
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 
 from rules.text import fold
@@ -35,13 +36,15 @@ _APOSTROPHE = re.compile(r"(?<=\w)['’](?=\w)")
 # Words, plus the punctuation and symbols that carry tone ("!!", "?", "🙄", "…").
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 _CHAR_SIZES = (3, 4)
-_WORD_CACHE = 20_000  # words (and as many word pairs) whose weight is kept: ~5 MB
+_CACHE = 40_000  # words and word pairs whose weight is kept: ~6 MB
 
 
 def tokens(text: str) -> list[str]:
     """The words and tone symbols of `text`, folded; links, handles and numbers normalised."""
-    text = _URL.sub(" url ", text)
-    text = _HANDLE.sub(" @user ", text)
+    if "://" in text or "www." in text:
+        text = _URL.sub(" url ", text)
+    if "@" in text:
+        text = _HANDLE.sub(" @user ", text)
     # "it's", "don’t": one word each, not "it" + "'" + "s".
     return _TOKEN.findall(_APOSTROPHE.sub("", _DIGITS.sub("0", fold(text))))
 
@@ -118,8 +121,7 @@ class TriageModel:
         self.bias = bias
         self._weights = weights
         self._mask = (1 << bits) - 1
-        self._words: dict[str, tuple[float, int]] = {}
-        self._pairs: dict[str, float] = {}
+        self._known: dict[str, tuple[float, int]] = {}
 
     @classmethod
     def read(cls, path: Path) -> TriageModel:
@@ -144,38 +146,31 @@ class TriageModel:
             sum(v for v, _ in phrases.values()) / math.sqrt(count) if count else 0.0
         )
 
-    def _word(self, word: str) -> tuple[float, int]:
-        """A word's summed weight and bucket count, cached: most words of a mention were seen
-        in earlier ones, and hashing their character n-grams is most of the model's cost."""
-        known = self._words.get(word)
-        if known is None:
-            buckets = word_buckets(word, self._mask)
+    def _learn(self, phrase: str) -> tuple[float, int]:
+        """A word's or word pair's summed weight and bucket count, kept for the next mention:
+        most words of a mention were seen in earlier ones, and hashing their character n-grams
+        is most of the model's cost."""
+        if " " in phrase:
+            known = (self._weights[pair_bucket(phrase, self._mask)], 1)
+        else:
+            buckets = word_buckets(phrase, self._mask)
             known = (sum(self._weights[b] for b in buckets), len(buckets))
-            if len(self._words) >= _WORD_CACHE:
-                self._words.clear()  # simpler than LRU, and a refill costs one mention's worth
-            self._words[word] = known
+        if len(self._known) >= _CACHE:
+            self._known.clear()  # simpler than LRU, and a refill costs a few mentions' worth
+        self._known[phrase] = known
         return known
 
     def _phrases(self, text: str) -> dict[str, tuple[float, int]]:
         """Each word's and word pair's summed weight in `text`, and how many buckets it took."""
+        words = tokens(text)
+        known, learn = self._known, self._learn
         phrases: dict[str, tuple[float, int]] = {}
-        weights, mask, pairs = self._weights, self._mask, self._pairs
-        previous = None
-        for word in tokens(text):
-            weight, n = self._word(word)
-            before, m = phrases.get(word, (0.0, 0))
-            phrases[word] = (before + weight, m + n)
-            if previous is not None:
-                pair = f"{previous} {word}"
-                known = pairs.get(pair)
-                if known is None:
-                    known = weights[pair_bucket(pair, mask)]
-                    if len(pairs) >= _WORD_CACHE:
-                        pairs.clear()
-                    pairs[pair] = known
-                before, m = phrases.get(pair, (0.0, 0))
-                phrases[pair] = (before + known, m + 1)
-            previous = word
+        for phrase in (*words, *(f"{a} {b}" for a, b in pairwise(words))):
+            value = known.get(phrase) or learn(phrase)
+            if phrase in phrases:  # a repeated word counts as often as it is written
+                before = phrases[phrase]
+                value = (before[0] + value[0], before[1] + value[1])
+            phrases[phrase] = value
         return phrases
 
     def score(
