@@ -193,32 +193,32 @@ class TriageModel:
         phrases = self._phrases(text)
         if ignore or complaints:
             # Read the text as if those phrases were not there.
-            phrases = {
-                phrase: (value, n)
-                for phrase, (value, n) in phrases.items()
-                if ignore.isdisjoint(words := phrase.split())
-                and (value >= 0 or complaints.isdisjoint(words))
-            }
-        count = sum(n for _, n in phrases.values())
+            for phrase, (value, _) in list(phrases.items()):
+                words = phrase.split(" ") if " " in phrase else (phrase,)
+                if not ignore.isdisjoint(words) or (value < 0 and not complaints.isdisjoint(words)):
+                    del phrases[phrase]
+        total, count = 0.0, 0
+        for value, n in phrases.values():
+            total += value
+            count += n
         if not count:
             return ModelScore(0.5, (), 0.0)
         norm = 1 / math.sqrt(count)
-        values = {phrase: value for phrase, (value, _) in phrases.items()}
-        logit = self.bias + norm * sum(values.values())
+        logit = self.bias + norm * total
         probability = 1 / (1 + math.exp(-max(-30.0, min(30.0, logit))))
-        sign = 1 if logit >= 0 else -1
-        same_sign = sorted(
-            (value * sign for value in values.values() if value * sign > 0), reverse=True
+        sign = 1.0 if logit >= 0 else -1.0
+        # (value with the verdict's sign, phrase), strongest first.
+        agreeing = sorted(
+            ((value * sign, phrase) for phrase, (value, _) in phrases.items() if value * sign > 0),
+            reverse=True,
         )
         shown: list[Contribution] = []
-        if top and same_sign:
-            cutoff = same_sign[min(len(same_sign), 4 * top) - 1]
-            for phrase, value in sorted(values.items(), key=lambda item: -item[1] * sign):
-                if value * sign < cutoff or len(shown) == top:
-                    break
-                if _readable(phrase, unshown):
-                    shown.append(Contribution(phrase, norm * value))
-        return ModelScore(probability, tuple(shown), norm * sum(same_sign))
+        for value, phrase in agreeing[: 4 * top]:
+            if len(shown) == top:
+                break
+            if _readable(phrase, unshown):
+                shown.append(Contribution(phrase, norm * value * sign))
+        return ModelScore(probability, tuple(shown), norm * sum(v for v, _ in agreeing))
 
 
 # The placeholders `tokens()` puts for handles and links.
