@@ -194,3 +194,13 @@ def test_shipped_weights_are_what_the_script_makes(tmp_path: Path) -> None:
     assert (
         hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(shipped.read_bytes()).digest()
     )
+
+
+def test_airline_terms_are_opt_in() -> None:
+    text = "sat on the plane for 40 minutes without any update"
+    plain = Triage.default(("en",), models={"en": None}).assess(text, "en")
+    airline = Triage.from_files(
+        [REPO / "rules" / "lexicons" / "examples" / "airline_en.yaml"], ("en",)
+    )
+    assert "minutes" not in labels(plain) and "without" not in labels(plain)
+    assert {"minutes", "without"} <= labels(airline.assess(text, "en"))
