@@ -60,9 +60,9 @@ class Features:
 def word_buckets(word: str, mask: int) -> list[int]:
     """Buckets of one word: the word itself and, for a real word, its character 3- and 4-grams
     (so "crashed" shares evidence with "crashes" and "crash")."""
-    buckets = [zlib.crc32(b"w " + word.encode()) & mask]
+    buckets = [zlib.crc32(b"w " + _bytes(word)) & mask]
     if word.isalpha() and len(word) > 2:
-        padded = f" {word} ".encode()
+        padded = _bytes(f" {word} ")
         for size in _CHAR_SIZES:
             for start in range(len(padded) - size + 1):
                 buckets.append(zlib.crc32(padded[start : start + size]) & mask)
@@ -70,7 +70,12 @@ def word_buckets(word: str, mask: int) -> list[int]:
 
 
 def pair_bucket(pair: str, mask: int) -> int:
-    return zlib.crc32(b"b " + pair.encode()) & mask
+    return zlib.crc32(b"b " + _bytes(pair)) & mask
+
+
+def _bytes(text: str) -> bytes:
+    # A lone surrogate (a broken emoji from a platform) must hash, not raise: hostile input.
+    return text.encode("utf-8", "surrogatepass")
 
 
 def features(text: str, bits: int) -> Features:

@@ -204,3 +204,8 @@ def test_airline_terms_are_opt_in() -> None:
     )
     assert "minutes" not in labels(plain) and "without" not in labels(plain)
     assert {"minutes", "without"} <= labels(airline.assess(text, "en"))
+
+
+def test_broken_unicode_is_scored_not_raised(triage: Triage) -> None:
+    result = triage.assess("app crashed again \ud83d and \udc4e my data is gone", "en")
+    assert result.needs_response
