@@ -145,7 +145,7 @@ class TriageModel:
         return cls(int(doc["bits"]), float(doc["bias"]), weights)
 
     def logit(self, text: str) -> float:
-        phrases = self._phrases(text)
+        phrases = self._phrases(tokens(text))
         count = sum(n for _, n in phrases.values())
         return self.bias + (
             sum(v for v, _ in phrases.values()) / math.sqrt(count) if count else 0.0
@@ -165,9 +165,8 @@ class TriageModel:
         self._known[phrase] = known
         return known
 
-    def _phrases(self, text: str) -> dict[str, tuple[float, int]]:
-        """Each word's and word pair's summed weight in `text`, and how many buckets it took."""
-        words = tokens(text)
+    def _phrases(self, words: list[str]) -> dict[str, tuple[float, int]]:
+        """Each word's and word pair's summed weight, and how many buckets it took."""
         known, learn = self._known, self._learn
         phrases: dict[str, tuple[float, int]] = {}
         for phrase in (*words, *(f"{a} {b}" for a, b in pairwise(words))):
@@ -195,13 +194,25 @@ class TriageModel:
         Phrases made only of `unshown` words (the, your) or symbols still count but are not
         named as reasons: staff learn nothing from `"the" +3`.
         """
-        phrases = self._phrases(text)
+        words = tokens(text)
+        phrases = self._phrases(words)
         if ignore or complaints:
-            # Read the text as if those phrases were not there.
-            for phrase, (value, _) in list(phrases.items()):
-                words = phrase.split(" ") if " " in phrase else (phrase,)
-                if not ignore.isdisjoint(words) or (value < 0 and not complaints.isdisjoint(words)):
-                    del phrases[phrase]
+            # Read the text as if those phrases were not there: each such word, and the pairs
+            # it is part of.
+            last = len(words) - 1
+            for i, word in enumerate(words):
+                dropped, against = word in ignore, word in complaints
+                if not (dropped or against):
+                    continue
+                around = [word]
+                if i:
+                    around.append(f"{words[i - 1]} {word}")
+                if i < last:
+                    around.append(f"{word} {words[i + 1]}")
+                for phrase in around:
+                    found = phrases.get(phrase)
+                    if found is not None and (dropped or found[0] < 0):
+                        del phrases[phrase]
         total, count = 0.0, 0
         for value, n in phrases.values():
             total += value
