@@ -4,7 +4,10 @@ Sentiment alone is not "needs a response": "flight cancelled, 3 hours on hold" h
 words, so VADER scores it near 0 while the customer is furious. On top of the sentiment score this
 layer adds a complaint and intent lexicon (delays, refunds, billing, no answer, legal or churn
 threats...) kept in plain YAML files (`rules/lexicons/<lang>.yaml`) that brand managers can read
-and extend. Every term that fires becomes a `Signal`, so staff always see why a mention scored.
+and extend, and a small learned model (`rules/triage_model.py`) reads what no term names ("it's
+poop and barely works"). Every term that fires, and the model's strongest phrases, become
+`Signal`s, so staff always see why a mention scored. The lexicon files are read in
+`rules/lexicon_file.py` and compiled in `rules/lexicon.py`.
 
 Matching is one Aho-Corasick pass over the folded text, so a thousand terms cost what ten do.
 """
@@ -33,7 +36,7 @@ class Assessment:
     language: str  # ISO 639-1, e.g. "en", "tr"
     sentiment: float  # VADER compound (or the language's equivalent), -1..1
     needs_response: bool
-    score: int  # 0..100, the triage part of urgency (sum of signal points, clamped)
+    score: int  # 0..100, the triage part of urgency (sum of the calibrated signals, clamped)
     signals: tuple[Signal, ...]
 
 
