@@ -20,7 +20,8 @@ from tests.service.alerting import (
     step,
 )
 
-QUESTION = "@AcmeSupport where is my parcel {n}?"  # urgency 60: the normal band
+# A question to the brand below the urgent band (issue 20 made "where is my parcel?" urgent).
+QUESTION = "@AcmeSupport can you check parcel {n}?"  # the normal band: one hour
 # Friday 2026-01-09 17:30 in Istanbul (UTC+3).
 FRIDAY_EVENING = datetime(2026, 1, 9, 14, 30, tzinfo=UTC)
 
@@ -127,7 +128,7 @@ async def test_a_claimed_alert_is_warned_but_not_escalated(
 ) -> None:
     clock = FakeClock()
     app = staff_app(sandbox_config, clock)
-    ingest(app, mention(1, clock, text=QUESTION))  # urgency 60: one hour
+    ingest(app, mention(1, clock, text=QUESTION))  # normal band: one hour
     await step(app)
     [message] = staff_messages(fake_telegram)
     press(fake_telegram, message, "claim")

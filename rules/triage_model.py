@@ -1,0 +1,257 @@
+"""The learned part of triage: a linear model over hashed word and character n-grams.
+
+`bench/train_triage.py` fits it (scikit-learn, at training time only) and writes
+`rules/models/<lang>.json`; here it is read and applied in plain Python, so the running service
+needs neither scikit-learn nor numpy. Training and scoring share `features()`, so what the model
+learned and what it sees are built by the same code.
+
+Features are hashed (`zlib.crc32`, stable across runs and machines) into `2**bits` buckets: the
+weights file holds numbers only, no text of the data it was trained on. The reasons shown to
+staff come from the mention's own words: each word gets the weight of itself and of its character
+n-grams, each pair of words the weight of the pair.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import zlib
+from array import array
+from dataclasses import dataclass
+from functools import cache
+from itertools import pairwise
+from pathlib import Path
+
+from rules.text import fold
+
+MODEL_DIR = Path(__file__).with_name("models")
+FORMAT = 1
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_HANDLE = re.compile(r"@\w+")
+_DIGITS = re.compile(r"\d+")
+_APOSTROPHE = re.compile(r"(?<=\w)['’](?=\w)")
+# Words, plus the punctuation and symbols that carry tone ("!!", "?", "🙄", "…").
+_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+_CHAR_SIZES = (3, 4)
+_CACHE = 40_000  # words and word pairs whose weight is kept: ~6 MB
+
+
+def tokens(text: str) -> list[str]:
+    """The words and tone symbols of `text`, folded; links, handles and numbers normalised."""
+    if "://" in text or "www." in text:
+        text = _URL.sub(" url ", text)
+    if "@" in text:
+        text = _HANDLE.sub(" @user ", text)
+    # "it's", "don’t": one word each, not "it" + "'" + "s".
+    return _TOKEN.findall(_APOSTROPHE.sub("", _DIGITS.sub("0", fold(text))))
+
+
+# A feature: its bucket and the phrase it belongs to (index into `Features.phrases`).
+@dataclass(frozen=True, slots=True)
+class Features:
+    phrases: list[str]  # readable words and word pairs, for reasons
+    buckets: list[int]
+    owners: list[int]  # for each bucket, the phrase it is credited to
+
+
+def word_buckets(word: str, mask: int) -> list[int]:
+    """Buckets of one word: the word itself and, for a real word, its character 3- and 4-grams
+    (so "crashed" shares evidence with "crashes" and "crash")."""
+    buckets = [zlib.crc32(b"w " + _bytes(word)) & mask]
+    if word.isalpha() and len(word) > 2:
+        padded = _bytes(f" {word} ")
+        for size in _CHAR_SIZES:
+            for start in range(len(padded) - size + 1):
+                buckets.append(zlib.crc32(padded[start : start + size]) & mask)
+    return buckets
+
+
+def pair_bucket(pair: str, mask: int) -> int:
+    return zlib.crc32(b"b " + _bytes(pair)) & mask
+
+
+def _bytes(text: str) -> bytes:
+    # A lone surrogate (a broken emoji from a platform) must hash, not raise: hostile input.
+    return text.encode("utf-8", "surrogatepass")
+
+
+def features(text: str, bits: int) -> Features:
+    """Hashed word unigrams, word bigrams and character 3- and 4-grams inside each word."""
+    mask = (1 << bits) - 1
+    words = tokens(text)
+    phrases: list[str] = []
+    buckets: list[int] = []
+    owners: list[int] = []
+    index: dict[str, int] = {}
+    for position, word in enumerate(words):
+        owner = index.setdefault(word, len(phrases))
+        if owner == len(phrases):
+            phrases.append(word)
+        own = word_buckets(word, mask)
+        buckets.extend(own)
+        owners.extend([owner] * len(own))
+        if position:
+            pair = f"{words[position - 1]} {word}"
+            owner = index.setdefault(pair, len(phrases))
+            if owner == len(phrases):
+                phrases.append(pair)
+            buckets.append(pair_bucket(pair, mask))
+            owners.append(owner)
+    return Features(phrases, buckets, owners)
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    phrase: str  # "down", "barely works"
+    logit: float  # what it adds to the model's log-odds
+
+
+@dataclass(frozen=True, slots=True)
+class ModelScore:
+    probability: float  # that the mention needs a response
+    contributions: tuple[Contribution, ...]  # strongest first, of the sign of the verdict
+    evidence: float  # the sum of all contributions of that sign, shown or not (their share)
+
+
+class TriageModel:
+    """Weights of one language: `score(text)` is pure, so one instance serves all threads."""
+
+    def __init__(self, bits: int, bias: float, weights: array) -> None:
+        if len(weights) != 1 << bits:
+            raise ValueError(f"triage model: {len(weights)} weights, expected {1 << bits}")
+        self.bits = bits
+        self.bias = bias
+        self._weights = weights
+        self._mask = (1 << bits) - 1
+        self._known: dict[str, tuple[float, int]] = {}
+
+    @classmethod
+    def read(cls, path: Path) -> TriageModel:
+        """Load a weights file written by `bench/train_triage.py`; ValueError names the file."""
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            if doc.get("format") != FORMAT:
+                raise ValueError(f"format {doc.get('format')!r}, expected {FORMAT}")
+            scale = float(doc["scale"])
+            raw = array("h", zlib.decompress(base64.b64decode(doc["weights"])))
+        except (OSError, ValueError, KeyError, TypeError, zlib.error) as exc:
+            raise ValueError(f"{path}: not a triage model: {exc}") from exc
+        # Stored as 16-bit integers; one float per bucket in memory (1 MB for 2**18 buckets
+        # as doubles would be wasted: float32 is plenty for summing a few hundred weights).
+        weights = array("f", (value * scale for value in raw))
+        return cls(int(doc["bits"]), float(doc["bias"]), weights)
+
+    def logit(self, text: str) -> float:
+        phrases = self._phrases(tokens(text))
+        count = sum(n for _, n in phrases.values())
+        return self.bias + (
+            sum(v for v, _ in phrases.values()) / math.sqrt(count) if count else 0.0
+        )
+
+    def _learn(self, phrase: str) -> tuple[float, int]:
+        """A word's or word pair's summed weight and bucket count, kept for the next mention:
+        most words of a mention were seen in earlier ones, and hashing their character n-grams
+        is most of the model's cost."""
+        if " " in phrase:
+            known = (self._weights[pair_bucket(phrase, self._mask)], 1)
+        else:
+            buckets = word_buckets(phrase, self._mask)
+            known = (sum(self._weights[b] for b in buckets), len(buckets))
+        if len(self._known) >= _CACHE:
+            self._known.clear()  # simpler than LRU, and a refill costs a few mentions' worth
+        self._known[phrase] = known
+        return known
+
+    def _phrases(self, words: list[str]) -> dict[str, tuple[float, int]]:
+        """Each word's and word pair's summed weight, and how many buckets it took."""
+        known, learn = self._known, self._learn
+        phrases: dict[str, tuple[float, int]] = {}
+        for phrase in (*words, *(f"{a} {b}" for a, b in pairwise(words))):
+            value = known.get(phrase) or learn(phrase)
+            if phrase in phrases:  # a repeated word counts as often as it is written
+                before = phrases[phrase]
+                value = (before[0] + value[0], before[1] + value[1])
+            phrases[phrase] = value
+        return phrases
+
+    def score(
+        self,
+        text: str,
+        top: int = 3,
+        *,
+        ignore: frozenset[str] = frozenset(),
+        complaints: frozenset[str] = frozenset(),
+        unshown: frozenset[str] = frozenset(),
+    ) -> ModelScore:
+        """The model's verdict on `text` and the `top` phrases that made it.
+
+        Phrases with a word of `ignore` count for nothing (praise beside a complaint). Phrases
+        with a word of `complaints` (words of complaint terms the lexicon found) cannot speak
+        against it: the lexicon read the whole phrase ("oh great" is sarcasm, not "great").
+        Phrases made only of `unshown` words (the, your) or symbols still count but are not
+        named as reasons: staff learn nothing from `"the" +3`.
+        """
+        words = tokens(text)
+        phrases = self._phrases(words)
+        if ignore or complaints:
+            # Read the text as if those phrases were not there: each such word, and the pairs
+            # it is part of.
+            last = len(words) - 1
+            for i, word in enumerate(words):
+                dropped, against = word in ignore, word in complaints
+                if not (dropped or against):
+                    continue
+                around = [word]
+                if i:
+                    around.append(f"{words[i - 1]} {word}")
+                if i < last:
+                    around.append(f"{word} {words[i + 1]}")
+                for phrase in around:
+                    found = phrases.get(phrase)
+                    if found is not None and (dropped or found[0] < 0):
+                        del phrases[phrase]
+        total, count = 0.0, 0
+        for value, n in phrases.values():
+            total += value
+            count += n
+        if not count:
+            return ModelScore(0.5, (), 0.0)
+        norm = 1 / math.sqrt(count)
+        logit = self.bias + norm * total
+        probability = 1 / (1 + math.exp(-max(-30.0, min(30.0, logit))))
+        sign = 1.0 if logit >= 0 else -1.0
+        # (value with the verdict's sign, phrase), strongest first.
+        agreeing = sorted(
+            ((value * sign, phrase) for phrase, (value, _) in phrases.items() if value * sign > 0),
+            reverse=True,
+        )
+        shown: list[Contribution] = []
+        for value, phrase in agreeing[: 4 * top]:
+            if len(shown) == top:
+                break
+            if _readable(phrase, unshown):
+                shown.append(Contribution(phrase, norm * value * sign))
+        return ModelScore(probability, tuple(shown), norm * sum(v for v, _ in agreeing))
+
+
+# The placeholders `tokens()` puts for handles and links.
+_PLACEHOLDERS = frozenset({"user", "url"})
+
+
+def _readable(phrase: str, unshown: frozenset[str]) -> bool:
+    words = phrase.split()
+    if "@" in words or not _PLACEHOLDERS.isdisjoint(words):
+        return False
+    return any(w.isalpha() for w in words) and not unshown.issuperset(
+        w for w in words if w.isalpha()
+    )
+
+
+@cache
+def shipped_model(lang: str) -> TriageModel | None:
+    """The model shipped for `lang`, read on first use; None when the package has none."""
+    path = MODEL_DIR / f"{lang}.json"
+    return TriageModel.read(path) if path.exists() else None
