@@ -309,8 +309,13 @@ class BrandPulse:
             await asyncio.to_thread(self.leases.release)
 
     async def health(self) -> HealthReport:
-        max_age = self.config.service.outbox_max_age
-        return await asyncio.to_thread(collect, self.store, self.clock, max_age)
+        service = self.config.service
+        return await asyncio.to_thread(
+            functools.partial(collect, source_max_age=service.source_max_age),
+            self.store,
+            self.clock,
+            service.outbox_max_age,
+        )
 
     async def _run(self, stop: asyncio.Event) -> None:
         scheduler = AsyncIOScheduler(timezone="UTC")

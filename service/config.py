@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
+from core.config_file import ConfigError, load_yaml
 from core.config_types import blank_is_none, comma_separated
 from core.duration import Duration
 from responders.guardrails import RepliesConfig
@@ -82,6 +83,9 @@ class ServiceConfig(_Strict):
     http_host: str = "127.0.0.1"
     # `main.py health` and `/health` call the outbox unhealthy when an action waits longer.
     outbox_max_age: Duration = timedelta(minutes=10)
+    # … and call a source unhealthy when its last successful poll is older than this (cron runs
+    # of `run --once` must come more often).
+    source_max_age: Duration = timedelta(hours=1)
 
     _port = field_validator("http_port", mode="before")(blank_is_none)
 
@@ -114,3 +118,17 @@ def load_config(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = Non
     return config.model_copy(
         update={"brand": config.brand.model_copy(update={"lexicons": lexicons})}
     )
+
+
+def config_warnings(path: Path) -> list[str]:
+    """What is valid in `path` but surely not meant: today, a file with nothing in it."""
+    try:
+        data = load_yaml(path).data
+    except ConfigError:
+        return []  # load_config reports it
+    if not data:
+        return [
+            f"{path} is empty: every setting is its default and there are no rules, so nothing"
+            " would ever alert (see the shipped config.yaml)"
+        ]
+    return []

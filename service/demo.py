@@ -87,8 +87,9 @@ MENTIONS = [
 ]
 
 
-def run_demo() -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+def run_demo(log_level: int = logging.WARNING) -> int:
+    """`log_level`: the demo prints what staff see; the service's own log only from WARNING."""
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
     with (
         FakeXApi(brand_username=BRAND) as x,
         FakeReddit(username=BRAND) as reddit,

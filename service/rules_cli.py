@@ -15,18 +15,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import make_url, select
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy import select
 from sqlmodel import Session
 
 from core.config_file import Problem
-from core.duration import format_duration, parse_duration
+from core.duration import format_duration
 from core.models import Mention, MentionRow
 from core.store import connect
 from rules.engine import Engine, Verdict
 from rules.loader import LoadedRules, RulesError, load_rules
 from rules.schema import ReplyAction, RulesConfig, routes_used
 from rules.triage import LexiconError, Triage
+from service.cli_args import duration, moment
+from service.cli_errors import database_errors, require_existing_database
 from service.config import DEFAULT_CONFIG, AppConfig
 from service.pipeline import plan_actions
 from service.platforms import descriptors
@@ -54,14 +55,16 @@ def add_rules_commands(commands: Any) -> None:
     test.add_argument("--lang", default="", help="language code, e.g. en")
     test.add_argument("--source", default="", help="e.g. x:mentions")
     test.add_argument("--is-reply", action="store_true", help="the message answers another one")
-    test.add_argument("--at", type=_moment, help="when it was written (ISO 8601; default: now)")
+    test.add_argument("--at", type=moment, help="when it was written (ISO 8601; default: now)")
     test.add_argument("--recent", type=int, default=0, help="earlier mentions by the author")
     test.add_argument("--json", action="store_true", help="one JSON object, for scripts and CI")
     _config_option(test)
     test.set_defaults(handler=cmd_test)
 
     backtest = sub.add_parser("backtest", help="replay stored mentions through a rule file")
-    backtest.add_argument("--since", type=parse_duration, default=timedelta(days=7))
+    backtest.add_argument(
+        "--since", type=duration, default=timedelta(days=7), help="how far back (7d)"
+    )
     backtest.add_argument("--rules", type=Path, help="the rule file to try (default: in force)")
     backtest.add_argument("--examples", type=int, default=5, help="changed mentions to show")
     _config_option(backtest)
@@ -70,11 +73,6 @@ def add_rules_commands(commands: Any) -> None:
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: config.yaml")
-
-
-def _moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # --- check --------------------------------------------------------------------------------
@@ -339,19 +337,14 @@ def cmd_backtest(
     current = Engine(config, triage)
     candidate = Engine(trial.config, triage) if trial else current
     since = (now or datetime.now(UTC)) - args.since
-    database = make_url(config.database.url)
-    if database.get_backend_name() == "sqlite" and not Path(database.database or "").is_file():
-        # Connecting would create an empty database file; there is nothing to replay.
-        print(f"no database at {database.database}: nothing stored to replay", file=out)
-        return 1
-    engine = connect(config.database.url)
-    try:
-        report = backtest(stored_mentions(engine, since), current, candidate)
-    except (OperationalError, ProgrammingError) as exc:
-        print(f"cannot read mentions from {config.database.url}: {exc.orig}", file=out)
-        return 1
-    finally:
-        engine.dispose()
+    # Connecting to a missing SQLite file would create an empty one; there is nothing to replay.
+    require_existing_database(config.database.url)
+    with database_errors(config.database.url):
+        engine = connect(config.database.url)
+        try:
+            report = backtest(stored_mentions(engine, since), current, candidate)
+        finally:
+            engine.dispose()
     header = f"Backtest since {format_duration(args.since)} ago: "
     print(header + _span(report), file=out)
     print(format_report(report, args.config, args.rules, args.examples), file=out)

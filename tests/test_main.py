@@ -31,9 +31,7 @@ def test_a_broken_config_names_file_and_line(
     line = next(
         n for n, text in enumerate(config.read_text().splitlines(), 1) if "sentiment_belw" in text
     )
-    with pytest.raises(SystemExit) as exited:
-        main(["run", "--once", "--config", str(config)])
-    assert exited.value.code == 1
+    assert main(["run", "--once", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert f'{config}:{line} rule "clearly-negative" when.sentiment_belw: unknown key' in err
     assert "did you mean 'sentiment_below'?" in err

@@ -141,7 +141,8 @@ def test_db_upgrade_and_current_on_the_command_line(
     config = ["--config", str(SHIPPED_CONFIG)]
 
     assert main.main(["db", "current", *config]) == 1
-    assert "database is empty" in capsys.readouterr().out
+    assert f"no database at {tmp_path / 'cli.db'} yet" in capsys.readouterr().err
+    assert not (tmp_path / "cli.db").exists()
     assert main.main(["db", "upgrade", *config]) == 0
     assert f"to {migrations.head()}" in capsys.readouterr().out
     assert main.main(["db", "current", *config]) == 0
