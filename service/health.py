@@ -4,9 +4,10 @@ Pollers write each source's status to the database (`record_poll`), so `main.py 
 anywhere, sees every node's sources. What is judged follows the deployment: each source's last
 successful poll and the outbox always; a live node heartbeat only where a node is expected
 (`--expect-node`, a node's own `/health`, or a node seen in the last `source_max_age`, which
-then stopped), so `run --once` from cron is healthy between its runs. A running node also answers on 127.0.0.1 when
-`service.http_port` is set: `/livez` (the event loop answers), `/health` (the report as JSON,
-503 when unhealthy) and `/metrics` (Prometheus).
+then stopped), so `run --once` from cron is healthy between its runs.
+
+A running node also answers on 127.0.0.1 when `service.http_port` is set: `/livez` (the event
+loop answers), `/health` (the report as JSON, 503 when unhealthy) and `/metrics` (Prometheus).
 """
 
 import asyncio

@@ -49,6 +49,11 @@ class SchemaState:
         """Why `run` must not start on this database, or "" when it may."""
         if self.up_to_date:
             return ""
+        if self.empty:
+            return (
+                f"the database is empty: `main.py db upgrade` (or `main.py run`) creates schema "
+                f"{self.head}"
+            )
         if self.current is None and self.has_tables:
             return (
                 "the database has BrandPulse tables but no migration history (it was created "
