@@ -132,7 +132,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # The demo prints what staff would see; its log is quiet unless asked: warnings only by
     # default, errors only with --quiet, the per-poll lines with --verbose.
     level = {logging.WARNING: logging.ERROR, logging.INFO: logging.WARNING}
-    return run_demo(level.get(log_level(args), logging.INFO))
+    config = args.config or Path(__file__).resolve().parent / DEFAULT_CONFIG
+    return run_demo(level.get(log_level(args), logging.INFO), config)
 
 
 def _version() -> str:
@@ -169,6 +170,9 @@ def parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo", help="run the real service against local fake X, Reddit and Telegram servers"
+    )
+    demo.add_argument(
+        "--config", type=Path, help="the config to run against the fakes (default: shipped)"
     )
     add_verbosity(demo)
     demo.set_defaults(handler=cmd_demo)

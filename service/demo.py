@@ -87,7 +87,7 @@ MENTIONS = [
 ]
 
 
-def run_demo(log_level: int = logging.WARNING) -> int:
+def run_demo(log_level: int = logging.WARNING, config_path: Path = CONFIG) -> int:
     """`log_level`: the demo prints what staff see; the service's own log only from WARNING."""
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
     with (
@@ -127,7 +127,7 @@ def run_demo(log_level: int = logging.WARNING) -> int:
             "AUTO_REPLY_DRY_RUN": "false",
             "REPLY_QUIET_HOURS": "off",
         }
-        config = load_config(CONFIG, env)
+        config = load_config(config_path, env)
         print(
             f"BrandPulse demo: fake X at {x.base_url}, fake Reddit at {reddit.base_url}, "
             f"fake Telegram at {telegram.base_url}"

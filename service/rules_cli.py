@@ -27,7 +27,7 @@ from rules.loader import LoadedRules, RulesError, load_rules
 from rules.schema import ReplyAction, RulesConfig, routes_used
 from rules.triage import LexiconError, Triage
 from service.cli_args import duration, moment
-from service.cli_errors import database_errors, require_existing_database
+from service.cli_errors import BAD_SETUP, database_errors, require_existing_database
 from service.config import DEFAULT_CONFIG, AppConfig
 from service.pipeline import plan_actions
 from service.platforms import descriptors
@@ -91,12 +91,14 @@ def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
-def _report(problems: list[Problem], files: Iterable[Path], out: TextIO) -> int:
+def _report(problems: list[Problem], files: Iterable[Path], out: TextIO, code: int = 1) -> int:
+    """Print every problem; `code` is 1 for `rules check` (finding them is its job) and
+    BAD_SETUP for the commands a broken configuration keeps from running."""
     for problem in problems:
         print(problem, file=out)
     names = ", ".join(str(f) for f in files)
     print(f"{len(problems)} problem(s) in {names}", file=out)
-    return 1
+    return code
 
 
 def _route_problems(loaded: LoadedRules[AppConfig]) -> list[Problem]:
@@ -156,7 +158,7 @@ def cmd_test(args: argparse.Namespace, out: TextIO | None = None) -> int:
     try:
         config = load_rules(args.config, AppConfig).config
     except RulesError as exc:
-        return _report(exc.problems, exc.files, out)
+        return _report(exc.problems, exc.files, out, BAD_SETUP)
     engine = Engine(config, triage_for(config, args.config))
     mention = Mention(
         platform=args.platform,
@@ -331,7 +333,7 @@ def cmd_backtest(
         loaded = load_rules(args.config, AppConfig)
         trial = load_rules(args.rules, RulesConfig) if args.rules else None
     except RulesError as exc:
-        return _report(exc.problems, exc.files, out)
+        return _report(exc.problems, exc.files, out, BAD_SETUP)
     config = loaded.config
     triage = triage_for(config, args.config)
     current = Engine(config, triage)
