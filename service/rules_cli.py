@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core.config_file import Problem
@@ -31,6 +31,7 @@ from service.cli_errors import BAD_SETUP, database_errors, require_existing_data
 from service.config import DEFAULT_CONFIG, AppConfig
 from service.pipeline import plan_actions
 from service.platforms import descriptors
+from service.progress import Progress
 
 # --- wiring -------------------------------------------------------------------------------
 
@@ -326,8 +327,12 @@ class _RecentAuthors:
 
 
 def cmd_backtest(
-    args: argparse.Namespace, out: TextIO | None = None, now: datetime | None = None
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    now: datetime | None = None,
+    progress_to: TextIO | None = None,
 ) -> int:
+    """`progress_to` (default: stderr) shows a bar while replaying, if it is a terminal."""
     out = out or sys.stdout
     try:
         loaded = load_rules(args.config, AppConfig)
@@ -344,13 +349,20 @@ def cmd_backtest(
     with database_errors(config.database.url):
         engine = connect(config.database.url)
         try:
-            report = backtest(stored_mentions(engine, since), current, candidate)
+            progress = Progress(count_stored_mentions(engine, since), "replaying", progress_to)
+            report = backtest(progress.track(stored_mentions(engine, since)), current, candidate)
         finally:
             engine.dispose()
     header = f"Backtest since {format_duration(args.since)} ago: "
     print(header + _span(report), file=out)
     print(format_report(report, args.config, args.rules, args.examples), file=out)
     return 0
+
+
+def count_stored_mentions(engine: Any, since: datetime) -> int:
+    with Session(engine) as session:
+        query = select(func.count()).select_from(MentionRow).where(MentionRow.created_at >= since)
+        return session.scalar(query) or 0
 
 
 def stored_mentions(engine: Any, since: datetime) -> Iterator[Mention]:
