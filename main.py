@@ -212,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         load_env_files(args.env_file, getattr(args, "config", DEFAULT_CONFIG), os.environ)
         return args.handler(args)
+    except BrokenPipeError:  # `main.py … | head` stopped reading: nothing left to tell
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except CommandFailed as failed:
         print(f"error: {failed.message}", file=sys.stderr)
         return failed.code

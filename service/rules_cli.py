@@ -27,8 +27,13 @@ from rules.loader import LoadedRules, RulesError, load_rules
 from rules.schema import ReplyAction, RulesConfig, routes_used
 from rules.triage import LexiconError, Triage
 from service.cli_args import duration, moment
-from service.cli_errors import BAD_SETUP, database_errors, require_existing_database
-from service.config import DEFAULT_CONFIG, AppConfig
+from service.cli_errors import (
+    BAD_SETUP,
+    CommandFailed,
+    database_errors,
+    require_existing_database,
+)
+from service.config import DEFAULT_CONFIG, AppConfig, config_warnings
 from service.pipeline import plan_actions
 from service.platforms import descriptors
 from service.progress import Progress
@@ -46,7 +51,9 @@ def add_rules_commands(commands: Any) -> None:
     check.set_defaults(handler=cmd_check)
 
     test = sub.add_parser("test", help="show what the rules make of one message")
-    test.add_argument("text", help="the message, as a customer would write it")
+    test.add_argument(
+        "text", help="the message, as a customer would write it; `-`: one message a line from stdin"
+    )
     test.add_argument(
         "--platform", default="x", choices=[platform.info.key for platform in descriptors()]
     )
@@ -59,6 +66,9 @@ def add_rules_commands(commands: Any) -> None:
     test.add_argument("--at", type=moment, help="when it was written (ISO 8601; default: now)")
     test.add_argument("--recent", type=int, default=0, help="earlier mentions by the author")
     test.add_argument("--json", action="store_true", help="one JSON object, for scripts and CI")
+    test.add_argument(
+        "--jsonl", action="store_true", help="with `-`: one JSON object a line, with its text"
+    )
     _config_option(test)
     test.set_defaults(handler=cmd_test)
 
@@ -88,6 +98,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
     problems = _route_problems(loaded) + _lexicon_problems(loaded.config, args.config)
     if problems:
         return _report(problems, loaded.files, out)
+    for warning in config_warnings(args.config):
+        print(f"warning: {warning}", file=out)
     print(_summary(loaded), file=out)
     return 0
 
@@ -154,32 +166,53 @@ def _summary(loaded: LoadedRules[AppConfig]) -> str:
 # --- test ---------------------------------------------------------------------------------
 
 
-def cmd_test(args: argparse.Namespace, out: TextIO | None = None) -> int:
+def cmd_test(
+    args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO | None = None
+) -> int:
+    """Score one message, or with `-` every line of standard input in one process."""
     out = out or sys.stdout
     try:
         config = load_rules(args.config, AppConfig).config
     except RulesError as exc:
         return _report(exc.problems, exc.files, out, BAD_SETUP)
+    languages = config.brand.languages
+    if args.lang and args.lang.lower() not in languages:
+        raise CommandFailed(
+            f"--lang {args.lang}: not a language of this brand; brand.languages is "
+            f"{', '.join(languages)} (BRAND_LANGUAGES)"
+        )
     engine = Engine(config, triage_for(config, args.config))
-    mention = Mention(
+    many = args.text == "-"
+    texts = (line.rstrip("\r\n") for line in stdin or sys.stdin) if many else [args.text]
+    for text in texts:
+        if many and not text.strip():
+            continue  # a blank line is no message
+        verdict = engine.evaluate(_test_mention(args, text), author_recent_count=args.recent)
+        if args.json or args.jsonl:
+            result = {"text": text, **verdict_json(verdict)} if many else verdict_json(verdict)
+            print(json.dumps(result, ensure_ascii=False), file=out)
+        else:
+            print(
+                f"> {text}\n{_verdict_text(verdict)}\n" if many else _verdict_text(verdict),
+                file=out,
+            )
+    return 0
+
+
+def _test_mention(args: argparse.Namespace, text: str) -> Mention:
+    return Mention(
         platform=args.platform,
         external_id="rules-test",
-        text=args.text,
+        text=text,
         created_at=args.at or datetime.now(UTC),
         source=args.source,
         author_id=args.author,
         author_handle=args.author,
         author_followers=args.followers,
         author_verified=args.verified,
-        lang=args.lang,
+        lang=args.lang.lower(),
         in_reply_to_id="rules-test-parent" if args.is_reply else "",
     )
-    verdict = engine.evaluate(mention, author_recent_count=args.recent)
-    if args.json:
-        print(json.dumps(verdict_json(verdict), ensure_ascii=False), file=out)
-    else:
-        print(_verdict_text(verdict), file=out)
-    return 0
 
 
 def verdict_json(verdict: Verdict) -> dict[str, Any]:
