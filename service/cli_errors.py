@@ -7,6 +7,7 @@ and what to check.
 """
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,8 +91,8 @@ def database_problem(exc: BaseException, url: str) -> str:
             )
         return f"cannot use the SQLite database {path}: {cause}"
     password = _password(url)
-    if password:
-        cause = cause.replace(password, "***")
+    if password:  # as a whole word only: a password "p" must not turn "port" into "***ort"
+        cause = re.sub(rf"(?<!\w){re.escape(password)}(?!\w)", "***", cause)
     return (
         f"cannot reach the database {where}: {cause.rstrip('.')} — check that the server runs "
         "and that database.url (BRANDPULSE_DATABASE_URL) names the right host, port, user "

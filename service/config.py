@@ -5,6 +5,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
 from core.config_file import ConfigError, load_yaml
 from core.config_types import blank_is_none, comma_separated
@@ -59,6 +61,13 @@ class DatabaseConfig(_Strict):
                 f"unsupported database URL {value.split(':', 1)[0]!r}: use sqlite:///path.db "
                 "or postgresql+psycopg://user@host/db"
             )
+        try:
+            make_url(value).port  # noqa: B018 (parsing the port is the check)
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "not a database URL (a host:port whose port is not a number?): use "
+                "sqlite:///path.db or postgresql+psycopg://user:password@host:5432/db"
+            ) from None
         return value
 
 

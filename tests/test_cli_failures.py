@@ -143,3 +143,23 @@ def test_read_only_commands_on_a_missing_database_create_nothing(
     assert f"no database at {database} yet" in result.stderr
     assert "Traceback" not in shown
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_url_with_a_bad_port_is_a_configuration_error(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://brandpulse:{PASSWORD}@db-host:fivefourthreetwo/brandpulse"
+    result = cli(["run", "--once"], tmp_path, url)
+    shown = result.stdout + result.stderr
+    assert result.returncode == 2 and "Traceback" not in shown and PASSWORD not in shown, shown
+    assert "database.url: not a database URL (a host:port whose port is not a number?)" in shown
+    assert "environment variable BRANDPULSE_DATABASE_URL" in shown
+
+
+def test_a_short_password_is_hidden_without_mangling_the_message() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from service.cli_errors import database_problem
+
+    failure = OperationalError("connect", {}, Exception('server at "h", port 5432 failed: p'))
+    text = database_problem(failure, "postgresql+psycopg://u:p@h:5432/db")
+    assert 'server at "h", port 5432 failed: ***' in text
+    assert "u:***@h:5432/db" in text
