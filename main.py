@@ -210,7 +210,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        load_env_files(args.env_file, getattr(args, "config", DEFAULT_CONFIG), os.environ)
+        config = getattr(args, "config", None) or DEFAULT_CONFIG  # the demo has no default
+        load_env_files(args.env_file, config, os.environ)
         return args.handler(args)
     except BrokenPipeError:  # `main.py … | head` stopped reading: nothing left to tell
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

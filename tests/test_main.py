@@ -71,3 +71,10 @@ def test_run_once_alerts_on_negative_not_on_neutral_and_never_logs_secrets(
     logged = capsys.readouterr()
     for secret in (fake_telegram.token, fake_x.bearer_token):
         assert secret not in logged.err + logged.out
+
+
+def test_the_demo_runs_and_says_what_staff_would_see(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("BrandPulse demo: fake X at http://127.0.0.1:")
+    assert "Urgency" in out
