@@ -21,7 +21,7 @@ from sqlmodel import Session
 from core.config_file import Problem
 from core.duration import format_duration
 from core.models import Mention, MentionRow
-from core.store import connect
+from core.store import Store
 from rules.engine import Engine, Verdict
 from rules.loader import LoadedRules, RulesError, load_rules
 from rules.schema import ReplyAction, RulesConfig, routes_used
@@ -380,12 +380,14 @@ def cmd_backtest(
     # Connecting to a missing SQLite file would create an empty one; there is nothing to replay.
     require_existing_database(config.database.url)
     with database_errors(config.database.url):
-        engine = connect(config.database.url)
+        # Never migrates: an empty or outdated database is reported, not changed.
+        store = Store.open(config.database.url, create_empty=False)
         try:
+            engine = store.engine
             progress = Progress(count_stored_mentions(engine, since), "replaying", progress_to)
             report = backtest(progress.track(stored_mentions(engine, since)), current, candidate)
         finally:
-            engine.dispose()
+            store.close()
     header = f"Backtest since {format_duration(args.since)} ago: "
     print(header + _span(report), file=out)
     print(format_report(report, args.config, args.rules, args.examples), file=out)
