@@ -38,7 +38,9 @@ def test_a_missing_env_file_is_an_error_naming_it(tmp_path: Path) -> None:
 def test_main_reads_the_env_file_and_its_values_are_blamed_by_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("SLA_FIRST_RESPONSE", raising=False)  # restored (unset) afterwards
+    # Unset now, and unset again afterwards (main() sets it from the file).
+    monkeypatch.setenv("SLA_FIRST_RESPONSE", "")
+    monkeypatch.delenv("SLA_FIRST_RESPONSE")
     env_file = tmp_path / "brandpulse.env"
     env_file.write_text("SLA_FIRST_RESPONSE=45\n")
     argv = ["--env-file", str(env_file), "rules", "check", "--config", str(SHIPPED_CONFIG)]
