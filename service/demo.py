@@ -145,8 +145,16 @@ def run_demo(log_level: int = logging.WARNING, config_path: Path = CONFIG) -> in
         )
         for message in telegram.messages(STAFF_CHAT):
             print(_as_seen(message))
+        print(
+            "User text is escaped before staff see it: the @<b>sneaky</b> mention's HTML tags\n"
+            "arrive as plain text, never as formatting; its right-to-left override is cut.\n"
+        )
         _show_skipped(app)
-        print("Auto-replies posted on the customers' own platforms (rule sorry-broken-order):")
+        print(
+            "Auto-replies posted on the customers' own platforms (rule sorry-broken-order).\n"
+            "The demo switches them on, live (AUTO_REPLIES=true, AUTO_REPLY_DRY_RUN=false);\n"
+            "a real deployment starts with them off, and in shadow mode once on (docs/replies.md):"
+        )
         for tweet in x.posted:
             print(f"  X, in reply to tweet {tweet.in_reply_to_tweet_id}: {tweet.text}")
         for comment in reddit.comments_posted:

@@ -78,3 +78,5 @@ def test_the_demo_runs_and_says_what_staff_would_see(capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert out.startswith("BrandPulse demo: fake X at http://127.0.0.1:")
     assert "Urgency" in out
+    assert "The demo switches them on, live (AUTO_REPLIES=true, AUTO_REPLY_DRY_RUN=false)" in out
+    assert "@<b>sneaky</b> mention's HTML tags" in out
