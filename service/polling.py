@@ -187,9 +187,9 @@ class SourcePoller:
         wait = round((self.next_at - now).total_seconds())
         if type(self.failure) is not type(exc):
             log.warning("%s unavailable: %s (next try %s)", self.source, state, _hms(self.next_at))
-        else:  # the change of state was logged; each poll still says when the next one is
+        else:  # the change of state was logged once; the retries only for --verbose
             why = "waiting for the rate limit" if isinstance(exc, RateLimited) else "backing off"
-            log.info(
+            log.debug(
                 "%s: still unavailable; next poll in %ds (%s after %d failures)",
                 self.source,
                 wait,

@@ -101,18 +101,19 @@ async def test_a_poll_spread_out_by_the_rate_limit_says_why(
     ]
 
 
-async def test_failing_polls_warn_once_then_say_when_they_retry(
+async def test_failing_polls_warn_once_and_say_each_retry_only_when_verbose(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = FakeClock()
     down = [ListenerUnavailable("502 Bad Gateway"), ListenerUnavailable("502 Bad Gateway")]
     job = poller(store, clock, list(down))
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.DEBUG):
         assert await job.poll() is None
         clock.advance(timedelta(minutes=1))
         assert await job.poll() is None
     records = [r for r in caplog.records if r.name == "service.polling"]
-    assert [r.levelno for r in records] == [logging.WARNING, logging.INFO]
+    # A change of state is logged once (STYLE 7); the retries are debug lines.
+    assert [r.levelno for r in records] == [logging.WARNING, logging.DEBUG]
     assert records[0].getMessage().startswith("x:scripted unavailable: 502 Bad Gateway")
     assert "still unavailable; next poll in " in records[1].getMessage()
     assert records[1].getMessage().endswith("s (backing off after 2 failures)")
