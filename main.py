@@ -4,22 +4,31 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from sqlalchemy import make_url
-from sqlalchemy.exc import OperationalError
 
 from core.clock import SystemClock
 from core.config_file import ConfigError
-from core.migrations import SchemaError
 from core.states import WebRole
 from core.store import Store
 from rules.triage import LexiconError
 from service import db_cli, health
 from service.app import BrandPulse
-from service.config import DEFAULT_CONFIG, AppConfig, load_config
+from service.cli_args import add_verbosity, log_level
+from service.cli_errors import (
+    BAD_SETUP,
+    CommandFailed,
+    config_problems,
+    database_errors,
+    require_existing_database,
+)
+from service.config import DEFAULT_CONFIG, AppConfig, config_warnings, load_config
+from service.env_files import load_env_files
 from service.logs import setup_logging
 from service.platforms import descriptors
 from service.report_cli import add_report_command
@@ -41,46 +50,42 @@ def _secrets(config: AppConfig) -> list[str]:
 
 def _load(path: Path) -> AppConfig:
     try:
-        return load_config(path)
+        config = load_config(path)
     except ConfigError as exc:
-        print(f"{path}: configuration has {len(exc.problems)} problem(s):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise CommandFailed(config_problems(path, exc)) from None
+    for warning in config_warnings(path):
+        print(f"warning: {warning}", file=sys.stderr)
+    return config
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
-    setup_logging(_secrets(config), config.service.log_format)
-    try:
-        # A long-running service follows edits to its rule files; one pass has no use for it.
-        app = BrandPulse(config, config_path=None if args.once else args.config)
-    except LexiconError as exc:
-        print(f"{args.config}: a lexicon file has problems:\n{exc}", file=sys.stderr)
-        return 1
-    except SchemaError as exc:
-        print(f"BrandPulse did not start: {exc}", file=sys.stderr)
-        return 2
-    try:
-        if args.once:
-            summary = asyncio.run(app.run_once())
-            log.info(
-                "one pass done: %d fetched, %d new, %d alerts queued, %d actions delivered",
-                summary.fetched,
-                summary.new,
-                summary.alerts_queued,
-                summary.delivered,
-            )
-            return 0
+    setup_logging(_secrets(config), config.service.log_format, log_level(args))
+    with database_errors(config.database.url):
         try:
-            faces = [ConsoleServer(app)] if config.web.enabled else []
-        except WebListenError as exc:
-            print(f"BrandPulse did not start: {exc}", file=sys.stderr)
-            return 2
-        asyncio.run(_run_until_signal(app, faces))
-        return 0
-    finally:
-        app.close()
+            # A long-running service follows edits to its rule files; one pass has no use for it.
+            app = BrandPulse(config, config_path=None if args.once else args.config)
+        except LexiconError as exc:
+            raise CommandFailed(f"{args.config}: a lexicon file has problems:\n{exc}") from None
+        try:
+            if args.once:
+                summary = asyncio.run(app.run_once())
+                log.info(
+                    "one pass done: %d fetched, %d new, %d alerts queued, %d actions delivered",
+                    summary.fetched,
+                    summary.new,
+                    summary.alerts_queued,
+                    summary.delivered,
+                )
+                return 0
+            try:
+                faces = [ConsoleServer(app)] if config.web.enabled else []
+            except WebListenError as exc:
+                raise CommandFailed(f"BrandPulse did not start: {exc}") from None
+            asyncio.run(_run_until_signal(app, faces))
+            return 0
+        finally:
+            app.close()
 
 
 async def _run_until_signal(app: BrandPulse, faces: list[ConsoleServer]) -> None:
@@ -94,28 +99,22 @@ async def _run_until_signal(app: BrandPulse, faces: list[ConsoleServer]) -> None
 
 def cmd_web_link(args: argparse.Namespace) -> int:
     config = _load(args.config)
-    try:
+    if args.agent is not None:
+        agents = config.platforms.telegram.agents
+        if agents and args.agent not in agents:
+            raise CommandFailed(
+                f"--agent {args.agent} is not in TELEGRAM_AGENT_IDS "
+                f"({', '.join(map(str, agents))}); viewers use --viewer NAME"
+            )
+        role, user_id, name = WebRole.AGENT, str(args.agent), args.name or f"agent {args.agent}"
+    else:
+        role, user_id, name = WebRole.VIEWER, "", args.viewer
+    with database_errors(config.database.url):
         store = Store.open(config.database.url)
-    except (SchemaError, OperationalError) as exc:
-        problem = str(exc.orig).strip() if isinstance(exc, OperationalError) else str(exc)
-        print(f"error: database: {problem}", file=sys.stderr)
-        return 2
-    try:
-        if args.agent is not None:
-            agents = config.platforms.telegram.agents
-            if agents and args.agent not in agents:
-                print(
-                    f"error: --agent {args.agent} is not in TELEGRAM_AGENT_IDS "
-                    f"({', '.join(map(str, agents))}); viewers use --viewer NAME",
-                    file=sys.stderr,
-                )
-                return 2
-            role, user_id, name = WebRole.AGENT, str(args.agent), args.name or f"agent {args.agent}"
-        else:
-            role, user_id, name = WebRole.VIEWER, "", args.viewer
-        link = login_link(store, config, role, user_id, name, SystemClock().now())
-    finally:
-        store.close()
+        try:
+            link = login_link(store, config, role, user_id, name, SystemClock().now())
+        finally:
+            store.close()
     print(link)
     print(f"(one login as {name}, {role}; valid for 10 minutes)", file=sys.stderr)
     return 0
@@ -126,33 +125,32 @@ def cmd_db(args: argparse.Namespace) -> int:
         print(f"wrote {db_cli.revision(args.message)}")
         return 0
     url = _load(args.config).database.url
-    try:
+    with database_errors(url):
         if args.db_command == "upgrade":
             print(db_cli.upgrade(url, args.revision))
             return 0
+        require_existing_database(url)
         up_to_date, line = db_cli.current(url)
-        print(line)
-        return 0 if up_to_date else 1
-    except SchemaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OperationalError as exc:
-        print(f"error: cannot reach the database: {str(exc.orig).strip()}", file=sys.stderr)
-        return 2
+    print(line)
+    return 0 if up_to_date else 1
 
 
 def cmd_health(args: argparse.Namespace) -> int:
     config = _load(args.config)
-    try:
-        store = Store.open(config.database.url, create_empty=False)
-    except (SchemaError, OperationalError) as exc:
-        problem = str(exc.orig).strip() if isinstance(exc, OperationalError) else str(exc)
-        print(f"UNHEALTHY: database: {problem}")
-        return 1
-    try:
-        report = health.collect(store, SystemClock(), config.service.outbox_max_age)
-    finally:
-        store.close()
+    url = config.database.url
+    require_existing_database(url)
+    with database_errors(url):
+        store = Store.open(url, create_empty=False)
+        try:
+            report = health.collect(
+                store,
+                SystemClock(),
+                config.service.outbox_max_age,
+                source_max_age=config.service.source_max_age,
+                expect_node=args.expect_node,
+            )
+        finally:
+            store.close()
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     else:
@@ -167,13 +165,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return run_web_demo()
     from service.demo import run_demo
 
-    return run_demo()
+    # The demo prints what staff would see; its log is quiet unless asked: warnings only by
+    # default, errors only with --quiet, the per-poll lines with --verbose.
+    level = {logging.WARNING: logging.ERROR, logging.INFO: logging.WARNING}
+    config = args.config or Path(__file__).resolve().parent / DEFAULT_CONFIG
+    return run_demo(level.get(log_level(args), logging.INFO), config)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("brandpulse")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="main.py",
         description="BrandPulse: social-media listening and response for support teams.",
+    )
+    root.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    root.add_argument(
+        "--env-file",
+        type=Path,
+        metavar="PATH",
+        help="environment variables to load (default: .env beside the config file, if any);"
+        " variables already set win",
     )
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -184,6 +201,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="poll every enabled source once, triage, deliver the outbox, exit 0",
     )
+    add_verbosity(run)
     run.set_defaults(handler=cmd_run)
 
     demo = commands.add_parser(
@@ -194,6 +212,10 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep the service running with a live mention stream and serve the web console",
     )
+    demo.add_argument(
+        "--config", type=Path, help="the config to run against the fakes (default: shipped)"
+    )
+    add_verbosity(demo)
     demo.set_defaults(handler=cmd_demo)
 
     web = commands.add_parser("web", help="the web console: print one-time login links")
@@ -224,6 +246,11 @@ def parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: config.yaml")
     check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.add_argument(
+        "--expect-node",
+        action="store_true",
+        help="a long-running `main.py run` node must be alive (default: only if one ran lately)",
+    )
     check.set_defaults(handler=cmd_health)
 
     add_rules_commands(commands)
@@ -233,7 +260,21 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        config = getattr(args, "config", None) or DEFAULT_CONFIG  # the demo has no default
+        load_env_files(args.env_file, config, os.environ)
+        return args.handler(args)
+    except BrokenPipeError:  # `main.py … | head` stopped reading: nothing left to tell
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except CommandFailed as failed:
+        print(f"error: {failed.message}", file=sys.stderr)
+        return failed.code
+    except ConfigError as exc:  # a command that loads a configuration of its own (the demo)
+        print(f"error: configuration has {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return BAD_SETUP
 
 
 if __name__ == "__main__":

@@ -62,6 +62,17 @@ class LocatedDocument:
     data: Any
     file: str
     lines: dict[PathKey, int] = field(default_factory=dict)
+    # The environment variables that set a value (`${SLA_FIRST_RESPONSE:-60m}` when it is set),
+    # so a problem with the value names the variable the operator must fix, not only the line.
+    variables: dict[PathKey, tuple[str, ...]] = field(default_factory=dict)
+
+    def blame(self, path: PathKey, message: str) -> str:
+        """`message`, naming the environment variables that set the value at `path`, if any."""
+        names = self.variables.get(tuple(path))
+        if not names:
+            return message
+        which = "variable " + names[0] if len(names) == 1 else "variables " + ", ".join(names)
+        return f"{message} (the value comes from environment {which})"
 
     def locate(self, path: PathKey) -> Location:
         """The line of `path`, or of its nearest ancestor that has one."""
@@ -109,9 +120,7 @@ def load_yaml(path: Path, env: Mapping[str, str] | None = None) -> LocatedDocume
     try:
         root = YAML(typ="rt", pure=True).load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        reason = exc.problem or exc.context or "invalid YAML"
+        line, reason = _syntax_error(exc)
         raise ConfigError(
             [Problem(Location(name, line), "", f"YAML syntax error: {reason}")]
         ) from exc
@@ -121,6 +130,31 @@ def load_yaml(path: Path, env: Mapping[str, str] | None = None) -> LocatedDocume
     if problems:
         raise ConfigError(problems)
     return document
+
+
+def _syntax_error(exc: MarkedYAMLError) -> tuple[int, str]:
+    """The line to blame and why. The parser notices an unclosed `{`, a quote or a key without
+    its `:` only on a later line; the line to fix is where that construct began."""
+    problem, context = exc.problem_mark, exc.context_mark
+    reason = exc.problem or exc.context or "invalid YAML"
+    hint = _HINTS.get(str(exc.context))
+    if hint and problem is not None and context is not None and context.line < problem.line:
+        return context.line + 1, (
+            f"{reason} {exc.context} that starts on this line (noticed on line "
+            f"{problem.line + 1}); {hint}"
+        )
+    if reason.startswith("expected <block end>"):
+        reason += "; this line is indented differently from the lines above it"
+    mark = problem or context
+    return (mark.line + 1 if mark else 1), reason
+
+
+_HINTS = {
+    "while scanning a simple key": "a 'key: value' line lacks its ':' or is indented wrong",
+    "while scanning a quoted scalar": "a quote is not closed",
+    "while parsing a flow mapping": "a '{' is not closed",
+    "while parsing a flow sequence": "a '[' is not closed",
+}
 
 
 def _plain(
@@ -144,6 +178,9 @@ def _plain(
             for i, value in enumerate(node)
         ]
     if isinstance(node, str):
+        used = tuple(m.group(1) for m in _ENV_REF.finditer(node) if env.get(m.group(1)))
+        if used:
+            document.variables[path] = used
         try:
             return expand_env(str(node), env)
         except KeyError as missing:
@@ -187,7 +224,13 @@ def problems_from(
             message = "this key is required"
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
-        problems.append(Problem(document.locate(full_path), format_path(full_path), message))
+        problems.append(
+            Problem(
+                document.locate(full_path),
+                format_path(full_path),
+                document.blame(full_path, message),
+            )
+        )
     return problems
 
 

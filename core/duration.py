@@ -1,4 +1,5 @@
-"""Durations as operators write them: `30s`, `5m`, `1h`, `7d`, or combined `1h30m`."""
+"""Durations as operators write them: `30s`, `5m`, `1h`, `7d`, or combined `1h30m`; always with
+a unit."""
 
 import re
 from datetime import timedelta
@@ -11,16 +12,20 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 60480
 
 
 def parse_duration(text: str | int | float | timedelta) -> timedelta:
-    """`"1h30m"` → 1:30:00. A bare number is seconds. Raises ValueError with the accepted forms."""
+    """`"1h30m"` → 1:30:00. A number needs its unit (is `10` seconds or minutes?); only 0 may
+    go without. Raises ValueError saying the accepted forms."""
     if isinstance(text, timedelta):
         return text
     if isinstance(text, bool):
         raise ValueError("expected a duration such as 30s, 5m, 1h or 7d")
-    if isinstance(text, int | float):
-        return timedelta(seconds=text)
     compact = str(text).strip().lower().replace(" ", "")
     if compact and compact.replace(".", "", 1).isdigit():
-        return timedelta(seconds=float(compact))
+        if float(compact) == 0:
+            return timedelta(0)
+        raise ValueError(
+            f"{text!r} has no unit; write a duration with its unit: {compact}s, {compact}m, "
+            f"{compact}h or {compact}d"
+        )
     parts = _PART.findall(compact)
     if not compact or "".join(n + u for n, u in parts) != compact:
         raise ValueError(f"{text!r} is not a duration; write it like 30s, 5m, 1h, 7d or 1h30m")

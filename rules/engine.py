@@ -19,6 +19,7 @@ import ahocorasick
 from core.duration import format_duration
 from core.models import Mention
 from core.platforms import author_values
+from rules.patterns import compile_pattern
 from rules.schema import (
     AlertAction,
     Condition,
@@ -217,8 +218,8 @@ class Engine:
         if condition.time is not None:
             checks.append(self._time_check(condition.time))
         if condition.regex:
-            patterns = [re.compile(p, re.IGNORECASE) for p in condition.regex]
-            checks.append(lambda ctx: any(p.search(ctx.mention.text) for p in patterns))
+            searches = [compile_pattern(p) for p in condition.regex]  # RE2: linear time
+            checks.append(lambda ctx: any(search(ctx.mention.text) for search in searches))
         if condition.any:
             options = [self._condition(c, weighted, positive) for c in condition.any]
             checks.append(lambda ctx: any(option(ctx) for option in options))

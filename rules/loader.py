@@ -93,6 +93,9 @@ class _Tree:
 
     def problem(self, path: PathKey, message: str) -> Problem:
         location, name = self.locate(path)
+        origin, rest = self._origin(path)
+        if origin is not None:
+            message = origin.document.blame((*origin.path, *rest), message)
         return Problem(location, name, message)
 
 

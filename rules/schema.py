@@ -34,6 +34,7 @@ from pydantic_core import PydanticCustomError
 from core.config_file import PathKey
 from core.duration import Duration
 from core.platforms import platforms
+from rules.patterns import compile_pattern
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # What a reply template may say about the mention it answers; nothing else is substituted.
@@ -229,10 +230,7 @@ class Condition(BaseModel):
     @classmethod
     def _compiles(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"regex {pattern!r} is not valid: {exc}") from None
+            compile_pattern(pattern)  # ValueError saying what the linear-time engine refuses
         return patterns
 
     @field_validator("language")

@@ -40,6 +40,7 @@ from service.config import AppConfig
 from service.grouping import AlertResponder
 from service.health import HealthReport, collect, record_stream
 from service.metrics import Metrics
+from service.outage import DatabaseOutage
 from service.outbox import OneAtATime, OutboxWorker
 from service.pipeline import Pipeline
 from service.platforms import PushHook, Wiring, descriptors
@@ -128,6 +129,7 @@ class BrandPulse:
         )
         self.outbox = OutboxWorker(self.store, responders, self.clock)
         self._steps = StepsInFlight()
+        self.outage = DatabaseOutage(self.clock)
         self._started_at = self.clock.now()
 
     def _add_sources(self, wiring: Wiring) -> None:
@@ -317,19 +319,25 @@ class BrandPulse:
             await asyncio.to_thread(self.leases.release)
 
     async def health(self) -> HealthReport:
-        max_age = self.config.service.outbox_max_age
-        return await asyncio.to_thread(collect, self.store, self.clock, max_age)
+        service = self.config.service
+        return await asyncio.to_thread(
+            functools.partial(collect, source_max_age=service.source_max_age),
+            self.store,
+            self.clock,
+            service.outbox_max_age,
+        )
 
     async def _run(self, stop: asyncio.Event) -> None:
         scheduler = AsyncIOScheduler(timezone="UTC")
         beat = max(1.0, self.config.service.lease_ttl.total_seconds() / 3)
-        every(scheduler, self._lease_job, timedelta(seconds=beat), "leases")
+        guard = self.outage.guard  # a lost database pauses the jobs, it does not end the node
+        every(scheduler, guard(self._lease_job), timedelta(seconds=beat), "leases")
         for poller in self.pollers:
             tick = min(TICK, poller.interval)
-            every(scheduler, self._poll_job, tick, poller.source, poller, paused=True)
-        every(scheduler, self._drain_job, self.config.service.outbox_every, "outbox")
+            every(scheduler, guard(self._poll_job), tick, poller.source, poller, paused=True)
+        every(scheduler, guard(self._drain_job), self.config.service.outbox_every, "outbox")
         for poller, push in self.pushed:
-            every(scheduler, self._push_job, poller.interval, poller.source, poller, push)
+            every(scheduler, guard(self._push_job), poller.interval, poller.source, poller, push)
         self._staff_jobs(scheduler)
         if self.rules_watcher is not None:
             every(scheduler, self._rules_job, RULES_EVERY, "rules")
@@ -434,17 +442,18 @@ class BrandPulse:
             return
         common = {"max_instances": 1, "coalesce": True}
         every = self.config.sla.check_every.total_seconds()
-        scheduler.add_job(self._sla_job, "interval", seconds=every, id="sla", **common)
+        guard = self.outage.guard
+        scheduler.add_job(guard(self._sla_job), "interval", seconds=every, id="sla", **common)
         if self.config.windows:
             seconds = WINDOWS_EVERY.total_seconds()
             scheduler.add_job(
-                self._windows_job, "interval", seconds=seconds, id="windows", **common
+                guard(self._windows_job), "interval", seconds=seconds, id="windows", **common
             )
         digest = self.config.reports.digest_at
         if digest:
             hour, minute = (int(part) for part in digest.split(":"))
             scheduler.add_job(
-                self._digest_job,
+                guard(self._digest_job),
                 "cron",
                 hour=hour,
                 minute=minute,

@@ -5,7 +5,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model, field_validator
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
+from core.config_file import ConfigError, load_yaml
 from core.config_types import blank_is_none, comma_separated
 from core.duration import Duration
 from responders.guardrails import RepliesConfig
@@ -58,6 +61,13 @@ class DatabaseConfig(_Strict):
                 f"unsupported database URL {value.split(':', 1)[0]!r}: use sqlite:///path.db "
                 "or postgresql+psycopg://user@host/db"
             )
+        try:
+            make_url(value).port  # noqa: B018 (parsing the port is the check)
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "not a database URL (a host:port whose port is not a number?): use "
+                "sqlite:///path.db or postgresql+psycopg://user:password@host:5432/db"
+            ) from None
         return value
 
 
@@ -79,6 +89,9 @@ class ServiceConfig(_Strict):
     lease_ttl: Duration = timedelta(seconds=30)
     # `main.py health` and `/health` call the outbox unhealthy when an action waits longer.
     outbox_max_age: Duration = timedelta(minutes=10)
+    # … and call a source unhealthy when its last successful poll is older than this (cron runs
+    # of `run --once` must come more often).
+    source_max_age: Duration = timedelta(hours=1)
 
     @field_validator("lease_ttl")
     @classmethod
@@ -152,3 +165,17 @@ def load_config(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = Non
     return config.model_copy(
         update={"brand": config.brand.model_copy(update={"lexicons": lexicons})}
     )
+
+
+def config_warnings(path: Path) -> list[str]:
+    """What is valid in `path` but surely not meant: today, a file with nothing in it."""
+    try:
+        data = load_yaml(path).data
+    except ConfigError:
+        return []  # load_config reports it
+    if not data:
+        return [
+            f"{path} is empty: every setting is its default and there are no rules, so nothing"
+            " would ever alert (see the shipped config.yaml)"
+        ]
+    return []

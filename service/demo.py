@@ -88,8 +88,9 @@ MENTIONS = [
 ]
 
 
-def run_demo() -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+def run_demo(log_level: int = logging.WARNING, config_path: Path = CONFIG) -> int:
+    """`log_level`: the demo prints what staff see; the service's own log only from WARNING."""
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
     with (
         FakeXApi(brand_username=BRAND) as x,
         FakeReddit(username=BRAND) as reddit,
@@ -127,7 +128,7 @@ def run_demo() -> int:
             "AUTO_REPLY_DRY_RUN": "false",
             "REPLY_QUIET_HOURS": "off",
         }
-        config = load_config(CONFIG, env)
+        config = load_config(config_path, env)
         print(
             f"BrandPulse demo: fake X at {x.base_url}, fake Reddit at {reddit.base_url}, "
             f"fake Telegram at {telegram.base_url}"
@@ -145,8 +146,16 @@ def run_demo() -> int:
         )
         for message in telegram.messages(STAFF_CHAT):
             print(_as_seen(message))
+        print(
+            "User text is escaped before staff see it: the @<b>sneaky</b> mention's HTML tags\n"
+            "arrive as plain text, never as formatting; its right-to-left override is cut.\n"
+        )
         _show_skipped(app)
-        print("Auto-replies posted on the customers' own platforms (rule sorry-broken-order):")
+        print(
+            "Auto-replies posted on the customers' own platforms (rule sorry-broken-order).\n"
+            "The demo switches them on, live (AUTO_REPLIES=true, AUTO_REPLY_DRY_RUN=false);\n"
+            "a real deployment starts with them off, and in shadow mode once on (docs/replies.md):"
+        )
         for tweet in x.posted:
             print(f"  X, in reply to tweet {tweet.in_reply_to_tweet_id}: {tweet.text}")
         for comment in reddit.comments_posted:

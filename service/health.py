@@ -1,9 +1,14 @@
 """What an operator asks: is a node alive, does each source work, does the outbox move.
 
 Pollers write each source's status to the database (`record_poll`), so `main.py health`, run
-anywhere, sees every node's sources. A running node also serves the report on its web console
-(`web.listen`): `/livez` (the event loop answers), `/health` (the report as JSON, 503 when
-unhealthy) and `/metrics` (Prometheus); see web/ops.py.
+anywhere, sees every node's sources. What is judged follows the deployment: each source's last
+successful poll and the outbox always; a live node heartbeat only where a node is expected
+(`--expect-node`, a node's own `/health`, or a node seen in the last `source_max_age`, which
+then stopped), so `run --once` from cron is healthy between its runs.
+
+A running node also serves the report on its web console (`web.listen`): `/livez` (the event
+loop answers), `/health` (the report as JSON, 503 when unhealthy) and `/metrics` (Prometheus);
+see web/ops.py.
 """
 
 import json
@@ -87,14 +92,34 @@ class HealthReport:
     outbox_depth: dict[str, int] = field(default_factory=dict)
     outbox_oldest_age: float | None = None  # seconds; None when nothing waits
     outbox_max_age: float = 600.0
+    source_max_age: float | None = None  # seconds without a successful poll; None: not judged
+    node_expected: str = ""  # why a live node is required ("" when it is not)
 
     def problems(self) -> list[str]:
-        found = [] if self.nodes else ["no BrandPulse node is running (no live heartbeat)"]
+        found = []
+        if self.node_expected and not self.nodes:
+            found.append(f"no BrandPulse node is running (no live heartbeat; {self.node_expected})")
         found += [f"{s.source}: {s.problem}" for s in self.sources if s.problem]
         found += [f"{s.source}: {s.stream_problem()}" for s in self.sources if s.stream_problem()]
+        found += [
+            f"{s.source}: no successful poll for {age / 60:.0f} min"
+            f" (since {s.last_success_at:%F %T} UTC)"
+            if s.last_success_at
+            else f"{s.source}: never polled successfully"
+            for s in self.sources
+            if not s.problem and (age := self._silent_for(s)) is not None
+        ]
         if self.outbox_oldest_age is not None and self.outbox_oldest_age > self.outbox_max_age:
             found.append(f"outbox: oldest unsent action waits {self.outbox_oldest_age:.0f} s")
         return found
+
+    def _silent_for(self, source: SourceHealth) -> float | None:
+        """Seconds since `source` last worked, when that is longer than allowed."""
+        if self.source_max_age is None:
+            return None
+        since = source.last_success_at or source.last_attempt_at
+        age = (self.checked_at - since).total_seconds()
+        return age if age > self.source_max_age else None
 
     @property
     def healthy(self) -> bool:
@@ -125,8 +150,18 @@ class HealthReport:
         return out
 
 
-def collect(store: Store, clock: Clock, outbox_max_age: timedelta) -> HealthReport:
+def collect(
+    store: Store,
+    clock: Clock,
+    outbox_max_age: timedelta,
+    *,
+    source_max_age: timedelta | None = None,
+    expect_node: bool = True,
+) -> HealthReport:
+    """The report; `expect_node=False` (cron mode) requires a live node only if one ran within
+    `source_max_age` and stopped without handing its work back (a crash)."""
     now = clock.now()
+    recently = now - (source_max_age or timedelta(0))
     with Session(store.engine) as session:
         leases = {
             name: owner
@@ -134,8 +169,24 @@ def collect(store: Store, clock: Clock, outbox_max_age: timedelta) -> HealthRepo
                 select(LeaseRow.name, LeaseRow.owner).where(LeaseRow.expires_at > now)
             )
         }
+        stopped = list(
+            session.execute(
+                select(LeaseRow.owner, LeaseRow.expires_at).where(
+                    LeaseRow.name.startswith("node:"),
+                    LeaseRow.expires_at <= now,
+                    LeaseRow.expires_at > recently,
+                )
+            )
+        )
         rows = list(session.scalars(select(SourceStatusRow).order_by(SourceStatusRow.source)))
     depth, oldest = outbox_backlog(store)
+    if expect_node:
+        node_expected = "a node is expected"
+    elif stopped:
+        owner, at = max(stopped, key=lambda row: row[1])
+        node_expected = f"node {owner} stopped renewing it at {at:%F %T} UTC"
+    else:
+        node_expected = ""
     return HealthReport(
         checked_at=now,
         nodes=sorted(owner for name, owner in leases.items() if name.startswith("node:")),
@@ -154,6 +205,8 @@ def collect(store: Store, clock: Clock, outbox_max_age: timedelta) -> HealthRepo
         outbox_depth=depth,
         outbox_oldest_age=(now - oldest).total_seconds() if oldest else None,
         outbox_max_age=outbox_max_age.total_seconds(),
+        source_max_age=source_max_age.total_seconds() if source_max_age else None,
+        node_expected=node_expected,
     )
 
 

@@ -7,6 +7,7 @@ A listener only fetches. This job decides when it may fetch again, and logs chan
 import asyncio
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -116,6 +117,7 @@ class SourcePoller:
         for item in batch.skipped:
             log.warning("%s: skipped a malformed item: %s", self.source, item)
         self._succeeded(batch, now)
+        self._log_poll(batch, new, now)
         self.metrics.mentions_fetched.labels(self.source).inc(len(batch.mentions))
         self.metrics.mentions_new.labels(self.source).inc(len(new))
         self.metrics.poll_seconds.labels(self.source).observe(time.monotonic() - started)
@@ -128,6 +130,35 @@ class SourcePoller:
         self.failure, self.failures, self.last_success = None, 0, now
         self.rate = batch.rate or self.rate
         self.next_at = self._budgeted_next(batch, now)
+
+    def _log_poll(self, batch: Batch, new: list[Ingested], now: datetime) -> None:
+        """One line a poll: what came in, what it set off, and when the next poll is."""
+        kinds = Counter(
+            action.kind for item in new if item.decision for action in item.decision.actions
+        )
+        log.info(
+            "%s: fetched %d, %d new, %d alerts, %d replies; next poll %s",
+            self.source,
+            len(batch.mentions),
+            len(new),
+            kinds["alert"],
+            kinds["reply"],
+            self._next_poll(batch, now),
+        )
+
+    def _next_poll(self, batch: Batch, now: datetime) -> str:
+        wait = max(0, round(((self.next_at or now) - now).total_seconds()))
+        rate = batch.rate
+        if batch.more:
+            return f"in {wait}s (catching up: more mentions wait behind the page cap)"
+        if wait > round(self.interval.total_seconds()) and rate is not None:
+            if rate.remaining <= 0:
+                return f"in {wait}s (rate limit used up until {_hms(rate.reset_at)})"
+            return (
+                f"in {wait}s (spacing out the rate limit: {rate.remaining} calls left until "
+                f"{_hms(rate.reset_at)})"
+            )
+        return f"in {wait}s"
 
     def _budgeted_next(self, batch: Batch, now: datetime) -> datetime:
         """The interval, or longer if the calls left in the rate window must be spread out.
@@ -156,8 +187,18 @@ class SourcePoller:
         else:
             self.next_at = now + backoff(self.failures)
             state = str(exc)
+        wait = round((self.next_at - now).total_seconds())
         if type(self.failure) is not type(exc):
             log.warning("%s unavailable: %s (next try %s)", self.source, state, _hms(self.next_at))
+        else:  # the change of state was logged once; the retries only for --verbose
+            why = "waiting for the rate limit" if isinstance(exc, RateLimited) else "backing off"
+            log.debug(
+                "%s: still unavailable; next poll in %ds (%s after %d failures)",
+                self.source,
+                wait,
+                why,
+                self.failures,
+            )
         self.failure = exc
         await asyncio.to_thread(record_poll, self.store, self.source, self.store.node, now, state)
 

@@ -15,21 +15,28 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import make_url, select
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core.config_file import Problem
-from core.duration import format_duration, parse_duration
+from core.duration import format_duration
 from core.models import Mention, MentionRow
-from core.store import connect
+from core.store import Store
 from rules.engine import Engine, Verdict
 from rules.loader import LoadedRules, RulesError, load_rules
 from rules.schema import ReplyAction, RulesConfig, routes_used
 from rules.triage import LexiconError, Triage
-from service.config import DEFAULT_CONFIG, AppConfig
+from service.cli_args import duration, moment
+from service.cli_errors import (
+    BAD_SETUP,
+    CommandFailed,
+    database_errors,
+    require_existing_database,
+)
+from service.config import DEFAULT_CONFIG, AppConfig, config_warnings
 from service.pipeline import plan_actions
 from service.platforms import descriptors
+from service.progress import Progress
 
 # --- wiring -------------------------------------------------------------------------------
 
@@ -44,7 +51,9 @@ def add_rules_commands(commands: Any) -> None:
     check.set_defaults(handler=cmd_check)
 
     test = sub.add_parser("test", help="show what the rules make of one message")
-    test.add_argument("text", help="the message, as a customer would write it")
+    test.add_argument(
+        "text", help="the message, as a customer would write it; `-`: one message a line from stdin"
+    )
     test.add_argument(
         "--platform", default="x", choices=[platform.info.key for platform in descriptors()]
     )
@@ -54,14 +63,19 @@ def add_rules_commands(commands: Any) -> None:
     test.add_argument("--lang", default="", help="language code, e.g. en")
     test.add_argument("--source", default="", help="e.g. x:mentions")
     test.add_argument("--is-reply", action="store_true", help="the message answers another one")
-    test.add_argument("--at", type=_moment, help="when it was written (ISO 8601; default: now)")
+    test.add_argument("--at", type=moment, help="when it was written (ISO 8601; default: now)")
     test.add_argument("--recent", type=int, default=0, help="earlier mentions by the author")
     test.add_argument("--json", action="store_true", help="one JSON object, for scripts and CI")
+    test.add_argument(
+        "--jsonl", action="store_true", help="with `-`: one JSON object a line, with its text"
+    )
     _config_option(test)
     test.set_defaults(handler=cmd_test)
 
     backtest = sub.add_parser("backtest", help="replay stored mentions through a rule file")
-    backtest.add_argument("--since", type=parse_duration, default=timedelta(days=7))
+    backtest.add_argument(
+        "--since", type=duration, default=timedelta(days=7), help="how far back (7d)"
+    )
     backtest.add_argument("--rules", type=Path, help="the rule file to try (default: in force)")
     backtest.add_argument("--examples", type=int, default=5, help="changed mentions to show")
     _config_option(backtest)
@@ -70,11 +84,6 @@ def add_rules_commands(commands: Any) -> None:
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: config.yaml")
-
-
-def _moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # --- check --------------------------------------------------------------------------------
@@ -89,16 +98,20 @@ def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
     problems = _route_problems(loaded) + _lexicon_problems(loaded.config, args.config)
     if problems:
         return _report(problems, loaded.files, out)
+    for warning in config_warnings(args.config):
+        print(f"warning: {warning}", file=out)
     print(_summary(loaded), file=out)
     return 0
 
 
-def _report(problems: list[Problem], files: Iterable[Path], out: TextIO) -> int:
+def _report(problems: list[Problem], files: Iterable[Path], out: TextIO, code: int = 1) -> int:
+    """Print every problem; `code` is 1 for `rules check` (finding them is its job) and
+    BAD_SETUP for the commands a broken configuration keeps from running."""
     for problem in problems:
         print(problem, file=out)
     names = ", ".join(str(f) for f in files)
     print(f"{len(problems)} problem(s) in {names}", file=out)
-    return 1
+    return code
 
 
 def _route_problems(loaded: LoadedRules[AppConfig]) -> list[Problem]:
@@ -153,32 +166,53 @@ def _summary(loaded: LoadedRules[AppConfig]) -> str:
 # --- test ---------------------------------------------------------------------------------
 
 
-def cmd_test(args: argparse.Namespace, out: TextIO | None = None) -> int:
+def cmd_test(
+    args: argparse.Namespace, out: TextIO | None = None, stdin: TextIO | None = None
+) -> int:
+    """Score one message, or with `-` every line of standard input in one process."""
     out = out or sys.stdout
     try:
         config = load_rules(args.config, AppConfig).config
     except RulesError as exc:
-        return _report(exc.problems, exc.files, out)
+        return _report(exc.problems, exc.files, out, BAD_SETUP)
+    languages = config.brand.languages
+    if args.lang and args.lang.lower() not in languages:
+        raise CommandFailed(
+            f"--lang {args.lang}: not a language of this brand; brand.languages is "
+            f"{', '.join(languages)} (BRAND_LANGUAGES)"
+        )
     engine = Engine(config, triage_for(config, args.config))
-    mention = Mention(
+    many = args.text == "-"
+    texts = (line.rstrip("\r\n") for line in stdin or sys.stdin) if many else [args.text]
+    for text in texts:
+        if many and not text.strip():
+            continue  # a blank line is no message
+        verdict = engine.evaluate(_test_mention(args, text), author_recent_count=args.recent)
+        if args.json or args.jsonl:
+            result = {"text": text, **verdict_json(verdict)} if many else verdict_json(verdict)
+            print(json.dumps(result, ensure_ascii=False), file=out)
+        else:
+            print(
+                f"> {text}\n{_verdict_text(verdict)}\n" if many else _verdict_text(verdict),
+                file=out,
+            )
+    return 0
+
+
+def _test_mention(args: argparse.Namespace, text: str) -> Mention:
+    return Mention(
         platform=args.platform,
         external_id="rules-test",
-        text=args.text,
+        text=text,
         created_at=args.at or datetime.now(UTC),
         source=args.source,
         author_id=args.author,
         author_handle=args.author,
         author_followers=args.followers,
         author_verified=args.verified,
-        lang=args.lang,
+        lang=args.lang.lower(),
         in_reply_to_id="rules-test-parent" if args.is_reply else "",
     )
-    verdict = engine.evaluate(mention, author_recent_count=args.recent)
-    if args.json:
-        print(json.dumps(verdict_json(verdict), ensure_ascii=False), file=out)
-    else:
-        print(_verdict_text(verdict), file=out)
-    return 0
 
 
 def verdict_json(verdict: Verdict) -> dict[str, Any]:
@@ -326,36 +360,44 @@ class _RecentAuthors:
 
 
 def cmd_backtest(
-    args: argparse.Namespace, out: TextIO | None = None, now: datetime | None = None
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    now: datetime | None = None,
+    progress_to: TextIO | None = None,
 ) -> int:
+    """`progress_to` (default: stderr) shows a bar while replaying, if it is a terminal."""
     out = out or sys.stdout
     try:
         loaded = load_rules(args.config, AppConfig)
         trial = load_rules(args.rules, RulesConfig) if args.rules else None
     except RulesError as exc:
-        return _report(exc.problems, exc.files, out)
+        return _report(exc.problems, exc.files, out, BAD_SETUP)
     config = loaded.config
     triage = triage_for(config, args.config)
     current = Engine(config, triage)
     candidate = Engine(trial.config, triage) if trial else current
     since = (now or datetime.now(UTC)) - args.since
-    database = make_url(config.database.url)
-    if database.get_backend_name() == "sqlite" and not Path(database.database or "").is_file():
-        # Connecting would create an empty database file; there is nothing to replay.
-        print(f"no database at {database.database}: nothing stored to replay", file=out)
-        return 1
-    engine = connect(config.database.url)
-    try:
-        report = backtest(stored_mentions(engine, since), current, candidate)
-    except (OperationalError, ProgrammingError) as exc:
-        print(f"cannot read mentions from {config.database.url}: {exc.orig}", file=out)
-        return 1
-    finally:
-        engine.dispose()
+    # Connecting to a missing SQLite file would create an empty one; there is nothing to replay.
+    require_existing_database(config.database.url)
+    with database_errors(config.database.url):
+        # Never migrates: an empty or outdated database is reported, not changed.
+        store = Store.open(config.database.url, create_empty=False)
+        try:
+            engine = store.engine
+            progress = Progress(count_stored_mentions(engine, since), "replaying", progress_to)
+            report = backtest(progress.track(stored_mentions(engine, since)), current, candidate)
+        finally:
+            store.close()
     header = f"Backtest since {format_duration(args.since)} ago: "
     print(header + _span(report), file=out)
     print(format_report(report, args.config, args.rules, args.examples), file=out)
     return 0
+
+
+def count_stored_mentions(engine: Any, since: datetime) -> int:
+    with Session(engine) as session:
+        query = select(func.count()).select_from(MentionRow).where(MentionRow.created_at >= since)
+        return session.scalar(query) or 0
 
 
 def stored_mentions(engine: Any, since: datetime) -> Iterator[Mention]:

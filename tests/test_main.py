@@ -31,9 +31,7 @@ def test_a_broken_config_names_file_and_line(
     line = next(
         n for n, text in enumerate(config.read_text().splitlines(), 1) if "sentiment_belw" in text
     )
-    with pytest.raises(SystemExit) as exited:
-        main(["run", "--once", "--config", str(config)])
-    assert exited.value.code == 1
+    assert main(["run", "--once", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert f'{config}:{line} rule "clearly-negative" when.sentiment_belw: unknown key' in err
     assert "did you mean 'sentiment_below'?" in err
@@ -73,3 +71,12 @@ def test_run_once_alerts_on_negative_not_on_neutral_and_never_logs_secrets(
     logged = capsys.readouterr()
     for secret in (fake_telegram.token, fake_x.bearer_token):
         assert secret not in logged.err + logged.out
+
+
+def test_the_demo_runs_and_says_what_staff_would_see(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("BrandPulse demo: fake X at http://127.0.0.1:")
+    assert "Urgency" in out
+    assert "The demo switches them on, live (AUTO_REPLIES=true, AUTO_REPLY_DRY_RUN=false)" in out
+    assert "@<b>sneaky</b> mention's HTML tags" in out

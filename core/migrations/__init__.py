@@ -49,6 +49,11 @@ class SchemaState:
         """Why `run` must not start on this database, or "" when it may."""
         if self.up_to_date:
             return ""
+        if self.empty:
+            return (
+                f"the database is empty: `main.py db upgrade` (or `main.py run`) creates schema "
+                f"{self.head}"
+            )
         if self.current is None and self.has_tables:
             return (
                 "the database has BrandPulse tables but no migration history (it was created "
@@ -85,11 +90,15 @@ def head() -> str:
 
 
 def state(engine: Engine) -> SchemaState:
+    with engine.connect() as connection:
+        return _state_of(connection)
+
+
+def _state_of(connection: Connection) -> SchemaState:
     directory = scripts()
     newest = directory.get_current_head() or ""
-    with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-        tables = set(inspect(connection).get_table_names())
+    current = MigrationContext.configure(connection).get_current_revision()
+    tables = set(inspect(connection).get_table_names())
     known = current is None or any(s.revision == current for s in directory.walk_revisions())
     ours = set(SQLModel.metadata.tables)
     return SchemaState(current, newest, known, bool(tables & ours))
@@ -98,17 +107,22 @@ def state(engine: Engine) -> SchemaState:
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     """Migrate to `revision` in one transaction; returns (revision before, revision after)."""
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            # Held until this transaction ends: a second node waits, then finds nothing to do.
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPGRADE_LOCK})")
-        elif connection.dialect.name == "sqlite":
-            # pysqlite runs DDL outside any transaction unless told: a crash halfway would
-            # leave half a schema. An explicit BEGIN makes the whole upgrade one transaction.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        _lock_for_upgrade(connection)
         before = MigrationContext.configure(connection).get_current_revision()
         command.upgrade(alembic_config(connection), revision)
         after = MigrationContext.configure(connection).get_current_revision()
     return before, after or ""
+
+
+def _lock_for_upgrade(connection: Connection) -> None:
+    """Make this transaction the only one changing the schema until it ends."""
+    if connection.dialect.name == "postgresql":
+        # Held until this transaction ends: a second node waits, then finds nothing to do.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPGRADE_LOCK})")
+    elif connection.dialect.name == "sqlite":
+        # pysqlite runs DDL outside any transaction unless told: a crash halfway would
+        # leave half a schema. An explicit BEGIN makes the whole upgrade one transaction.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def ensure_current(engine: Engine, create_empty: bool = True) -> None:
@@ -116,10 +130,24 @@ def ensure_current(engine: Engine, create_empty: bool = True) -> None:
     found = state(engine)
     if found.up_to_date:
         return
-    if found.empty and create_empty:
-        upgrade(engine)
-        return
+    if found.current is None and create_empty:
+        # Nodes starting together on a new database: one creates the schema while the others
+        # wait on the lock. The first look ran unlocked, between two reads, so it may have seen
+        # the tables of a creation under way without their revision: look again, locked.
+        found = _create_if_empty(engine)
+        if found.up_to_date:
+            return
     raise SchemaError(found.problem())
+
+
+def _create_if_empty(engine: Engine) -> SchemaState:
+    with engine.begin() as connection:
+        _lock_for_upgrade(connection)
+        found = _state_of(connection)
+        if not found.empty:
+            return found
+        command.upgrade(alembic_config(connection), "head")
+        return _state_of(connection)
 
 
 def next_revision_id() -> str:

@@ -141,7 +141,8 @@ def test_db_upgrade_and_current_on_the_command_line(
     config = ["--config", str(SHIPPED_CONFIG)]
 
     assert main.main(["db", "current", *config]) == 1
-    assert "database is empty" in capsys.readouterr().out
+    assert f"no database at {tmp_path / 'cli.db'} yet" in capsys.readouterr().err
+    assert not (tmp_path / "cli.db").exists()
     assert main.main(["db", "upgrade", *config]) == 0
     assert f"to {migrations.head()}" in capsys.readouterr().out
     assert main.main(["db", "current", *config]) == 0
@@ -150,3 +151,19 @@ def test_db_upgrade_and_current_on_the_command_line(
 
 def _nothing(_: Mention) -> Decision:
     return Decision(sentiment=0.0, urgency=0)
+
+
+def test_a_first_look_at_a_schema_mid_creation_is_checked_again_under_the_lock(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nodes starting together: one node's unlocked look can fall between another node's
+    creating the tables and its revision becoming visible. It must wait and look again, not
+    refuse to start with "tables but no migration history"."""
+    engine = connect(database_url)
+    try:
+        migrations.upgrade(engine)  # what the other node has finished by the time we lock
+        mid_creation = migrations.SchemaState(None, migrations.head(), True, has_tables=True)
+        monkeypatch.setattr(migrations, "state", lambda _engine: mid_creation)
+        migrations.ensure_current(engine)  # no SchemaError
+    finally:
+        engine.dispose()

@@ -148,6 +148,32 @@ def test_rules_backtest_without_a_trial_file_shows_what_fired(tmp_path: Path, st
     assert "  refunds" in out.getvalue() and "differently" not in out.getvalue()
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("stream", [Terminal(), io.StringIO()], ids=["terminal", "piped"])
+def test_rules_backtest_shows_a_progress_bar_on_a_terminal_only(
+    tmp_path: Path, store: Store, stream: io.StringIO
+) -> None:
+    save(store, [mention(n, f"refund {n}", 60 + n) for n in range(3)])
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"database: {{url: 'sqlite:///{tmp_path / 'bp.db'}'}}\n"
+        "rules:\n  - name: refunds\n    when: {keywords: [refund]}\n    actions: [alert]\n"
+    )
+    out = io.StringIO()
+    args = argparse.Namespace(config=config, rules=None, since=timedelta(days=7), examples=5)
+    assert cmd_backtest(args, out, now=NOW, progress_to=stream) == 0
+    if isinstance(stream, Terminal):
+        assert stream.getvalue().endswith("100% 3/3\n")
+        assert stream.getvalue().startswith("\rreplaying ")
+    else:
+        assert stream.getvalue() == ""
+    assert "replaying" not in out.getvalue()  # the report itself stays clean for scripts
+
+
 # --- counts from the store ----------------------------------------------------------------
 
 

@@ -71,7 +71,7 @@ CASES: dict[str, tuple[str, str]] = {
     "weight_not_number.yaml": (":6", "expected a whole number, got 'high'"),
     "weight_too_big.yaml": (":6", "must be at most 100, got 500"),
     "window_unknown_rule.yaml": (":9", "no rule named 'refundz' (did you mean 'refunds'?)"),
-    "yaml_syntax.yaml": (":5", "YAML syntax error"),
+    "yaml_syntax.yaml": (":4", "a '{' is not closed"),
 }
 
 

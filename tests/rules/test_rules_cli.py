@@ -98,7 +98,7 @@ def test_test_with_broken_rules_reports_them(
     config = tmp_path / "config.yaml"
     config.write_text("rules:\n  - name: a\n    actions: [shout]\n")
     code, out = run(capsys, "test", "hi", "--config", str(config), "--json")
-    assert code == 1
+    assert code == 2  # a broken configuration keeps the command from running
     assert f"{config}:3 rule \"a\" actions[0]: unknown action 'shout'" in out
 
 

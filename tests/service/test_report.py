@@ -11,6 +11,7 @@ import pytest
 
 from core.models import Mention
 from core.store import Decision, PlannedAction, Store
+from service.cli_errors import CommandFailed
 from service.report import Percentiles, as_csv, as_json, as_text, build_report, digest_text
 from service.report_cli import cmd_report
 from tests.conftest import SHIPPED_CONFIG
@@ -222,8 +223,9 @@ def test_main_report_command_reads_the_configured_database(
 
 def test_report_without_a_database_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BRANDPULSE_DATABASE_URL", f"sqlite:///{tmp_path / 'none.db'}")
-    out = io.StringIO()
     args = argparse.Namespace(since=timedelta(days=7), format="text", config=SHIPPED_CONFIG)
-    assert cmd_report(args, out) == 1
-    assert "nothing to report" in out.getvalue()
+    with pytest.raises(CommandFailed) as failed:
+        cmd_report(args, io.StringIO())
+    assert failed.value.code == 1
+    assert f"no database at {tmp_path / 'none.db'} yet" in failed.value.message
     assert not (tmp_path / "none.db").exists()

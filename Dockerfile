@@ -1,0 +1,41 @@
+# BrandPulse in a container: `docker compose up` (compose.yaml) runs it with PostgreSQL.
+# Standalone, with SQLite on the volume:
+#   docker build -t brandpulse . && docker run --env-file .env -v brandpulse-data:/data brandpulse
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    # The default database lives on the volume, so it outlives the container.
+    BRANDPULSE_DATABASE_URL=sqlite:////data/brandpulse.db \
+    # The web console (/livez, /health, /metrics) listens on every interface inside the
+    # container; publish the port to 127.0.0.1 only (compose.yaml does).
+    BRANDPULSE_WEB_LISTEN=0.0.0.0:8080
+
+# An unprivileged user owns the data directory and nothing else.
+RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin brandpulse \
+    && mkdir -p /data \
+    && chown brandpulse:brandpulse /data
+
+WORKDIR /app
+COPY pyproject.toml README.md main.py config.yaml ./
+COPY core ./core
+COPY listeners ./listeners
+COPY rules ./rules
+COPY responders ./responders
+COPY service ./service
+COPY sandbox ./sandbox
+RUN pip install --no-cache-dir -e . && python main.py --version
+
+USER brandpulse
+VOLUME ["/data"]
+EXPOSE 8080
+
+# /livez answers when the node's event loop does; python is there, curl is not.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/livez', timeout=4)"]
+
+# SIGTERM (docker stop) finishes the step under way, then exits 0.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["python", "main.py"]
+CMD ["run"]
