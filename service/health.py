@@ -219,4 +219,3 @@ def _stream_line(figures: dict[str, Any]) -> str:
         f" posts received {figures.get('posts_received', 0)};"
         f" gap fills {figures.get('gap_fills', 0)}"
     )
-

@@ -113,8 +113,8 @@ def test_the_env_example_lists_every_variable_the_shipped_config_reads() -> None
     read = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", SHIPPED_CONFIG.read_text()))
     read.discard("NAME")  # the comment explaining ${NAME}
     assert read - set(example) == set()
-    # … and nothing else, bar the variables of compose.yaml and the web console.
-    assert set(example) - read == {"POSTGRES_PASSWORD", "BRANDPULSE_WEB_LISTEN"}
+    # … and nothing else, bar the variable of compose.yaml.
+    assert set(example) - read == {"POSTGRES_PASSWORD"}
 
 
 def docker_unavailable() -> str:
