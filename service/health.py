@@ -115,7 +115,9 @@ class HealthReport:
 
     def _silent_for(self, source: SourceHealth) -> float | None:
         """Seconds since `source` last worked, when that is longer than allowed."""
-        if self.source_max_age is None:
+        if self.source_max_age is None or source.stream is not None:
+            # A stream that is connected but quiet has no polls to be late: its connection
+            # figures (stream_problem) say whether it works.
             return None
         since = source.last_success_at or source.last_attempt_at
         age = (self.checked_at - since).total_seconds()

@@ -162,3 +162,26 @@ def test_health_counts_a_down_stream_as_a_problem_only_while_a_node_holds_it(
         assert report.as_json()["sources"][0]["stream"]["posts_received"] == 12
     finally:
         store.close()
+
+
+def test_a_quiet_connected_stream_is_healthy_however_long_no_post_came(database_url: str) -> None:
+    store = Store.open(database_url)
+    try:
+        clock = FakeClock()
+        leases = Leases(store.engine, "node-a", timedelta(seconds=30), clock)
+        figures = {
+            "connected_since": "2026-01-05T06:00:00+00:00",
+            "last_keepalive": "2026-01-05T08:59:50+00:00",
+            "reconnects": 0,
+            "posts_received": 0,
+            "gap_fills": 1,
+            "problem": "",
+        }
+        record_stream(store, "x:stream", "node-a", clock.now(), figures)
+        clock.advance(timedelta(hours=3))  # no post, so no poll-like success, for three hours
+        leases.beat()
+        assert leases.hold(source_lease("x:stream"))
+        report = collect(store, clock, timedelta(minutes=10), source_max_age=timedelta(hours=1))
+        assert not any("x:stream" in problem for problem in report.problems())
+    finally:
+        store.close()
