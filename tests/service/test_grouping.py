@@ -131,7 +131,7 @@ async def test_an_open_spike_alert_holds_back_the_pings_of_its_rules(
         kind="spike",
         route="staff",
         key="refund-surge@1",
-        message="Spike: 40 mentions in the last 10m, none in the 12h before",
+        message="Spike: 40 mentions in the last 10 min, none in the 12 h before",
         count=40,
     )
     async with app.telegram:
