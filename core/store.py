@@ -50,6 +50,7 @@ class Decision:
     reasons: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
     actions: tuple[PlannedAction, ...] = ()
+    ours: bool = False  # written by one of the brand's own accounts: stored, never acted on
 
 
 @dataclass(frozen=True, slots=True)
@@ -816,7 +817,7 @@ def _mention_values(mention: Mention, decision: Decision | None, now: datetime) 
         "created_at": mention.created_at,
         "fetched_at": now,
         "raw": mention.raw,
-        "status": "triaged" if decision else "backfilled",
+        "status": ("ours" if decision.ours else "triaged") if decision else "backfilled",
         "sentiment": decision.sentiment if decision else None,
         "urgency": decision.urgency if decision else None,
         "reasons": list(decision.reasons) if decision else [],

@@ -40,7 +40,7 @@ from service.health import HealthReport, HealthServer, collect
 from service.metrics import Metrics
 from service.outbox import OneAtATime, OutboxWorker
 from service.pipeline import Pipeline
-from service.platforms import PushHook, Wiring, descriptors
+from service.platforms import PushHook, Wiring, descriptors, own_accounts
 from service.polling import SourcePoller
 from service.report import build_report, digest_text
 from service.scheduler import StepsInFlight, every, run_until
@@ -88,7 +88,8 @@ class BrandPulse:
             else None
         )
         self.engine = self.rules_watcher.engine if self.rules_watcher else Engine(config, triage)
-        self.pipeline = Pipeline(self.store, self.engine)
+        self.own = own_accounts(config.platforms, config.brand.own_accounts)
+        self.pipeline = Pipeline(self.store, self.engine, self.own)
         # Several nodes may share the database: the leases decide which one does what.
         self.store.node = new_owner()
         self.leases = Leases(
@@ -148,14 +149,8 @@ class BrandPulse:
             for platform in descriptors()
             if (poster := platform.poster(platforms, wiring)) is not None
         }
-        own = [
-            account
-            for platform in descriptors()
-            for account in platform.own_accounts(platforms, wiring)
-        ]
-        return Replies(
-            self.store, posters, Guardrails(self.config.replies, self.store, own), self.clock
-        )
+        guardrails = Guardrails(self.config.replies, self.store, self.own.everywhere())
+        return Replies(self.store, posters, guardrails, self.clock)
 
     def _staff_side(self, telegram: Application) -> None:
         """Alerts, the agent workflow, the SLA watcher and staff commands in the staff chats."""
