@@ -33,6 +33,7 @@ class Delivery(StrEnum):
     REPEAT = "repeat"
     INHIBITED = "inhibited"
     MUTED = "muted"
+    UNFOLDING = "unfolding"  # counted in a group whose Show each was tapped: posted soon
 
 
 class DraftState(StrEnum):

@@ -30,7 +30,7 @@ from core.models import (
     SilenceRow,
     SourceStatusRow,
 )
-from core.states import FINAL_STATES
+from core.states import FINAL_STATES, AlertKind, Delivery
 
 
 @dataclass(frozen=True, slots=True)
@@ -516,19 +516,100 @@ class Store:
         with Session(self.engine) as session, session.begin():
             session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(**values))
 
-    def members(self, alert_id: int, limit: int | None = None) -> list[AlertContext]:
-        """The alerts counted in alert `alert_id`'s message: most urgent, then widest reach."""
+    def members(
+        self, alert_id: int, limit: int | None = None, newest: bool = False
+    ) -> list[AlertContext]:
+        """The alerts counted in alert `alert_id`'s message: most urgent, then widest reach
+        (`newest`: the latest counted first)."""
+        order = (
+            (AlertRow.id.desc(),)
+            if newest
+            else (MentionRow.urgency.desc(), MentionRow.author_followers.desc(), AlertRow.id)
+        )
         with Session(self.engine) as session:
             query = (
                 select(AlertRow, MentionRow)
                 .join(MentionRow, MentionRow.id == AlertRow.mention_id)
                 .where(or_(AlertRow.group_id == alert_id, AlertRow.id == alert_id))
+                .order_by(*order)
+                .limit(limit)
+            )
+            return [AlertContext(alert, mention) for alert, mention in session.execute(query)]
+
+    # --- Show each: a group's mentions posted one by one ------------------------------------
+
+    def unfold(self, group_id: int) -> int:
+        """Mark the mentions counted in group `group_id` to be posted one by one; how many.
+
+        Only those still folded are marked, so a second tap posts nothing twice.
+        """
+        with Session(self.engine) as session, session.begin():
+            result = session.execute(
+                update(AlertRow)
+                .where(
+                    AlertRow.group_id == group_id,
+                    AlertRow.kind == AlertKind.MENTION,
+                    AlertRow.delivery == Delivery.GROUPED,
+                )
+                .values(delivery=Delivery.UNFOLDING)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def unfolding(self, limit: int) -> list[AlertContext]:
+        """Mentions waiting to be posted one by one: group by group, most urgent first."""
+        with Session(self.engine) as session:
+            query = (
+                select(AlertRow, MentionRow)
+                .join(MentionRow, MentionRow.id == AlertRow.mention_id)
+                .where(AlertRow.delivery == Delivery.UNFOLDING)
                 .order_by(
-                    MentionRow.urgency.desc(), MentionRow.author_followers.desc(), AlertRow.id
+                    AlertRow.group_id,
+                    MentionRow.urgency.desc(),
+                    MentionRow.author_followers.desc(),
+                    AlertRow.id,
                 )
                 .limit(limit)
             )
             return [AlertContext(alert, mention) for alert, mention in session.execute(query)]
+
+    def unfolded(
+        self,
+        alert_id: int,
+        message_id: int,
+        now: datetime,
+        due_at: datetime | None,
+        warn_at: datetime | None,
+    ) -> None:
+        """A folded mention now has its own message (still counted in its group)."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id, AlertRow.delivery == Delivery.UNFOLDING)
+                .values(
+                    delivery=Delivery.SENT,
+                    message_id=message_id,
+                    edited_at=now,
+                    dirty=False,
+                    due_at=due_at,
+                    warn_at=warn_at,
+                )
+            )
+
+    def unfold_progress(self, group_id: int) -> tuple[int, int]:
+        """(posted one by one, still waiting) of group `group_id`'s mentions."""
+        with Session(self.engine) as session:
+            counts = dict(
+                session.execute(
+                    select(AlertRow.delivery, func.count())
+                    .where(
+                        AlertRow.group_id == group_id,
+                        AlertRow.kind == AlertKind.MENTION,
+                        AlertRow.delivery.in_((Delivery.SENT, Delivery.UNFOLDING)),
+                    )
+                    .group_by(AlertRow.delivery)
+                ).all()
+            )
+            return counts.get(Delivery.SENT, 0), counts.get(Delivery.UNFOLDING, 0)
 
     # --- replies drafted by agents ----------------------------------------------------------
 

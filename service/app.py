@@ -167,7 +167,12 @@ class BrandPulse:
         commands = StaffCommands(
             self.store, bot_config, self.budget, self.clock, self._rule_names, self.zone
         )
-        buttons = StaffButtons(self.store, self.workflow, bot_config)
+        self.alert_responder = AlertResponder(
+            self.store, self.messages, config.alerts, self.clock, self.sla.deadlines
+        )
+        buttons = StaffButtons(
+            self.store, self.workflow, bot_config, self.alert_responder.show_each
+        )
         for handler in (
             CallbackQueryHandler(buttons.on_button),
             MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, buttons.on_reply),
@@ -176,9 +181,6 @@ class BrandPulse:
             CommandHandler("mute", commands.mute),
         ):
             telegram.add_handler(handler, group=STAFF_HANDLERS)
-        self.alert_responder = AlertResponder(
-            self.store, self.messages, config.alerts, self.clock, self.sla.deadlines
-        )
 
     def _rule_names(self) -> list[str]:
         config = self.pipeline.engine.config
