@@ -555,13 +555,16 @@ class Store:
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
-    def unfolding(self, limit: int) -> list[AlertContext]:
-        """Mentions waiting to be posted one by one: group by group, most urgent first."""
+    def unfolding(self, limit: int, stale: datetime) -> list[AlertContext]:
+        """Mentions waiting to be posted one by one: group by group, most urgent first.
+
+        A claim older than `stale` is of a node that died while posting: waiting again.
+        """
         with Session(self.engine) as session:
             query = (
                 select(AlertRow, MentionRow)
                 .join(MentionRow, MentionRow.id == AlertRow.mention_id)
-                .where(AlertRow.delivery == Delivery.UNFOLDING)
+                .where(_waiting_to_unfold(stale))
                 .order_by(
                     AlertRow.group_id,
                     MentionRow.urgency.desc(),
@@ -571,6 +574,25 @@ class Store:
                 .limit(limit)
             )
             return [AlertContext(alert, mention) for alert, mention in session.execute(query)]
+
+    def claim_unfolding(self, alert_id: int, now: datetime, stale: datetime) -> bool:
+        """Take one waiting mention to post it; False when another node took it first."""
+        with Session(self.engine) as session, session.begin():
+            result = session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id, _waiting_to_unfold(stale))
+                .values(delivery=Delivery.POSTING, edited_at=now)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    def release_unfolding(self, alert_id: int) -> None:
+        """Posting it failed: it waits again, in its place."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id, AlertRow.delivery == Delivery.POSTING)
+                .values(delivery=Delivery.UNFOLDING)
+            )
 
     def unfolded(
         self,
@@ -584,7 +606,7 @@ class Store:
         with Session(self.engine) as session, session.begin():
             session.execute(
                 update(AlertRow)
-                .where(AlertRow.id == alert_id, AlertRow.delivery == Delivery.UNFOLDING)
+                .where(AlertRow.id == alert_id, AlertRow.delivery == Delivery.POSTING)
                 .values(
                     delivery=Delivery.SENT,
                     message_id=message_id,
@@ -604,12 +626,15 @@ class Store:
                     .where(
                         AlertRow.group_id == group_id,
                         AlertRow.kind == AlertKind.MENTION,
-                        AlertRow.delivery.in_((Delivery.SENT, Delivery.UNFOLDING)),
+                        AlertRow.delivery.in_(
+                            (Delivery.SENT, Delivery.UNFOLDING, Delivery.POSTING)
+                        ),
                     )
                     .group_by(AlertRow.delivery)
                 ).all()
             )
-            return counts.get(Delivery.SENT, 0), counts.get(Delivery.UNFOLDING, 0)
+            waiting = counts.get(Delivery.UNFOLDING, 0) + counts.get(Delivery.POSTING, 0)
+            return counts.get(Delivery.SENT, 0), waiting
 
     # --- replies drafted by agents ----------------------------------------------------------
 
@@ -861,6 +886,13 @@ class Store:
             ).first()
             shown = alert if alert is not None and alert.message_id > 0 else None
             return shown, waiting is not None
+
+
+def _waiting_to_unfold(stale: datetime) -> Any:
+    return or_(
+        AlertRow.delivery == Delivery.UNFOLDING,
+        (AlertRow.delivery == Delivery.POSTING) & (AlertRow.edited_at < stale),
+    )
 
 
 def _unique(mentions: Iterable[Mention]) -> list[Mention]:

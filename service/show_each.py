@@ -3,14 +3,15 @@
 Every folded mention is a customer who expects an answer. An agent's tap marks the group's
 mentions (core/store.unfold); each outbox pass then posts the most urgent of them while the
 chat's minute budget keeps room for edits and escalations, each with its own Claim and Reply
-buttons. A mention is posted once: its row moves from `unfolding` to `sent` with its message.
+buttons. A mention is posted once: its row moves from `unfolding` to `posting` (claimed by one
+node) to `sent` with its message.
 It stays counted in the group, so resolving the group still closes every one of them.
 """
 
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.clock import Clock
 from core.states import FINAL_STATES, AlertKind
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 Deadlines = Callable[[str, int, datetime], tuple[datetime | None, datetime | None]]
 PER_PASS = 50  # mentions looked at per outbox pass (the budget stops it well before)
+# A claim this old is of a node that died between claiming a mention and recording its post.
+CLAIM_STALE = timedelta(minutes=2)
 
 
 class ShowEach:
@@ -43,7 +46,8 @@ class ShowEach:
             return "This group is closed."
         marked = await asyncio.to_thread(self.store.unfold, group_id)
         _posted, waiting = await asyncio.to_thread(self.store.unfold_progress, group_id)
-        await self.messages.refresh(group_id)
+        if self.budget.left(group.chat_id) >= EDIT_NEEDS:
+            await self.messages.refresh(group_id)  # "Posting them one by one: …"
         if not marked:
             return f"Already posting them: {waiting:,} to go." if waiting else "All are shown."
         per_minute = max(1, self.budget.per_minute - SINGLE_NEEDS + 1)
@@ -54,19 +58,25 @@ class ShowEach:
 
     async def post_due(self) -> int:
         """Post waiting mentions while their chats have room; how many were posted."""
-        waiting = await asyncio.to_thread(self.store.unfolding, PER_PASS)
+        stale = self.clock.now() - CLAIM_STALE
+        waiting = await asyncio.to_thread(self.store.unfolding, PER_PASS, stale)
         posted = 0
         touched: dict[int, str] = {}  # group → its chat
         for found in waiting:
             alert = found.alert
             if self.budget.left(alert.chat_id) < SINGLE_NEEDS:
                 continue  # paced: the next pass, once the minute has room
-            shown = await self.messages.view(alert.id or 0)
+            # Every node runs this pass: the one whose claim succeeds posts it, once.
+            claimed = await asyncio.to_thread(
+                self.store.claim_unfolding, alert.id or 0, self.clock.now(), stale
+            )
+            shown = await self.messages.view(alert.id or 0) if claimed else None
             if shown is None:
                 continue
             try:
                 _chat, message_id = await self.telegram.send(alert.route, shown.text, shown.markup)
             except ResponderError as exc:
+                await asyncio.to_thread(self.store.release_unfolding, alert.id or 0)
                 log.warning("mention %s not shown on its own: %s", alert.mention_id, exc)
                 break  # the chat refuses now: the rest wait for the next pass, in order
             urgency = (found.mention.urgency or 0) if found.mention is not None else 0

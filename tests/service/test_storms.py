@@ -139,11 +139,11 @@ async def test_a_storm_of_200_stays_in_budget_and_every_mention_is_one_tap_away(
     assert app.telegram is not None
     async with app.telegram:  # the outbox passes of the running service, every 6 s
         for _ in range(40 * 60 // 6):  # at most 40 minutes of fake time
-            if not [a for a in app.store.alerts() if a.delivery == "unfolding"]:
+            if not [a for a in app.store.alerts() if a.delivery in ("unfolding", "posting")]:
                 break
             clock.advance(6)
             await app.deliver()
-    assert not [a for a in app.store.alerts() if a.delivery == "unfolding"]
+    assert not [a for a in app.store.alerts() if a.delivery in ("unfolding", "posting")]
     posted = [m for m in alert_messages(fake_telegram) if m["message_id"] not in before]
     folded_ids = {a.mention_id for a in alerts if a.group_id == group_alert.id}
     assert len(posted) == len(folded_ids) == group_alert.count - 1
@@ -159,6 +159,11 @@ async def test_a_storm_of_200_stays_in_budget_and_every_mention_is_one_tap_away(
     assert all("reply:" in str(m["reply_markup"]) for m in posted)
     assert busiest_minute(calls) <= app.budget.per_minute
     assert not [r for r in fake_telegram.requests if r.status == 429]
+    [group] = [m for m in alert_messages(fake_telegram) if m["text"].startswith("🔥")]
+    assert f"📋 {len(posted)} of them posted one by one" in group["text"]
+    press(fake_telegram, group, "each")  # tapped again: nothing is posted twice
+    await step(app)
+    assert len(alert_messages(fake_telegram)) == len(before) + len(posted)
 
     # A posted one is claimed on its own; claiming the group still works for the incident.
     press(fake_telegram, posted[0], "claim")
