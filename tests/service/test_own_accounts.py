@@ -126,3 +126,26 @@ async def test_rules_check_warns_of_a_platform_with_no_own_account_known(
     assert without_own_account(known.platforms, known.brand.own_accounts) == []
     app_only = config(REDDIT_USERNAME="", REDDIT_PASSWORD="", BRAND_OWN_ACCOUNTS="x:AcmeHelp")
     assert without_own_account(app_only.platforms, app_only.brand.own_accounts) == ["Reddit"]
+
+
+def test_rules_check_prints_the_warning_and_still_passes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from main import main
+
+    for name, value in {
+        "REDDIT_CLIENT_ID": "app-only",
+        "REDDIT_CLIENT_SECRET": "secret",
+        "REDDIT_USERNAME": "",
+        "BRAND_OWN_ACCOUNTS": "",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("X_BEARER_TOKEN", "TELEGRAM_BOT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)  # only Reddit is on
+    assert main(["rules", "check", "--config", str(SHIPPED_CONFIG)]) == 0
+    [warning] = [line for line in capsys.readouterr().out.splitlines() if "warning" in line]
+    assert warning.startswith("warning: ")
+    assert "brand.own_accounts: Reddit is enabled but none of the brand's accounts" in warning
+    monkeypatch.setenv("BRAND_OWN_ACCOUNTS", "reddit:acme_help")
+    assert main(["rules", "check", "--config", str(SHIPPED_CONFIG)]) == 0
+    assert "warning" not in capsys.readouterr().out
