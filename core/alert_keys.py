@@ -38,9 +38,7 @@ def realert_key(rule: str, mention: Mention) -> str:
 
 # Links, handles and hashtags differ between copies of one message; words and numbers (an order
 # number, "#10432" too, tells two customers apart) do not.
-_NOISE = re.compile(
-    r"https?://\S+|(?<!\w)@\w+|(?<!\w)#\w*[^\W\d]\w*|(?<!\w)/?u/\w+", re.IGNORECASE
-)
+_NOISE = re.compile(r"https?://\S+|(?<!\w)@\w+|(?<!\w)#\w*[^\W\d]\w*|(?<!\w)/?u/\w+", re.IGNORECASE)
 _SAME_TEXT_WORDS = 4  # shorter texts ("help!", "refund?") say too little to be the same thing
 _SAME_CONTENT = "~"
 

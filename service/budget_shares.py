@@ -3,10 +3,15 @@
 `FloodBudget` counts every send and edit into a chat (at most `alerts.max_per_minute`, 18 of
 Telegram's 20 a minute into a group). Each constant is what must still be left for that kind
 of call to go now. A per-mention alert (or one posted by Show each) leaves room for the group
-message a storm needs, for an edit a poll for a minute (6 at a 10 s poll) and for the SLA
-watcher's escalations; an edit leaves one for those; a group message may take the last.
+message a storm needs, for edits and for the SLA watcher's escalations; an edit leaves one for
+those; a group message may take the last.
 """
 
-SINGLE_NEEDS = 9  # so at most 10 per-mention alerts a minute into one chat
+SINGLE_NEEDS = 7  # so at most 12 per-mention alerts a minute into one chat
 EDIT_NEEDS = 2
 GROUP_NEEDS = 1
+
+
+def singles_per_minute(max_per_minute: int) -> int:
+    """Per-mention alerts a route may have in a minute before its mentions fold (12 of 18)."""
+    return max_per_minute - SINGLE_NEEDS + 1

@@ -46,7 +46,7 @@ from responders.base import ResponderError, Settled
 from responders.telegram_alerts import SavedReply
 from rules.windows import WindowAlert
 from service.alert_messages import AlertMessages
-from service.budget_shares import EDIT_NEEDS, GROUP_NEEDS, SINGLE_NEEDS
+from service.budget_shares import EDIT_NEEDS, GROUP_NEEDS, SINGLE_NEEDS, singles_per_minute
 from service.grouping_state import BatchState, Known, Windows, load_state
 from service.show_each import ShowEach
 
@@ -111,6 +111,7 @@ class AlertResponder:
         self.batch_size = batch_size
         self._lock = asyncio.Lock()  # batches and window alerts decide on the same state
         self.show_each = ShowEach(store, messages, clock, deadlines)
+        self._singles_per_minute = singles_per_minute(config.max_per_minute)
         self._windows = Windows(
             config.group_window, config.same_window, config.realert_max, config.inhibit_for
         )
@@ -203,7 +204,11 @@ class AlertResponder:
         left = self.budget.left(chat)
         folds_same = bool(same) and state.said[same] >= self.config.same_after
         folds_rule = state.singles[burst] >= self.config.group_after
-        if not folds_same and not folds_rule and left >= SINGLE_NEEDS:
+        # The route's rate: its alerts of the last minute before this batch, and this batch's,
+        # against what the chat can carry. A batch that would pass it is a storm: all of it
+        # folds (the same for each of its mentions, not first come first served).
+        storm = state.lately[route] + state.arriving[route] > self._singles_per_minute
+        if not (folds_same or folds_rule or storm) and left >= SINGLE_NEEDS:
             alert_id = await self._open(item, chat, AlertKind.MENTION, burst, key, state, now)
             sent = await self._deliver(item, alert_id, keep_unsent=False)
             if isinstance(sent, int):
@@ -219,7 +224,7 @@ class AlertResponder:
         if folds_same:
             burst = same
         elif not folds_rule:
-            # The chat has no room for this one's own message: the route's one shared group.
+            # A storm, or no room in the chat for this one's own message: the route's one group.
             burst = any_rule_group_key(route)
             if burst in state.groups:
                 self._member(state, item, chat, Delivery.GROUPED, state.groups[burst], now)

@@ -39,6 +39,8 @@ class BatchState:
     groups: dict[str, Known]  # group_key → open group alert
     singles: Counter[str]  # group_key (route|rule) → single alerts within group_window
     said: Counter[str]  # content group key → single alerts saying it within same_window
+    lately: Counter[str]  # route → single alerts in the minute before this batch
+    arriving: Counter[str]  # route → alerts in this batch
     by_key: dict[str, Known]  # rule|author → the last single alert for it
     suppressed: Counter[str]  # route → muted or inhibited since its last message
     unsent: dict[int, tuple[int, str]]  # outbox id → (its alert, kind) written but not sent
@@ -121,6 +123,19 @@ def load_state(
             what = saying(mention.to_mention())
             if what:
                 said[content_group_key(route, what)] += 1
+        lately: Counter[str] = Counter()
+        for route, count in session.execute(
+            select(AlertRow.route, func.count())
+            .where(
+                AlertRow.kind == "mention",
+                AlertRow.delivery == "sent",
+                AlertRow.route.in_(routes),
+                AlertRow.created_at > now - timedelta(minutes=1),
+            )
+            .group_by(AlertRow.route)
+        ):
+            lately[route] = count
+        arriving = Counter(item.target for item in items)
         alerted: Counter[str] = Counter()
         latest: dict[str, Known | None] = {}
         recent = session.scalars(
@@ -168,7 +183,9 @@ def load_state(
                 )
             )
         }
-    return BatchState(silenced, inhibitors, groups, singles, said, by_key, suppressed, unsent)
+    return BatchState(
+        silenced, inhibitors, groups, singles, said, lately, arriving, by_key, suppressed, unsent
+    )
 
 
 def known(row: AlertRow) -> Known:
