@@ -50,3 +50,32 @@ Duration = Annotated[
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
 ]
+
+
+# The units a person reads, largest first; a duration shows its two largest that are not zero.
+_HUMAN_UNITS = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
+
+
+def human_duration(value: timedelta) -> str:
+    """A duration as staff read it: `3 s`, `4 min 10 s`, `1 h 30 min`, `2 d 3 h`; `-3 s` below 0.
+
+    Whole seconds, the two largest units that are not zero (cut, never rounded up, so 59.9 min
+    reads `59 min 54 s`, not `60 min`). The one formatter for every duration shown to people:
+    config spellings (`1h30m`) are `format_duration`'s.
+    """
+    seconds = int(value.total_seconds())  # towards zero: -0.4 s is "0 s", never "-1 s"
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    parts = []
+    for unit, size in _HUMAN_UNITS:
+        count, seconds = divmod(seconds, size)
+        if count or parts:
+            parts.append(f"{count} {unit}")
+    shown = [part for part in parts[:2] if not part.startswith("0 ")] or ["0 s"]
+    return sign + " ".join(shown)
+
+
+def time_left(remaining: timedelta) -> str:
+    """`12 min left` before a deadline, `3 s overdue` after it (never a negative duration)."""
+    if remaining <= timedelta(0):
+        return f"{human_duration(-remaining)} overdue"
+    return f"{human_duration(remaining)} left"

@@ -76,7 +76,7 @@ class MentionRow(SQLModel, table=True):
     fetched_at: datetime = Field(sa_type=UTCDateTime)
     raw: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     # Triage, written in the same transaction as the mention itself.
-    status: str = Field(default="new", max_length=16)  # triaged | backfilled
+    status: str = Field(default="new", max_length=16)  # triaged | backfilled | ours
     sentiment: float | None = None
     urgency: int | None = None
     reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON))

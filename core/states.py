@@ -33,6 +33,8 @@ class Delivery(StrEnum):
     REPEAT = "repeat"
     INHIBITED = "inhibited"
     MUTED = "muted"
+    UNFOLDING = "unfolding"  # counted in a group whose Show each was tapped: posted soon
+    POSTING = "posting"  # a node is posting it on its own now (claimed, so only once)
 
 
 class DraftState(StrEnum):

@@ -31,7 +31,7 @@ from core.models import (
     SilenceRow,
     SourceStatusRow,
 )
-from core.states import FINAL_STATES
+from core.states import FINAL_STATES, AlertKind, Delivery
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,7 @@ class Decision:
     reasons: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
     actions: tuple[PlannedAction, ...] = ()
+    ours: bool = False  # written by one of the brand's own accounts: stored, never acted on
 
 
 @dataclass(frozen=True, slots=True)
@@ -574,15 +575,60 @@ class Store:
         with Session(self.engine) as session, session.begin():
             session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(**values))
 
-    def members(self, alert_id: int, limit: int | None = None) -> list[AlertContext]:
-        """The alerts counted in alert `alert_id`'s message: most urgent, then widest reach."""
+    def members(
+        self, alert_id: int, limit: int | None = None, newest: bool = False
+    ) -> list[AlertContext]:
+        """The alerts counted in alert `alert_id`'s message: most urgent, then widest reach
+        (`newest`: the latest counted first)."""
+        order = (
+            (AlertRow.id.desc(),)
+            if newest
+            else (MentionRow.urgency.desc(), MentionRow.author_followers.desc(), AlertRow.id)
+        )
         with Session(self.engine) as session:
             query = (
                 select(AlertRow, MentionRow)
                 .join(MentionRow, MentionRow.id == AlertRow.mention_id)
                 .where(or_(AlertRow.group_id == alert_id, AlertRow.id == alert_id))
+                .order_by(*order)
+                .limit(limit)
+            )
+            return [AlertContext(alert, mention) for alert, mention in session.execute(query)]
+
+    # --- Show each: a group's mentions posted one by one ------------------------------------
+
+    def unfold(self, group_id: int) -> int:
+        """Mark the mentions counted in group `group_id` to be posted one by one; how many.
+
+        Only those still folded are marked, so a second tap posts nothing twice.
+        """
+        with Session(self.engine) as session, session.begin():
+            result = session.execute(
+                update(AlertRow)
+                .where(
+                    AlertRow.group_id == group_id,
+                    AlertRow.kind == AlertKind.MENTION,
+                    AlertRow.delivery == Delivery.GROUPED,
+                )
+                .values(delivery=Delivery.UNFOLDING)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def unfolding(self, limit: int, stale: datetime) -> list[AlertContext]:
+        """Mentions waiting to be posted one by one: group by group, most urgent first.
+
+        A claim older than `stale` is of a node that died while posting: waiting again.
+        """
+        with Session(self.engine) as session:
+            query = (
+                select(AlertRow, MentionRow)
+                .join(MentionRow, MentionRow.id == AlertRow.mention_id)
+                .where(_waiting_to_unfold(stale))
                 .order_by(
-                    MentionRow.urgency.desc(), MentionRow.author_followers.desc(), AlertRow.id
+                    AlertRow.group_id,
+                    MentionRow.urgency.desc(),
+                    MentionRow.author_followers.desc(),
+                    AlertRow.id,
                 )
                 .limit(limit)
             )
@@ -596,6 +642,67 @@ class Store:
                 AlertRow.acknowledged_at.is_not(None) | AlertRow.answered_at.is_not(None),
             )
             return list(session.scalars(query.order_by(AlertRow.id)))
+
+    def claim_unfolding(self, alert_id: int, now: datetime, stale: datetime) -> bool:
+        """Take one waiting mention to post it; False when another node took it first."""
+        with Session(self.engine) as session, session.begin():
+            result = session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id, _waiting_to_unfold(stale))
+                .values(delivery=Delivery.POSTING, edited_at=now)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    def release_unfolding(self, alert_id: int) -> None:
+        """Posting it failed: it waits again, in its place."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id, AlertRow.delivery == Delivery.POSTING)
+                .values(delivery=Delivery.UNFOLDING)
+            )
+
+    def unfolded(
+        self,
+        alert_id: int,
+        message_id: int,
+        now: datetime,
+        due_at: datetime | None,
+        warn_at: datetime | None,
+    ) -> None:
+        """A folded mention now has its own message (still counted in its group)."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id, AlertRow.delivery == Delivery.POSTING)
+                .values(
+                    delivery=Delivery.SENT,
+                    message_id=message_id,
+                    edited_at=now,
+                    dirty=False,
+                    due_at=due_at,
+                    warn_at=warn_at,
+                )
+            )
+
+    def unfold_progress(self, group_id: int) -> tuple[int, int]:
+        """(posted one by one, still waiting) of group `group_id`'s mentions."""
+        with Session(self.engine) as session:
+            counts = dict(
+                session.execute(
+                    select(AlertRow.delivery, func.count())
+                    .where(
+                        AlertRow.group_id == group_id,
+                        AlertRow.kind == AlertKind.MENTION,
+                        AlertRow.delivery.in_(
+                            (Delivery.SENT, Delivery.UNFOLDING, Delivery.POSTING)
+                        ),
+                    )
+                    .group_by(AlertRow.delivery)
+                ).all()
+            )
+            waiting = counts.get(Delivery.UNFOLDING, 0) + counts.get(Delivery.POSTING, 0)
+            return counts.get(Delivery.SENT, 0), waiting
 
     # --- replies drafted by agents ----------------------------------------------------------
 
@@ -1011,6 +1118,13 @@ def _acknowledge(alert: AlertRow, now: datetime, user_id: str, user_name: str) -
     alert.acknowledged_at, alert.acknowledged_id, alert.acknowledged_by = now, user_id, user_name
 
 
+def _waiting_to_unfold(stale: datetime) -> Any:
+    return or_(
+        AlertRow.delivery == Delivery.UNFOLDING,
+        (AlertRow.delivery == Delivery.POSTING) & (AlertRow.edited_at < stale),
+    )
+
+
 def _unique(mentions: Iterable[Mention]) -> list[Mention]:
     """Each mention once, oldest first, so ids and alerts follow the order people wrote in."""
     seen: set[tuple[str, str]] = set()
@@ -1046,7 +1160,7 @@ def _mention_values(mention: Mention, decision: Decision | None, now: datetime) 
         "created_at": mention.created_at,
         "fetched_at": now,
         "raw": mention.raw,
-        "status": "triaged" if decision else "backfilled",
+        "status": ("ours" if decision.ours else "triaged") if decision else "backfilled",
         "sentiment": decision.sentiment if decision else None,
         "urgency": decision.urgency if decision else None,
         "reasons": list(decision.reasons) if decision else [],

@@ -333,8 +333,7 @@ class RedditListener:
         )
 
     def _wanted(self, mention: Mention) -> bool:
-        if self.config.username and mention.author_handle.lower() == self.config.username.lower():
-            return False  # the brand's own posts and replies are not mentions
+        # The brand's own posts are kept: the pipeline stores them as ours and acts on none.
         return self._keywords is None or bool(self._keywords.search(mention.text))
 
     def _mention(self, data: dict[str, Any]) -> Mention:

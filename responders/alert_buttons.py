@@ -24,6 +24,7 @@ LABELS = {
     "noreply": "✖ Cancel reply",
     "send": "📤 Send reply",
     "cancel": "✖ Discard",
+    "each": "📋 Show each",
 }
 SNOOZES = {"s15": timedelta(minutes=15), "s60": timedelta(hours=1)}
 # Verbs whose id is a reply draft's, not an alert's.
@@ -65,8 +66,11 @@ def keyboard(alert: AlertRow, draft: ReplyDraftRow | None = None, saved: int = 0
         rows.append((("noreply", f"noreply:{aid}"),))
         return tuple(rows)
     first = [v for v in ("claim", "reply", "esc") if _offers(v, alert)]
+    # A group's mentions are each a customer: one tap posts them as alerts of their own.
+    each = ((("each", f"each:{aid}"),),) if alert.kind == AlertKind.GROUP else ()
     return (
         tuple((v, f"{v}:{aid}") for v in first),
+        *each,
         (("s15", f"s15:{aid}"), ("s60", f"s60:{aid}")),
         (("resolve", f"resolve:{aid}"), ("nr", f"nr:{aid}")),
     )

@@ -60,14 +60,19 @@ class Sample:
 
 @dataclass(frozen=True, slots=True)
 class GroupView:
-    """Many mentions of one rule (or of several, when the chat is near its limit) in one alert."""
+    """A storm in one alert: its count and its newest mentions, each one a tap away."""
 
-    rule: str  # "" when the group gathers several rules
+    rule: str  # the rule it folds, for a group of one rule's rate
     count: int
     first_at: datetime
     last_at: datetime
-    samples: tuple[Sample, ...]
+    samples: tuple[Sample, ...]  # the newest first
     progress: Progress = Progress()
+    # Why these fold: "rule" (its rate), "chat" (no room left in the chat's minute), "thread"
+    # (one thread or conversation), "text" (near-identical text).
+    gathers: str = "rule"
+    shown_each: int = 0  # of them posted one by one since an agent tapped Show each
+    each_left: int = 0  # still to be posted one by one
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,18 +130,35 @@ def render(view: AlertView) -> str:
     return "\n".join(lines + _progress_lines(progress))
 
 
+_GATHERS = {
+    "chat": "came faster than this chat can take (Telegram: 20 messages a minute)",
+    "thread": "in one thread",
+    "text": "saying the same thing",
+}
+FIRST_WORDS = 60  # characters of each folded mention a group message lists
+
+
 def render_group(view: GroupView) -> str:
-    what = f"matched {safe_text(view.rule, 128)}" if view.rule else "on several rules"
+    what = _GATHERS.get(view.gathers) or f"matched {safe_text(view.rule, 128)}"
     zone = view.progress.zone
     span = f"{clock_time(view.first_at, zone)}–{clock_time(view.last_at, zone)}"
-    lines = [f"🔥 <b>{view.count:,} mentions</b> {what} ({span})", "Most urgent:"]
+    lines = [f"🔥 <b>{view.count:,} mentions</b> {what} ({span})", "Newest:"]
     for sample in view.samples:
         mention = sample.mention
-        text = safe_text(mention.text, 160) or "(no text)"
+        text = safe_text(mention.text, FIRST_WORDS) or "(no text)"
         url = safe_url(mention.url)
         link = f' <a href="{url}">open</a>' if url else ""
-        lines.append(f"• {sample.urgency} · {_author(mention)}: {text}{link}")
-    lines.append("<i>More of these are counted here, not sent one by one.</i>")
+        author = address(mention.platform, safe_text(mention.author_handle or "?", MAX_NAME))
+        lines.append(f"• {sample.urgency} · {author}: {text}{link}")
+    if view.each_left:
+        lines.append(
+            f"📋 Posting them one by one, most urgent first: {view.shown_each:,} posted, "
+            f"{view.each_left:,} to go"
+        )
+    elif view.shown_each:
+        lines.append(f"📋 {view.shown_each:,} of them posted one by one")
+    else:
+        lines.append("<i>📋 Show each posts every one of them as an alert of its own.</i>")
     return "\n".join(lines + _progress_lines(view.progress))
 
 

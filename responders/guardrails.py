@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from core.duration import Duration, format_duration
+from core.duration import Duration, human_duration
 from core.models import Mention
 from core.store import Store
 
@@ -134,7 +134,7 @@ class Guardrails:
         ):
             return Verdict("skip", "the author looks like a bot")
         if now - mention.created_at > config.max_age:
-            return Verdict("skip", f"older than {format_duration(config.max_age)}")
+            return Verdict("skip", f"older than {human_duration(config.max_age)}")
 
         def answered(
             since: datetime, mention: int | None = None, author: str = "", conversation: str = ""
@@ -152,12 +152,12 @@ class Guardrails:
         if config.once_per_mention and answered(epoch, mention=mention_id):
             return Verdict("skip", "this mention was already answered automatically")
         if config.per_author and answered(now - config.per_author, author=author_key(mention)):
-            span = format_duration(config.per_author)
+            span = human_duration(config.per_author)
             return Verdict("skip", f"this author got an automatic reply in the last {span}")
         if config.per_conversation and answered(
             now - config.per_conversation, conversation=conversation_key(mention)
         ):
-            span = format_duration(config.per_conversation)
+            span = human_duration(config.per_conversation)
             return Verdict("skip", f"this conversation got an automatic reply in the last {span}")
         quiet_until = self._quiet_until(now)
         if quiet_until is not None:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from core.duration import format_duration
+from core.duration import human_duration
 from rules.schema import FlatlineWindow, FrequencyWindow, SpikeWindow, Window
 
 
@@ -58,7 +58,7 @@ def _spike(window: SpikeWindow, seen: WindowCounts, now: datetime) -> list[Windo
     expected = seen.baseline * (window.last / window.baseline)  # baseline rate over `last`
     if seen.recent < window.at_least or seen.recent < window.factor * expected:
         return []
-    last, baseline = format_duration(window.last), format_duration(window.baseline)
+    last, baseline = human_duration(window.last), human_duration(window.baseline)
     compared = (
         f"{seen.recent / expected:.1f}× the usual {expected:.1f} (from the {baseline} before)"
         if expected
@@ -78,7 +78,7 @@ def _spike(window: SpikeWindow, seen: WindowCounts, now: datetime) -> list[Windo
 
 
 def _frequency(window: FrequencyWindow, seen: WindowCounts, now: datetime) -> list[WindowAlert]:
-    within = format_duration(window.within)
+    within = human_duration(window.within)
     by_key = {"all mentions": seen.recent} if window.per == "all" else seen.by_key
     return [
         WindowAlert(
@@ -111,7 +111,7 @@ def _flatline(window: FlatlineWindow, seen: WindowCounts, now: datetime) -> list
             route=window.route,
             key=f"{window.name}@{seen.last_seen.isoformat() if seen.last_seen else 'never'}",
             message=f"Flatline: no mention from {where} {since} "
-            f"(quiet for over {format_duration(window.quiet_for)}); is a listener broken?",
+            f"(quiet for over {human_duration(window.quiet_for)}); is a listener broken?",
             owner=window.owner,
         )
     ]

@@ -10,7 +10,7 @@ from datetime import tzinfo
 
 from telegram import InlineKeyboardMarkup
 
-from core.alert_keys import gathers_any_rule
+from core.alert_keys import gathers_any_rule, gathers_same_content
 from core.clock import Clock
 from core.models import AlertRow, ReplyDraftRow
 from core.states import FINAL_STATES, AlertKind, AlertState
@@ -28,7 +28,7 @@ from responders.alert_format import (
     safe_text,
 )
 
-SAMPLES = 3  # mentions a group message shows (most urgent first)
+NEWEST = 8  # folded mentions a group message lists, the newest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +57,11 @@ class AlertViews:
         draft = self.store.pending_draft(alert_id) if alert.kind == AlertKind.MENTION else None
         progress = self._progress(alert, draft)
         if alert.kind == AlertKind.GROUP:
-            members = self.store.members(alert_id, limit=SAMPLES)
+            members = self.store.members(alert_id, limit=NEWEST, newest=True)
+            posted, waiting = self.store.unfold_progress(alert_id)
             text = render_group(
                 GroupView(
-                    rule="" if gathers_any_rule(alert.group_key) else alert.rule,
+                    rule=alert.rule,
                     count=alert.count,
                     first_at=alert.created_at,
                     last_at=alert.last_at or alert.created_at,
@@ -70,6 +71,9 @@ class AlertViews:
                         if m.mention is not None
                     ),
                     progress=progress,
+                    gathers=_gathers(alert.group_key),
+                    shown_each=posted,
+                    each_left=waiting,
                 )
             ) + _worked_line(self.store.worked_members(alert_id))
         elif alert.kind == AlertKind.WINDOW:
@@ -107,6 +111,13 @@ class AlertViews:
             suppressed=alert.suppressed,
             zone=self.zone,
         )
+
+
+def _gathers(group_key: str) -> str:
+    """Why a group's mentions fold, as render_group names it."""
+    if gathers_any_rule(group_key):
+        return "chat"
+    return gathers_same_content(group_key) or "rule"
 
 
 def _mention_view(found: AlertContext, progress: Progress, maybe_repeat: bool) -> AlertView:

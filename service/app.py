@@ -43,7 +43,7 @@ from service.metrics import Metrics
 from service.outage import DatabaseOutage
 from service.outbox import OneAtATime, OutboxWorker
 from service.pipeline import Pipeline
-from service.platforms import PushHook, Wiring, descriptors
+from service.platforms import PushHook, Wiring, descriptors, own_accounts
 from service.polling import SourcePoller
 from service.report import build_report, digest_text
 from service.scheduler import StepsInFlight, every, run_until
@@ -98,7 +98,8 @@ class BrandPulse:
             else None
         )
         self.engine = self.rules_watcher.engine if self.rules_watcher else Engine(config, triage)
-        self.pipeline = Pipeline(self.store, self.engine)
+        self.own = own_accounts(config.platforms, config.brand.own_accounts)
+        self.pipeline = Pipeline(self.store, self.engine, self.own)
         # Several nodes may share the database: the leases decide which one does what.
         self.store.node = new_owner()
         self.leases = Leases(
@@ -159,14 +160,8 @@ class BrandPulse:
             for platform in descriptors()
             if (poster := platform.poster(platforms, wiring)) is not None
         }
-        own = [
-            account
-            for platform in descriptors()
-            for account in platform.own_accounts(platforms, wiring)
-        ]
-        return Replies(
-            self.store, posters, Guardrails(self.config.replies, self.store, own), self.clock
-        )
+        guardrails = Guardrails(self.config.replies, self.store, self.own.everywhere())
+        return Replies(self.store, posters, guardrails, self.clock)
 
     def _staff_side(self, telegram: Application) -> None:
         """Alerts, the agent workflow, the SLA watcher and staff commands in the staff chats."""
@@ -183,7 +178,12 @@ class BrandPulse:
         commands = StaffCommands(
             self.store, bot_config, self.budget, self.clock, self._rule_names, self.zone
         )
-        buttons = StaffButtons(self.store, self.workflow, bot_config)
+        self.alert_responder = AlertResponder(
+            self.store, self.messages, config.alerts, self.clock, self.sla.deadlines
+        )
+        buttons = StaffButtons(
+            self.store, self.workflow, bot_config, self.alert_responder.show_each
+        )
         web = WebCommand(self.store, config, self.budget, self.clock)
         for handler in (
             CallbackQueryHandler(buttons.on_button),
@@ -194,9 +194,6 @@ class BrandPulse:
             CommandHandler("web", web.web),
         ):
             telegram.add_handler(handler, group=STAFF_HANDLERS)
-        self.alert_responder = AlertResponder(
-            self.store, self.messages, config.alerts, self.clock, self.sla.deadlines
-        )
 
     def _rule_names(self) -> list[str]:
         config = self.pipeline.engine.config

@@ -15,7 +15,7 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from core.clock import Clock
-from core.duration import format_duration, parse_duration
+from core.duration import format_duration, human_duration, parse_duration
 from core.models import AlertRow, MentionRow
 from core.store import FINAL_STATES, Store
 from responders.alert_format import clock_time, message_link, safe_text, safe_url
@@ -113,9 +113,7 @@ class StaffCommands:
     def _queue_line(self, alert: AlertRow, mention: MentionRow | None, now: datetime) -> str:
         urgency = (mention.urgency or 0) if mention else 0
         icon = "🔴" if urgency >= 70 else "🟠" if urgency >= 40 else "🟡"
-        age = format_duration(
-            timedelta(minutes=int((now - alert.created_at).total_seconds() // 60))
-        )
+        age = human_duration(timedelta(minutes=int((now - alert.created_at).total_seconds() // 60)))
         if alert.kind == "group":
             what = f"{alert.count} mentions on {safe_text(alert.rule, 64)}"
         elif alert.kind == "window":

@@ -11,6 +11,8 @@ from sqlalchemy.exc import ArgumentError
 from core.config_file import ConfigError, load_yaml
 from core.config_types import blank_is_none, comma_separated
 from core.duration import Duration
+from core.own_accounts import parse_own_accounts
+from core.platforms import platform, platforms
 from responders.guardrails import RepliesConfig
 from rules.loader import load_rules
 from rules.schema import RulesConfig
@@ -33,8 +35,23 @@ class BrandConfig(_Strict):
     languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
     # Your own lexicon files, layered over the shipped ones (paths relative to this file).
     lexicons: list[Path] = Field(default_factory=list)
+    # The brand's accounts per platform (support, main handle, staff): their posts are stored
+    # as ours, never alerted or answered. Env BRAND_OWN_ACCOUNTS: `x:acme,reddit:acme_help`.
+    own_accounts: dict[str, list[str]] = Field(default_factory=dict)
 
     _lists = field_validator("languages", mode="before")(comma_separated)
+    _own = field_validator("own_accounts", mode="before")(parse_own_accounts)
+
+    @field_validator("own_accounts")
+    @classmethod
+    def _known_platforms(cls, accounts: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = [key for key in accounts if platform(key) is None]
+        if unknown:
+            raise ValueError(
+                f"unknown platform {', '.join(map(repr, unknown))}; known: "
+                + ", ".join(info.key for info in platforms())
+            )
+        return accounts
 
     @field_validator("languages")
     @classmethod

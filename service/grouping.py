@@ -6,44 +6,51 @@ Every alert action in the outbox ends as exactly one `alert` row, so nothing is 
 - an open spike alert on its route covers its rule (inhibition): `inhibited`, counted there;
 - the same author set off the same rule a short while ago (re-alert back-off, doubling each
   time): `repeat`, counted in that alert;
-- its rule already has a burst going on the route (more than `group_after` alerts within
-  `group_window`), or the chat is close to Telegram's 20 messages a minute: `grouped` into one
-  alert with a count and the most urgent samples, edited in place at most every `edit_every`.
+- it is only a storm that folds (`grouped` into one alert with a count and the newest mentions,
+  edited in place, each one a tap away through Show each):
+  - many mentions say the same thing: more than `same_after` within `same_window` in one
+    thread or conversation, or with near-identical text (core/alert_keys.saying);
+  - its rule's rate on the route passes `group_after` alerts within `group_window` (by default
+    more than the chat could carry: brands that want Alertmanager-style grouping lower it);
+  - the chat's minute budget has no room left for a message of its own (SINGLE_NEEDS).
 
-A burst is judged on whole batches taken from the outbox, so a storm of thousands of mentions
-costs a handful of messages, never a queue of sends waiting for Telegram's limits.
+Every other mention is a customer of its own and gets its own message. A storm is judged on
+whole batches taken from the outbox, so thousands of mentions cost a handful of messages, never
+a queue of sends waiting for Telegram's limits.
 """
 
 import asyncio
 import logging
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlmodel import Session
 
-from core.alert_keys import any_rule_group_key, author_of, group_key, realert_key
+from core.alert_keys import (
+    any_rule_group_key,
+    author_of,
+    content_group_key,
+    group_key,
+    realert_key,
+    saying,
+)
 from core.clock import Clock
 from core.duration import Duration
 from core.models import AlertRow
 from core.states import AlertKind, Delivery, OutboxKind
-from core.store import FINAL_STATES, OutboxItem, Store
+from core.store import OutboxItem, Store
 from responders.base import ResponderError, Settled
 from responders.telegram_alerts import SavedReply
 from rules.windows import WindowAlert
 from service.alert_messages import AlertMessages
+from service.budget_shares import EDIT_NEEDS, GROUP_NEEDS, SINGLE_NEEDS, singles_per_minute
+from service.grouping_state import BatchState, Known, Windows, load_state
+from service.show_each import ShowEach
 
 log = logging.getLogger(__name__)
-
-# How much of a chat's minute budget each kind of call may use: a single alert leaves room for
-# the group message that a burst will need, and edits (counts going up) come last.
-SINGLE_NEEDS = 5
-EDIT_NEEDS = 3
-GROUP_NEEDS = 1
 
 
 class AlertsConfig(BaseModel):
@@ -51,9 +58,16 @@ class AlertsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    group_after: int = Field(default=3, ge=1, le=100)
-    group_window: Duration = timedelta(minutes=5)
-    edit_every: Duration = timedelta(seconds=20)
+    # A rule's alerts on a route within group_window before the rest fold (20 a minute: more
+    # than a chat takes, so at ordinary rates nothing folds by rule).
+    group_after: int = Field(default=20, ge=1, le=1000)
+    group_window: Duration = timedelta(minutes=1)
+    # Alerts saying the same thing (one thread, near-identical text) before the rest fold.
+    same_after: int = Field(default=3, ge=1, le=1000)
+    same_window: Duration = timedelta(minutes=10)
+    # A group's new mentions are shown by the next outbox pass at most this long after the last
+    # edit (the pass runs every service.outbox_every and after each poll).
+    edit_every: Duration = timedelta(seconds=1)
     max_per_minute: int = Field(default=18, ge=GROUP_NEEDS + SINGLE_NEEDS, le=20)
     realert: Duration = timedelta(minutes=10)
     realert_max: Duration = timedelta(hours=4)
@@ -62,39 +76,6 @@ class AlertsConfig(BaseModel):
 
 
 Deadlines = Callable[[str, int, datetime], tuple[datetime | None, datetime | None]]
-
-
-@dataclass(slots=True)
-class _Known:
-    """A message-owning alert the batch may count mentions into."""
-
-    id: int
-    chat_id: str
-    message_id: int
-    created_at: datetime
-    last_at: datetime
-    level: int = 0  # re-alerts of the same key before this one (back-off doubles each time)
-
-
-@dataclass(slots=True)
-class _State:
-    """What the decisions of one batch need, loaded once and kept current while deciding."""
-
-    silenced: set[str]
-    inhibitors: list[tuple[str, list[str], _Known]]  # (route, rules or ["*"], window alert)
-    groups: dict[str, _Known]  # group_key → open group alert
-    singles: Counter[str]  # group_key → single alerts within group_window
-    by_key: dict[str, _Known]  # rule|author → the last single alert for it
-    suppressed: Counter[str]  # route → muted or inhibited since its last message
-    unsent: dict[int, tuple[int, str]]  # outbox id → (its alert, kind) written but not sent
-    members: list[dict[str, Any]] = field(default_factory=list)
-    pending: list[tuple[OutboxItem, int]] = field(default_factory=list)  # groups to send
-    counted: dict[int, tuple[int, datetime]] = field(default_factory=dict)
-
-    def count(self, target: _Known, now: datetime) -> None:
-        added, _ = self.counted.get(target.id, (0, now))
-        self.counted[target.id] = (added + 1, now)
-        target.last_at = now
 
 
 @dataclass(slots=True)
@@ -129,6 +110,11 @@ class AlertResponder:
         self.deadlines = deadlines
         self.batch_size = batch_size
         self._lock = asyncio.Lock()  # batches and window alerts decide on the same state
+        self.show_each = ShowEach(store, messages, clock, deadlines)
+        self._singles_per_minute = singles_per_minute(config.max_per_minute)
+        self._windows = Windows(
+            config.group_window, config.same_window, config.realert_max, config.inhibit_for
+        )
 
     async def perform(self, items: Sequence[OutboxItem]) -> Settled:
         """Decide and deliver one batch, in order, stopping at the first action that must wait.
@@ -138,7 +124,7 @@ class AlertResponder:
         """
         async with self._lock:
             now = self.clock.now()
-            state = await asyncio.to_thread(self._load, items, now)
+            state = await asyncio.to_thread(load_state, self.store, items, now, self._windows)
             handled = 0
             stop: _Stop | None = None
             rest: tuple[int, ...] = ()
@@ -169,15 +155,19 @@ class AlertResponder:
         return Settled(handled, stop.at, rest, stop.problem)
 
     async def flush(self) -> None:
-        """Update the messages whose counts went up, oldest edit first, within the budget."""
+        """Update the messages whose counts went up, oldest edit first, within the budget;
+        then post what agents asked to see one by one (Show each), paced."""
         now = self.clock.now()
         due = await asyncio.to_thread(self._dirty, now - self.config.edit_every)
         for alert_id, chat in due:
             if self.budget.left(chat) < EDIT_NEEDS:
                 continue
             await self.messages.refresh(alert_id)
+        await self.show_each.post_due()
 
-    async def _one(self, item: OutboxItem, chat: str, state: _State, now: datetime) -> _Stop | None:
+    async def _one(
+        self, item: OutboxItem, chat: str, state: BatchState, now: datetime
+    ) -> _Stop | None:
         """Deliver or count one alert; why the batch must stop when delivery must wait."""
         unsent = state.unsent.get(item.id)
         if unsent is not None:
@@ -203,24 +193,38 @@ class AlertResponder:
         if previous is not None and now - previous.created_at < self._backoff(previous.level):
             self._member(state, item, chat, Delivery.REPEAT, previous, now)
             return None
+        said = saying(item.mention)
+        same = content_group_key(route, said) if said else ""
         burst = group_key(route, rule)
-        group = state.groups.get(burst)
-        if group is not None:
-            self._member(state, item, chat, Delivery.GROUPED, group, now)
-            return None
+        for open_group in (same, burst):
+            group = state.groups.get(open_group) if open_group else None
+            if group is not None:
+                self._member(state, item, chat, Delivery.GROUPED, group, now)
+                return None
         left = self.budget.left(chat)
-        if state.singles[burst] < self.config.group_after and left >= SINGLE_NEEDS:
+        folds_same = bool(same) and state.said[same] >= self.config.same_after
+        folds_rule = state.singles[burst] >= self.config.group_after
+        # The route's rate: its alerts of the last minute before this batch, and this batch's,
+        # against what the chat can carry. A batch that would pass it is a storm: all of it
+        # folds (the same for each of its mentions, not first come first served).
+        storm = state.lately[route] + state.arriving[route] > self._singles_per_minute
+        if not (folds_same or folds_rule or storm) and left >= SINGLE_NEEDS:
             alert_id = await self._open(item, chat, AlertKind.MENTION, burst, key, state, now)
             sent = await self._deliver(item, alert_id, keep_unsent=False)
             if isinstance(sent, int):
                 state.singles[burst] += 1
-                known = _Known(alert_id, chat, sent, now, now)
+                if same:
+                    state.said[same] += 1
+                known = Known(alert_id, chat, sent, now, now)
                 known.level = previous.level + 1 if previous is not None else 0
                 state.by_key[key] = known
                 return None
             return sent
-        # A burst of this rule, or the chat is near its limit: one message stands for many.
-        if state.singles[burst] < self.config.group_after:
+        # A storm: one message stands for many, each of them a tap away (Show each).
+        if folds_same:
+            burst = same
+        elif not folds_rule:
+            # A storm, or no room in the chat for this one's own message: the route's one group.
             burst = any_rule_group_key(route)
             if burst in state.groups:
                 self._member(state, item, chat, Delivery.GROUPED, state.groups[burst], now)
@@ -229,7 +233,7 @@ class AlertResponder:
             # Not even one message may go now: wait in the outbox, in order, for the budget.
             return _Stop(self.budget.next_free(chat), waiting=True)
         alert_id = await self._open(item, chat, AlertKind.GROUP, burst, "", state, now)
-        state.groups[burst] = _Known(alert_id, chat, 0, now, now)
+        state.groups[burst] = Known(alert_id, chat, 0, now, now)
         state.pending.append((item, alert_id))
         return None
 
@@ -238,11 +242,11 @@ class AlertResponder:
 
     def _member(
         self,
-        state: _State,
+        state: BatchState,
         item: OutboxItem,
         chat: str,
         delivery: Delivery,
-        into: _Known | None,
+        into: Known | None,
         now: datetime,
     ) -> None:
         state.members.append(
@@ -278,7 +282,7 @@ class AlertResponder:
         kind: str,
         group_key: str,
         key: str,
-        state: _State,
+        state: BatchState,
         now: datetime,
     ) -> int:
         """Write the alert that will own a message, with its SLA deadlines; its id."""
@@ -402,101 +406,3 @@ class AlertResponder:
         with Session(self.store.engine) as session:
             query = select(AlertRow.id).where(AlertRow.kind == "window", AlertRow.key == key)
             return session.scalars(query).first() is not None
-
-    # --- loading a batch's state ------------------------------------------------------------
-
-    def _load(self, items: Iterable[OutboxItem], now: datetime) -> _State:
-        items = list(items)
-        routes = {item.target for item in items}
-        keys = {realert_key(item.rule, item.mention) for item in items}
-        open_states = AlertRow.state.not_in(FINAL_STATES)
-        with Session(self.store.engine) as session:
-            silenced = {s.rule for s in self.store.silences(now)}
-            windows = session.scalars(
-                select(AlertRow).where(
-                    AlertRow.kind == "window",
-                    AlertRow.message_id > 0,
-                    open_states,
-                    AlertRow.created_at > now - self.config.inhibit_for,
-                )
-            )
-            inhibitors = [(w.route, list(w.inhibits or ()), _known(w)) for w in windows]
-            groups = {
-                g.group_key: _known(g)
-                for g in session.scalars(
-                    select(AlertRow)
-                    .where(
-                        AlertRow.kind == "group",
-                        AlertRow.route.in_(routes),
-                        open_states,
-                        AlertRow.last_at > now - self.config.group_window,
-                    )
-                    .order_by(AlertRow.id)
-                )
-            }
-            singles: Counter[str] = Counter()
-            for group_key, count in session.execute(
-                select(AlertRow.group_key, func.count())
-                .where(
-                    AlertRow.kind == "mention",
-                    AlertRow.delivery == "sent",
-                    AlertRow.route.in_(routes),
-                    AlertRow.created_at > now - self.config.group_window,
-                )
-                .group_by(AlertRow.group_key)
-            ):
-                singles[group_key] = count
-            alerted: Counter[str] = Counter()
-            latest: dict[str, _Known | None] = {}
-            recent = session.scalars(
-                select(AlertRow)
-                .where(
-                    AlertRow.key.in_(keys),
-                    AlertRow.delivery == "sent",
-                    AlertRow.created_at > now - self.config.realert_max,
-                )
-                .order_by(AlertRow.id)
-            )
-            for row in recent:
-                known = _known(row)
-                known.level = alerted[row.key]
-                alerted[row.key] += 1
-                # A closed alert is done with: the author's next mention is new work.
-                latest[row.key] = None if row.state in FINAL_STATES else known
-            by_key = {key: known for key, known in latest.items() if known is not None}
-            suppressed: Counter[str] = Counter()
-            for route in routes:
-                last = session.scalar(
-                    select(func.max(AlertRow.id)).where(
-                        AlertRow.route == route, AlertRow.delivery == "sent"
-                    )
-                )
-                suppressed[route] = (
-                    session.scalar(
-                        select(func.count())
-                        .select_from(AlertRow)
-                        .where(
-                            AlertRow.route == route,
-                            AlertRow.delivery.in_(("muted", "inhibited")),
-                            AlertRow.id > (last or 0),
-                        )
-                    )
-                    or 0
-                )
-            unsent = {
-                row.outbox_id or 0: (row.id or 0, row.kind)
-                for row in session.scalars(
-                    select(AlertRow).where(
-                        AlertRow.outbox_id.in_([item.id for item in items]),
-                        AlertRow.message_id == 0,
-                        AlertRow.delivery == "sent",
-                    )
-                )
-            }
-        return _State(silenced, inhibitors, groups, singles, by_key, suppressed, unsent)
-
-
-def _known(row: AlertRow) -> _Known:
-    return _Known(
-        row.id or 0, row.chat_id, row.message_id, row.created_at, row.last_at or row.created_at
-    )

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from core.models import Mention
+from core.own_accounts import OwnAccounts
 from core.store import Decision, Ingested, PlannedAction, Store
 from listeners.base import Batch
 from rules.engine import Engine, Verdict
@@ -59,10 +60,16 @@ def decision(verdict: Verdict) -> Decision:
     )
 
 
+# Why a mention of ours gets no actions: shown as its reason wherever it is looked at.
+OURS = "written by one of the brand's own accounts"
+
+
 class Pipeline:
-    def __init__(self, store: Store, engine: Engine):
+    def __init__(self, store: Store, engine: Engine, own: OwnAccounts | None = None):
+        """`own`: the brand's accounts, whose posts are stored as ours and never acted on."""
         self.store = store
         self.engine = engine
+        self.own = own or OwnAccounts()
 
     def ingest(
         self, source: str, batch: Batch, now: datetime, triage_after: datetime | None = None
@@ -72,6 +79,8 @@ class Pipeline:
         recent = author_recent_counts(self.store, batch.mentions, window)
 
         def decide(mention: Mention) -> Decision:
+            if self.own.wrote(mention):
+                return Decision(sentiment=0.0, urgency=0, reasons=(OURS,), ours=True)
             verdict = engine.evaluate(
                 mention, author_recent_count=recent.get((mention.platform, mention.external_id), 0)
             )

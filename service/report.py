@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import select
 from sqlmodel import Session
 
-from core.duration import format_duration
+from core.duration import human_duration
 from core.models import AlertRow, MentionRow, ReplyRow
 from core.store import Store
 
@@ -426,7 +426,7 @@ def _signed(value: float | None) -> str:
 
 
 def _duration(seconds: float | None) -> str:
-    return "–" if seconds is None else format_duration(timedelta(seconds=round(seconds)))
+    return "–" if seconds is None else human_duration(timedelta(seconds=round(seconds)))
 
 
 def _stat(stat: Percentiles) -> str:

@@ -35,7 +35,7 @@ from service.cli_errors import (
 )
 from service.config import DEFAULT_CONFIG, AppConfig, config_warnings
 from service.pipeline import plan_actions
-from service.platforms import descriptors
+from service.platforms import descriptors, without_own_account
 from service.progress import Progress
 
 # --- wiring -------------------------------------------------------------------------------
@@ -101,6 +101,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
     for warning in config_warnings(args.config):
         print(f"warning: {warning}", file=out)
     print(_summary(loaded), file=out)
+    for warning in _own_account_warnings(loaded):
+        print(f"warning: {warning}", file=out)
     return 0
 
 
@@ -126,6 +128,23 @@ def _route_problems(loaded: LoadedRules[AppConfig]) -> list[Problem]:
         )
         for path, route in routes_used(loaded.config)
         if route not in known
+    ]
+
+
+def _own_account_warnings(loaded: LoadedRules[AppConfig]) -> list[Problem]:
+    """A platform read with none of the brand's accounts known would alert on the brand's posts."""
+    if "platforms" not in loaded.tree.data:
+        return []
+    config = loaded.config
+    path = ("brand", "own_accounts") if "brand" in loaded.tree.data else ()
+    return [
+        loaded.problem(
+            path,
+            f"{name} is enabled but none of the brand's accounts there is known, so the brand's "
+            f"own posts on {name} would be alerted as mentions; add them to brand.own_accounts "
+            "(env BRAND_OWN_ACCOUNTS, e.g. x:AcmeSupport,reddit:acme_help)",
+        )
+        for name in without_own_account(config.platforms, config.brand.own_accounts)
     ]
 
 

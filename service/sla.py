@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from core.clock import Clock
-from core.duration import Duration, format_duration
+from core.duration import Duration, human_duration, time_left
 from core.models import AlertRow, MentionRow, OutboxRow
 from core.platforms import author_values
 from core.store import FINAL_STATES, PlannedAction, Store
@@ -258,10 +258,10 @@ class SlaWatcher:
             or self.budget.left(alert.chat_id) < 1
         ):
             return 0
-        left = format_duration(timedelta(seconds=round((alert.due_at - now).total_seconds())))
+        left = time_left(alert.due_at - now)
         who = f" {alert.acknowledged_by}, " if alert.acknowledged_by else " "
         due = clock_time(alert.due_at, self.zone)
-        text = f"⏳{who}{left} left to answer this one (due {due})."
+        text = f"⏳{who}{left} to answer this one (due {due})."
         await asyncio.to_thread(self.store.update_alert, alert.id or 0, warned_at=now)
         await self.messages.notify(alert, text)
         return 1
@@ -306,16 +306,20 @@ class SlaWatcher:
         steps = []
         for step in item.payload.get("escalate", []):
             after = timedelta(seconds=int(step.get("after_seconds", 0)))
-            reason = f"Unclaimed after {format_duration(after)} (rule {step.get('rule', '')})"
+            reason = f"Unclaimed after {human_duration(after)} (rule {step.get('rule', '')})"
             if step.get("route"):
                 steps.append((alert.created_at + after, str(step["route"]), reason))
         if alert.due_at is not None:
-            target = alert.due_at - alert.created_at
+            # The target as configured: the deadline counts from when the customer wrote, which
+            # can be before the alert was sent, so `due_at - created_at` may even be negative.
+            urgency = (item.mention.urgency or 0) if item.mention is not None else 0
+            target = human_duration(self.sla.config.target(alert.route, urgency))
+            late = time_left(alert.due_at - now)
             steps.append(
                 (
                     alert.due_at,
                     self.sla.config.escalate_to,
-                    f"Unclaimed past its first-response target ({format_duration(target)})",
+                    f"Unclaimed past its first-response target of {target} ({late})",
                 )
             )
         done = 0

@@ -14,14 +14,22 @@ from core.states import Delivery
 from core.store import Store
 from responders.alert_buttons import DRAFT_VERBS, SNOOZES, Tap
 from responders.telegram_alerts import REFUSAL, TelegramConfig
+from service.show_each import ShowEach
 from service.workflow import UNKNOWN_ALERT, Agent, AgentWorkflow
 
 
 class StaffButtons:
-    def __init__(self, store: Store, workflow: AgentWorkflow, config: TelegramConfig):
+    def __init__(
+        self,
+        store: Store,
+        workflow: AgentWorkflow,
+        config: TelegramConfig,
+        show_each: ShowEach | None = None,
+    ):
         self.store = store
         self.workflow = workflow
         self.config = config
+        self.show_each = show_each
 
     async def on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -65,6 +73,10 @@ class StaffButtons:
             return await flow.start_reply(alert_id, agent)
         if tap.verb == "noreply":
             return await flow.stop_reply(alert_id, agent)
+        if tap.verb == "each":
+            if self.show_each is None:
+                return UNKNOWN_ALERT
+            return await self.show_each.request(alert_id)
         return await flow.pick_saved_reply(alert_id, agent, tap.saved)
 
     async def on_reply(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -10,7 +10,7 @@ poster and sandbox fake).
 
 import importlib
 import pkgutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -21,6 +21,7 @@ from pydantic import BaseModel, SecretStr
 from telegram.ext import Application
 
 from core.clock import Clock
+from core.own_accounts import OwnAccounts
 from core.platforms import PlatformInfo, register
 from listeners.base import Listener
 from responders.replies import Poster
@@ -87,8 +88,12 @@ class PlatformDescriptor(Protocol):
         """Every credential in its config, to be redacted from the logs."""
         ...
 
-    def own_accounts(self, platforms: Any, wiring: Wiring) -> list[str]:
-        """The brand's own handles or ids there: never mentions to answer."""
+    def listening(self, platforms: Any) -> bool:
+        """True when a source of it is configured on (its mentions would be read)."""
+        ...
+
+    def own_accounts(self, platforms: Any) -> list[str]:
+        """The handles or ids its credentials belong to: the brand's own, never mentions."""
         ...
 
 
@@ -103,6 +108,27 @@ def descriptors() -> tuple[PlatformDescriptor, ...]:
     for descriptor in found:
         register(descriptor.info)
     return tuple(found)
+
+
+def own_accounts(platforms: Any, configured: Mapping[str, list[str]]) -> OwnAccounts:
+    """The brand's accounts: `brand.own_accounts` and every platform's credentials' account."""
+    pairs = [(key, account) for key, accounts in configured.items() for account in accounts]
+    pairs += [
+        (descriptor.info.key, account)
+        for descriptor in descriptors()
+        for account in descriptor.own_accounts(platforms)
+    ]
+    return OwnAccounts.of(pairs)
+
+
+def without_own_account(platforms: Any, configured: Mapping[str, list[str]]) -> list[str]:
+    """Display names of the platforms that listen but know none of the brand's accounts."""
+    known = own_accounts(platforms, configured)
+    return [
+        descriptor.info.display_name
+        for descriptor in descriptors()
+        if descriptor.listening(platforms) and not known.known_on(descriptor.info.key)
+    ]
 
 
 def config_models() -> dict[str, type[BaseModel]]:

@@ -37,7 +37,11 @@ class RedditPlatform:
         reddit: RedditConfig = platforms.reddit
         return [reddit.client_secret, reddit.password]
 
-    def own_accounts(self, platforms: Any, wiring: Wiring) -> list[str]:
+    def listening(self, platforms: Any) -> bool:
+        return bool(platforms.reddit.enabled)
+
+    def own_accounts(self, platforms: Any) -> list[str]:
+        """The script app's account; app-only credentials (no username) belong to nobody."""
         return [platforms.reddit.username]
 
 

@@ -53,10 +53,13 @@ class TelegramPlatform:
     def secrets(self, platforms: Any) -> list[SecretStr]:
         return [platforms.telegram.bot_token]
 
-    def own_accounts(self, platforms: Any, wiring: Wiring) -> list[str]:
-        if wiring.telegram is None:
-            return []
-        return [str(bot_id(platforms.telegram.bot_token.get_secret_value()))]
+    def listening(self, platforms: Any) -> bool:
+        return bool(platforms.telegram.enabled and platforms.telegram_groups.listening)
+
+    def own_accounts(self, platforms: Any) -> list[str]:
+        """The bot (its own messages never come back, but a staff account's do)."""
+        number = bot_id(platforms.telegram.bot_token.get_secret_value())
+        return [str(number)] if number else []
 
 
 def bot_id(token: str) -> int:

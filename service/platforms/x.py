@@ -82,8 +82,19 @@ class XPlatform:
             x.access_token_secret,
         ]
 
-    def own_accounts(self, platforms: Any, wiring: Wiring) -> list[str]:
-        return [platforms.x.account]
+    def listening(self, platforms: Any) -> bool:
+        x: XConfig = platforms.x
+        return x.enabled and (x.mentions or bool(x.searches))
+
+    def own_accounts(self, platforms: Any) -> list[str]:
+        """The handle read (`account`) and the user of the user-context keys.
+
+        An OAuth 1.0a access token starts with its user's id ("1570…-Ab3…"), so the keys'
+        account is known without asking X.
+        """
+        x: XConfig = platforms.x
+        user_id, dash, _ = x.access_token.get_secret_value().partition("-")
+        return [x.account] + ([user_id] if dash and user_id.isdigit() else [])
 
 
 def _stream_rules(x: XConfig) -> list[StreamRule]:

@@ -56,12 +56,12 @@ def ids(batch: Batch) -> list[str]:
     return [m.external_id for m in batch.mentions]
 
 
-def test_every_source_kind_finds_its_mentions_and_skips_the_brands_own(fake: FakeReddit) -> None:
+def test_every_source_kind_finds_its_mentions_and_the_brands_own(fake: FakeReddit) -> None:
     post = fake.post_submission(SUB, "My Acme kettle broke", "It leaks.", author="dana")
     fake.post_submission(SUB, "Weekly chat thread", author="modteam")
     elsewhere = fake.post_submission("kettles", "Is Acme any good?", author="shopper")
     comment = fake.post_comment(SUB, post, "Same with my acme one", author="lee")
-    fake.post_comment(SUB, post, "Sorry to hear that, acme here", author=fake.username)
+    ours = fake.post_comment(SUB, post, "Sorry to hear that, acme here", author=fake.username)
     mention = fake.post_comment(SUB, post, "u/AcmeSupport please help", author="kim")
     found = sources(fake, searches=[{"name": "brand", "query": "acme"}])
     assert set(found) == {
@@ -77,7 +77,9 @@ def test_every_source_kind_finds_its_mentions_and_skips_the_brands_own(fake: Fak
     assert submission.author_handle == "dana"
     assert submission.conversation_id == post
     assert submission.url.startswith(f"https://www.reddit.com/r/{SUB}/comments/")
-    [found_comment] = fetch(found["reddit:comments"]).mentions
+    # The brand's reply is read too (the pipeline stores it as ours: tests/service).
+    found_ours, found_comment = fetch(found["reddit:comments"]).mentions
+    assert (found_ours.external_id, found_ours.author_handle) == (ours, fake.username)
     assert (found_comment.external_id, found_comment.in_reply_to_id) == (comment, post)
     assert found_comment.conversation_id == post
     assert ids(fetch(found["reddit:search:brand"])) == [elsewhere, post]

@@ -27,7 +27,7 @@ def node_config(
     queries = "".join(f"\n      - name: s{n}\n        query: 'broken{n}'" for n in range(searches))
     # Every alert its own message, and no flood budget to wait out within a short test.
     edits = {
-        "  group_after: 3 ": "  group_after: 100 ",
+        "  group_after: 20 ": "  group_after: 100 ",
         "  max_per_minute: 18 ": "  max_per_minute: 20 ",
         "    searches: []": f"    searches:{queries or ' []'}",
         "  listen: ${BRANDPULSE_WEB_LISTEN:-127.0.0.1:8080}": (

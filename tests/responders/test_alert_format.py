@@ -124,7 +124,21 @@ def test_group_and_window_alerts_count_and_sample_safely() -> None:
         in group
     )
     assert "• 40 · @bob: also broken" in group and "javascript" not in group
-    assert "on several rules" in render_group(GroupView("", 2, at, at, ()))
+    chat = render_group(GroupView("", 2, at, at, (), gathers="chat"))
+    assert "came faster than this chat can take" in chat
+    assert "matched" not in chat
+    assert "in one thread" in render_group(GroupView("r", 2, at, at, (), gathers="thread"))
+    assert "saying the same thing" in render_group(GroupView("r", 2, at, at, (), gathers="text"))
+    hostile = view("<b>" + "long words " * 50, author_handle="<script>").mention
+    [line] = [
+        line
+        for line in render_group(GroupView("r", 1, at, at, (Sample(hostile, 7),))).splitlines()
+        if line.startswith("• ")
+    ]
+    assert line.startswith("• 7 · @&lt;script&gt;: &lt;b&gt;long words long words")
+    assert "…" in line and len(line) < 200  # first words only
+    progress = render_group(GroupView("r", 9, at, at, (), shown_each=3, each_left=6))
+    assert "📋 Posting them one by one, most urgent first: 3 posted, 6 to go" in progress
     window = render_window(WindowView("surge", "Spike: 40 <mentions>", 7))
     assert window.startswith("🚨 <b>surge</b>: Spike: 40 &lt;mentions&gt;")
     assert "7 per-mention alerts of its rules were held back" in window

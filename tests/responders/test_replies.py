@@ -322,7 +322,7 @@ async def test_a_mention_too_old_is_not_answered(store: Store, clock: FakeClock)
     clock.advance(timedelta(hours=13))
     await responder(store, clock, poster).perform(queue(store, clock, mention(1)))
     assert poster.posted == []
-    assert "older than 12h" in store.replies()[0].reason
+    assert "older than 12 h" in store.replies()[0].reason
 
 
 async def test_dry_run_records_what_would_have_been_sent(store: Store, clock: FakeClock) -> None:

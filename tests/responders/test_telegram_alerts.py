@@ -48,7 +48,8 @@ def test_buttons_follow_the_state_and_carry_only_verb_and_id() -> None:
     assert verbs(keyboard(alert())) == ["claim", "reply", "esc", "s15", "s60", "resolve", "nr"]
     claimed = keyboard(alert(state="acknowledged", escalated_by="@ben"))
     assert verbs(claimed) == ["reply", "s15", "s60", "resolve", "nr"]
-    assert verbs(keyboard(alert(kind="group"))) == ["claim", "esc", "s15", "s60", "resolve", "nr"]
+    group = verbs(keyboard(alert(kind="group")))
+    assert group == ["claim", "esc", "each", "s15", "s60", "resolve", "nr"]
     assert "reply" not in verbs(keyboard(alert(kind="window", mention_id=None)))
     assert keyboard(alert(state="resolved")) == ()
     assert keyboard(alert(state="not_relevant")) == ()

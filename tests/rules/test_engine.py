@@ -443,7 +443,7 @@ def test_spike_fires_against_the_baseline_rate_once_per_period() -> None:
     assert not evaluate_windows(config.windows, {"s": WindowCounts(8, 36)}, MONDAY_NOON)
     assert not evaluate_windows(config.windows, {"s": WindowCounts(4, 0)}, MONDAY_NOON)
     [alert] = evaluate_windows(config.windows, {"s": WindowCounts(5, 0)}, MONDAY_NOON)
-    assert "none in the 12h before" in alert.message
+    assert "none in the 12 h before" in alert.message
     later = evaluate_windows(config.windows, {"s": quiet}, MONDAY_NOON + timedelta(minutes=30))
     next_hour = evaluate_windows(config.windows, {"s": quiet}, MONDAY_NOON + timedelta(hours=1))
     [first] = evaluate_windows(config.windows, {"s": quiet}, MONDAY_NOON)

@@ -293,10 +293,10 @@ async def test_queue_stats_and_mute_commands(
     queue, stats, muted, listed, refused = answers
     urgent, question = queue.splitlines()[1:]
     assert queue.startswith("Open alerts: 2 (most urgent first)")
-    assert urgent.startswith("🔴 100 · 5m · customer1: @AcmeSupport order 1 arrived broken")
+    assert urgent.startswith("🔴 100 · 5 min · customer1: @AcmeSupport order 1 arrived broken")
     assert urgent.endswith("(claimed by @ayse_support, due 09:15 UTC) ↗")  # the urgent band: 15m
     # A question to the brand about the customer's own parcel is urgent too (issue 20's intent).
-    assert question.startswith("🔴 82 · 5m · customer2: @AcmeSupport where is my parcel?")
+    assert question.startswith("🔴 82 · 5 min · customer2: @AcmeSupport where is my parcel?")
     assert question.endswith("(due 09:15 UTC) ↗")
     assert stats.startswith("📊 Today so far")
     assert "2 mentions · 2 alerts" in stats

@@ -184,8 +184,8 @@ def test_text_json_and_csv_say_the_same(store: Store) -> None:
     report = build_report(store, SINCE, UNTIL, UTC)
     text = as_text(report, UTC)
     assert "answered within target: 33% (1 of 3; 1 pending, 1 not relevant)" in text
-    assert "human first response: p50 11m, p90 1h30m (n=2)" in text
-    assert "bot first touch:      p50 1m, p90 5m (n=2)" in text
+    assert "human first response: p50 11 min, p90 1 h 30 min (n=2)" in text
+    assert "bot first touch:      p50 1 min, p90 5 min (n=2)" in text
     assert "2026-01-01 -0.20   67% (3 mentions)" in text
     assert "Valence: net -0.33 → +0.00 (improving)" in text
 
@@ -208,7 +208,7 @@ def test_text_json_and_csv_say_the_same(store: Store) -> None:
 
     digest = digest_text(report, "Daily digest")
     assert "6 mentions · 5 alerts · 33% answered within target" in digest
-    assert "Human first response p50 11m, p90 1h30m · bot first touch p50 1m" in digest
+    assert "Human first response p50 11 min, p90 1 h 30 min · bot first touch p50 1 min" in digest
 
 
 def test_main_report_command_reads_the_configured_database(

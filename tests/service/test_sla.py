@@ -108,19 +108,37 @@ async def test_warning_at_half_time_then_escalation_when_unclaimed(
     await step(app)
     await step(app)  # warned once, not every second
     notes = [m["text"] for m in staff_messages(fake_telegram) if m.get("reply_to_message")]
-    assert notes == ["⏳ 7m30s left to answer this one (due 09:15 UTC)."]
+    assert notes == ["⏳ 7 min 30 s left to answer this one (due 09:15 UTC)."]
     assert staff_messages(fake_telegram, ESCALATION_CHAT) == []
 
     clock.advance(timedelta(minutes=7, seconds=30))
     await step(app)
     await step(app)
     [escalation] = staff_messages(fake_telegram, ESCALATION_CHAT)
-    assert escalation["text"].startswith("⬆️ Unclaimed past its first-response target (15m)")
+    assert escalation["text"].startswith(
+        "⬆️ Unclaimed past its first-response target of 15 min (0 s overdue)"
+    )
     [alert] = app.store.alerts()
     assert (alert.escalated_by, alert.escalated_to) == ("SLA watcher", ["escalation"])
     shown = staff_messages(fake_telegram)[0]["text"]
     assert "⬆️ Escalated by SLA watcher" in shown
     assert "⏰ First response overdue (was due 09:15 UTC)" in shown
+
+
+async def test_an_escalation_seen_late_says_how_late_never_a_negative_day(
+    fake_telegram: FakeTelegram, sandbox_config: Callable[..., AppConfig]
+) -> None:
+    """The customer wrote 15 min 3 s before we saw it: the deadline passed before the alert."""
+    clock = FakeClock()
+    app = staff_app(sandbox_config, clock)
+    ingest(app, mention(1, clock, ago=timedelta(minutes=15, seconds=3)))  # urgency 100
+    await step(app)
+    await step(app)
+    [escalation] = staff_messages(fake_telegram, ESCALATION_CHAT)
+    assert escalation["text"].startswith(
+        "⬆️ Unclaimed past its first-response target of 15 min (3 s overdue)"
+    )
+    assert "-1d" not in escalation["text"]
 
 
 async def test_a_claimed_alert_is_warned_but_not_escalated(
@@ -135,7 +153,7 @@ async def test_a_claimed_alert_is_warned_but_not_escalated(
     clock.advance(timedelta(minutes=30))
     await step(app)
     notes = [m["text"] for m in staff_messages(fake_telegram) if m.get("reply_to_message")]
-    assert notes == ["⏳ @ayse_support, 30m left to answer this one (due 10:00 UTC)."]
+    assert notes == ["⏳ @ayse_support, 30 min left to answer this one (due 10:00 UTC)."]
 
     clock.advance(timedelta(hours=2))
     await step(app)
@@ -153,7 +171,7 @@ async def test_a_target_of_a_few_seconds_works(
     clock.advance(2)
     await step(app)
     assert [m["text"] for m in staff_messages(fake_telegram)][1:] == [
-        "⏳ 2s left to answer this one (due 09:00 UTC)."
+        "⏳ 2 s left to answer this one (due 09:00 UTC)."
     ]
     clock.advance(2)
     await step(app)
@@ -255,4 +273,4 @@ async def test_a_rule_escalation_fires_after_its_own_delay(
     clock.advance(timedelta(minutes=2))
     await step(app)
     [note] = staff_messages(fake_telegram, ESCALATION_CHAT)
-    assert note["text"].startswith("⬆️ Unclaimed after 2m (rule legal-threats)")
+    assert note["text"].startswith("⬆️ Unclaimed after 2 min (rule legal-threats)")
