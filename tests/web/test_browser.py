@@ -52,6 +52,10 @@ async def shot(page: object, name: str) -> None:
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
 
 
+SOLO = "@AcmeSupport your app crashed and deleted my saved cart. This is terrible!"
+SOLO_START = "your app crashed"
+
+
 async def test_the_inbox_in_a_browser(
     browser: object,
     fake_x: FakeXApi,
@@ -130,9 +134,17 @@ async def test_the_inbox_in_a_browser(
         ]
         await shot(page, "mention-replied")
 
-        # Claim pressed in Telegram: the web row changes without a reload.
+        # Claim pressed in Telegram: the web row changes without a reload. The storm folded
+        # whole, so a customer writing after it gets an alert of their own.
+        fake_x.post_tweet(SOLO, "solo_customer")
+        await until(
+            lambda: any(SOLO_START in m["text"] for m in staff_messages(fake_telegram)),
+            what="the later customer's own alert",
+            timeout=60,
+        )
+        await until(lambda: _delivered(app), what="every alert delivered")
         await page.goto(f"{live.url}/queue")
-        single = next(m for m in messages if not m["text"].startswith("🔥"))
+        [single] = [m for m in staff_messages(fake_telegram) if SOLO_START in m["text"]]
         single_mention = await _mention_of_message(app, single["message_id"])
         cell = page.locator(f"#mention-{single_mention} td.claimed")
         assert await cell.inner_text() == "—"
