@@ -1,6 +1,11 @@
 """Alert latency: from "visible on X" to "shown in the staff chat", with the real service.
 
     python bench/alert_latency.py [--poll 10]
+    python bench/alert_latency.py --x-mode stream [--poll 5]
+
+With `--x-mode stream` it measures X's filtered stream instead (bench/x_stream_latency.py: 50
+mentions at random moments, stream beside polling every --poll seconds, and X reads per 1,000
+mentions). Otherwise:
 
 Starts the fake X and Telegram servers here, runs `main.py run` (the shipped config.yaml) as
 its own process with X_POLL_EVERY=--poll, and plays two cases one after the other:
@@ -26,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchlib import REPO, machine, percentile, service_env, table
+from x_stream_latency import print_report
 
 from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
@@ -50,8 +56,15 @@ class Case:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--poll", type=float, default=10.0, help="X_POLL_EVERY in seconds")
+    parser.add_argument(
+        "--poll", type=float, help="X_POLL_EVERY in seconds (default 10; 5 beside the stream)"
+    )
+    parser.add_argument("--x-mode", choices=["poll", "stream"], default="poll")
     args = parser.parse_args()
+    if args.x_mode == "stream":
+        print_report(["stream", "poll"], mentions=50, duration=240.0, poll=args.poll or 5.0)
+        return
+    args.poll = args.poll or 10.0
     rng = random.Random(18)
     steady = Case("12 mentions over 2 min", sorted(rng.uniform(0, 120) for _ in range(12)))
     storm = Case("storm: 200 in 1 min", sorted(rng.uniform(0, 60) for _ in range(200)))

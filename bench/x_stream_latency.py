@@ -161,10 +161,15 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=5.0, help="X_POLL_EVERY in poll mode")
     args = parser.parse_args()
     modes = ["stream", "poll"] if args.x_mode == "both" else [args.x_mode]
-    results = [measure(mode, args.mentions, args.duration, args.poll) for mode in modes]
+    print_report(modes, args.mentions, args.duration, args.poll)
+
+
+def print_report(modes: list[str], mentions: int, duration: float, poll: float) -> None:
+    """Measure each of `modes` and print one table (also `alert_latency.py --x-mode stream`)."""
+    results = [measure(mode, mentions, duration, poll) for mode in modes]
     print(
-        f"X alert latency and reads, {args.mentions} mentions over {args.duration:g} s "
-        f"(poll mode every {args.poll:g} s) — {datetime.now(UTC):%Y-%m-%d}, {machine()}\n"
+        f"X alert latency and reads, {mentions} mentions over {duration:g} s "
+        f"(poll mode every {poll:g} s) — {datetime.now(UTC):%Y-%m-%d}, {machine()}\n"
     )
     rows = []
     for r in results:
