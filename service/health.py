@@ -77,6 +77,10 @@ class SourceHealth:
     # A streamed source's connection figures (see record_stream), None for a polled one.
     stream: dict[str, Any] | None = None
 
+    def stream_summary(self) -> str:
+        """The connection's figures in one line, "" for a polled source."""
+        return _stream_line(self.stream) if self.stream else ""
+
     def stream_problem(self) -> str:
         """What is wrong with the connection, "" when fine or not streamed or not held."""
         if not self.stream or not self.polled_by:

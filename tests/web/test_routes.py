@@ -12,6 +12,7 @@ from core.states import WebRole
 from sandbox.telegram_api import FakeTelegram
 from service.app import BrandPulse
 from service.config import AppConfig
+from service.health import record_stream
 from tests.faults.test_hostile_input import HOSTILE
 from tests.service.alerting import ingest, mention, step
 from tests.web.harness import (
@@ -218,3 +219,24 @@ async def test_the_queue_filters_and_pages_every_open_mention(
     assert client.get("/queue.json?breached=1").json()["total"] == 60
     assert client.get("/queue.json?mine=1").json()["total"] == 0
     assert client.get("/queue.csv").text.splitlines()[0].startswith("mention_id,alert_id")
+
+
+async def test_the_sources_page_shows_the_x_streams_connection(
+    sandbox_config: Callable[..., AppConfig], clock: FakeClock
+) -> None:
+    app = web_app(sandbox_config, clock)
+    figures = {
+        "connected_since": "2026-01-05T08:00:00+00:00",
+        "last_keepalive": "2026-01-05T08:59:40+00:00",
+        "reconnects": 2,
+        "posts_received": 31,
+        "gap_fills": 3,
+        "problem": "",
+    }
+    record_stream(app.store, "x:stream", app.store.node, clock.now(), figures)
+    client = console_client(app)
+    log_in(client, app, WebRole.VIEWER)
+    page = client.get("/sources").text
+    assert "x:stream" in page
+    assert "Stream: connected since 2026-01-05T08:00:00+00:00" in page
+    assert "reconnects 2; posts received 31; gap fills 3" in page
