@@ -56,6 +56,7 @@ class AlertView:
 class Sample:
     mention: Mention
     urgency: int
+    console_page: str = ""  # the mention's page on the web console, "" when it is off
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,8 @@ def render_group(view: GroupView) -> str:
         text = safe_text(mention.text, FIRST_WORDS) or "(no text)"
         url = safe_url(mention.url)
         link = f' <a href="{url}">open</a>' if url else ""
+        page = safe_url(sample.console_page)
+        link += f' <a href="{page}">inbox</a>' if page else ""
         author = address(mention.platform, safe_text(mention.author_handle or "?", MAX_NAME))
         lines.append(f"• {sample.urgency} · {author}: {text}{link}")
     if view.each_left:

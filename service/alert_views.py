@@ -39,11 +39,25 @@ class Shown:
 
 
 class AlertViews:
-    def __init__(self, store: Store, clock: Clock, saved_names: Sequence[str], zone: tzinfo):
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        saved_names: Sequence[str],
+        zone: tzinfo,
+        console_url: str = "",
+    ):
         self.store = store
         self.clock = clock
         self.saved_names = tuple(saved_names)
         self.zone = zone
+        # The web console's address ("" when it is off): each folded line links to its page.
+        self.console_url = console_url.rstrip("/")
+
+    def _page_of(self, mention_id: int | None) -> str:
+        if not self.console_url or mention_id is None:
+            return ""
+        return f"{self.console_url}/mentions/{mention_id}"
 
     def view(self, alert_id: int, maybe_repeat: bool = False) -> Shown | None:
         """The alert's message as it should read now, with its buttons.
@@ -66,7 +80,11 @@ class AlertViews:
                     first_at=alert.created_at,
                     last_at=alert.last_at or alert.created_at,
                     samples=tuple(
-                        Sample(m.mention.to_mention(), m.mention.urgency or 0)
+                        Sample(
+                            m.mention.to_mention(),
+                            m.mention.urgency or 0,
+                            self._page_of(m.mention.id),
+                        )
                         for m in members
                         if m.mention is not None
                     ),

@@ -169,7 +169,10 @@ class BrandPulse:
         bot_config = config.platforms.telegram
         saved = config.alerts.saved_replies
         self.alerts = TelegramAlerts(bot_config, telegram.bot, self.budget)
-        views = AlertViews(self.store, self.clock, [reply.name for reply in saved], self.zone)
+        console = config.web.public_url if config.web.enabled else ""
+        views = AlertViews(
+            self.store, self.clock, [reply.name for reply in saved], self.zone, console
+        )
         self.messages = AlertMessages(views, self.alerts, self.store, self.clock)
         self.workflow = AgentWorkflow(self.store, self.messages, self.clock, saved, self.zone)
         self.watcher = SlaWatcher(

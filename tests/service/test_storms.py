@@ -207,3 +207,36 @@ async def test_near_identical_texts_fold_but_different_customers_do_not(
     same = [m for m in alerts if "saying the same thing" in m["text"]]
     assert len(same) == 1 and re.search(r"🔥 3 mentions", same[0]["text"])
     assert len([m for m in alerts if "parcel" in m["text"] and "🔥" not in m["text"]]) == 6
+
+
+async def test_with_the_web_console_each_folded_line_links_to_the_mentions_page(
+    fake_telegram: FakeTelegram, sandbox_config: Callable[..., AppConfig]
+) -> None:
+    clock = FakeClock()
+    app = staff_app(
+        sandbox_config,
+        clock,
+        BRANDPULSE_WEB_LISTEN="127.0.0.1:0",
+        BRANDPULSE_WEB_URL="https://console.example/",
+    )
+    ingest(app, *(mention(n, clock, text=COMPLAINTS[n % 3], followers=n) for n in range(40)))
+    await step(app)
+    [group] = [m for m in fake_telegram.sent if m.text.startswith("🔥")]  # as sent: HTML
+    pages = [
+        int(n) for n in re.findall(r'href="https://console\.example/mentions/(\d+)"', group.text)
+    ]
+    lines = [line for line in group.text.splitlines() if line.startswith("• ")]
+    assert len(pages) == len(lines) > 0  # every listed mention, one link each
+    folded = {a.mention_id for a in app.store.alerts() if a.delivery == "grouped"}
+    assert set(pages) <= folded | {a.mention_id for a in app.store.alerts() if a.kind == "group"}
+
+
+async def test_without_the_web_console_no_line_links_to_it(
+    fake_telegram: FakeTelegram, sandbox_config: Callable[..., AppConfig]
+) -> None:
+    clock = FakeClock()
+    app = staff_app(sandbox_config, clock, BRANDPULSE_WEB_LISTEN="off")
+    ingest(app, *(mention(n, clock, text=COMPLAINTS[n % 3], followers=n) for n in range(40)))
+    await step(app)
+    [group] = [m for m in fake_telegram.sent if m.text.startswith("🔥")]  # as sent: HTML
+    assert "/mentions/" not in group.text and "inbox</a>" not in group.text
