@@ -88,6 +88,32 @@ MENTIONS = [
 ]
 
 
+def sandbox_env(
+    x: FakeXApi, reddit: FakeReddit, telegram: FakeTelegram, workdir: Path
+) -> dict[str, str]:
+    """The environment that points the shipped config at the fakes (both demos use it)."""
+    return {
+        "X_API_BASE": x.base_url,
+        "X_BEARER_TOKEN": x.bearer_token,
+        "X_ACCOUNT": BRAND,
+        # User-context keys, so the service may reply on X.
+        "X_CONSUMER_KEY": x.consumer_key,
+        "X_CONSUMER_SECRET": "demo",
+        "X_ACCESS_TOKEN": x.access_token,
+        "X_ACCESS_TOKEN_SECRET": "demo",
+        "REDDIT_API_BASE": reddit.base_url,
+        "REDDIT_CLIENT_ID": reddit.client_id,
+        "REDDIT_CLIENT_SECRET": reddit.client_secret,
+        "REDDIT_USERNAME": reddit.username,
+        "REDDIT_PASSWORD": reddit.password,
+        "REDDIT_SUBREDDITS": SUBREDDIT,
+        "TELEGRAM_API_BASE": telegram.base_url,
+        "TELEGRAM_BOT_TOKEN": telegram.token,
+        "TELEGRAM_ALERT_CHAT_ID": str(STAFF_CHAT),
+        "BRANDPULSE_DATABASE_URL": f"sqlite:///{workdir / 'demo.db'}",
+    }
+
+
 def run_demo(log_level: int = logging.WARNING, config_path: Path = CONFIG) -> int:
     """`log_level`: the demo prints what staff see; the service's own log only from WARNING."""
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
@@ -105,24 +131,7 @@ def run_demo(log_level: int = logging.WARNING, config_path: Path = CONFIG) -> in
             person = {"id": 7700 + number, "first_name": sender, "username": sender}
             telegram.push_group_message(COMMUNITY_CHAT, text, person, chat_title="Acme owners")
         env = {
-            "X_API_BASE": x.base_url,
-            "X_BEARER_TOKEN": x.bearer_token,
-            "X_ACCOUNT": BRAND,
-            # User-context keys, so the service may reply on X.
-            "X_CONSUMER_KEY": x.consumer_key,
-            "X_CONSUMER_SECRET": "demo",
-            "X_ACCESS_TOKEN": x.access_token,
-            "X_ACCESS_TOKEN_SECRET": "demo",
-            "REDDIT_API_BASE": reddit.base_url,
-            "REDDIT_CLIENT_ID": reddit.client_id,
-            "REDDIT_CLIENT_SECRET": reddit.client_secret,
-            "REDDIT_USERNAME": reddit.username,
-            "REDDIT_PASSWORD": reddit.password,
-            "REDDIT_SUBREDDITS": SUBREDDIT,
-            "TELEGRAM_API_BASE": telegram.base_url,
-            "TELEGRAM_BOT_TOKEN": telegram.token,
-            "TELEGRAM_ALERT_CHAT_ID": str(STAFF_CHAT),
-            "BRANDPULSE_DATABASE_URL": f"sqlite:///{Path(workdir) / 'demo.db'}",
+            **sandbox_env(x, reddit, telegram, Path(workdir)),
             # The shipped auto-reply rule, live, at any hour of the demo.
             "AUTO_REPLIES": "true",
             "AUTO_REPLY_DRY_RUN": "false",

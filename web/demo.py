@@ -22,7 +22,7 @@ from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
 from service.app import BrandPulse
 from service.config import load_config
-from service.demo import BRAND, CONFIG, MENTIONS, STAFF_CHAT, SUBREDDIT
+from service.demo import BRAND, CONFIG, MENTIONS, sandbox_env
 from service.web_links import login_link
 from web.server import ConsoleServer, WebListenError
 
@@ -51,25 +51,9 @@ def run_web_demo() -> int:
             x.post_tweet(text, author, followers=followers, lang=lang)
         listen = os.environ.get("BRANDPULSE_WEB_LISTEN", "127.0.0.1:8080")
         env = {
-            "X_API_BASE": x.base_url,
-            "X_BEARER_TOKEN": x.bearer_token,
-            "X_ACCOUNT": BRAND,
-            "X_CONSUMER_KEY": x.consumer_key,
-            "X_CONSUMER_SECRET": "demo",
-            "X_ACCESS_TOKEN": x.access_token,
-            "X_ACCESS_TOKEN_SECRET": "demo",
+            **sandbox_env(x, reddit, telegram, Path(workdir)),
             "X_POLL_EVERY": "2s",
-            "REDDIT_API_BASE": reddit.base_url,
-            "REDDIT_CLIENT_ID": reddit.client_id,
-            "REDDIT_CLIENT_SECRET": reddit.client_secret,
-            "REDDIT_USERNAME": reddit.username,
-            "REDDIT_PASSWORD": reddit.password,
-            "REDDIT_SUBREDDITS": SUBREDDIT,
-            "TELEGRAM_API_BASE": telegram.base_url,
-            "TELEGRAM_BOT_TOKEN": telegram.token,
-            "TELEGRAM_ALERT_CHAT_ID": str(STAFF_CHAT),
             "TELEGRAM_AGENT_IDS": str(AGENT_ID),
-            "BRANDPULSE_DATABASE_URL": f"sqlite:///{Path(workdir) / 'demo.db'}",
             "BRANDPULSE_WEB_LISTEN": listen,
             "BRANDPULSE_WEB_URL": os.environ.get("BRANDPULSE_WEB_URL", f"http://{listen}"),
             "BRANDPULSE_WEB_SECRET": secrets.token_hex(32),  # sessions last as long as the demo
