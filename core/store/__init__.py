@@ -16,6 +16,7 @@ from core.store.drafts import Drafts
 from core.store.inbox import Inbox
 from core.store.mentions import Mentions
 from core.store.outbox import Outbox
+from core.store.recent_alerts import RecentAlertsQueries
 from core.store.records import (
     ActionRecord,
     AlertContext,
@@ -48,7 +49,18 @@ __all__ = [
 ]
 
 
-class Store(Mentions, Drafts, Outbox, Alerts, ShowEach, Silences, Replies, SourceStatus, Inbox):
+class Store(
+    Mentions,
+    Drafts,
+    Outbox,
+    Alerts,
+    RecentAlertsQueries,
+    ShowEach,
+    Silences,
+    Replies,
+    SourceStatus,
+    Inbox,
+):
     def __init__(self, engine: Engine):
         self.engine = engine
         self.node = ""
