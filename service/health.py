@@ -20,7 +20,6 @@ from typing import Any
 from core.clock import Clock
 from core.leases import live_holders, stopped_nodes
 from core.store import Store
-from service.metrics import outbox_backlog
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +125,7 @@ def collect(
     leases = live_holders(store.engine, now)
     stopped = stopped_nodes(store.engine, now, recently)
     rows = store.source_statuses()
-    depth, oldest = outbox_backlog(store)
+    depth, oldest = store.outbox_backlog()
     if expect_node:
         node_expected = "a node is expected"
     elif stopped:

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from core.models import LeaseRow, MentionRow, OutboxRow
@@ -112,6 +112,27 @@ class Outbox(StoreBase):
             if state:
                 query = query.where(OutboxRow.state == state)
             return list(session.scalars(query))
+
+    def outbox_counts(self) -> list[tuple[str, str, int]]:
+        """(kind, state, how many) of every outbox action, sorted."""
+        query = select(OutboxRow.kind, OutboxRow.state, func.count()).group_by(
+            OutboxRow.kind, OutboxRow.state
+        )
+        with Session(self.engine) as session:
+            return sorted((kind, state, count) for kind, state, count in session.execute(query))
+
+    def outbox_backlog(self) -> tuple[dict[str, int], datetime | None]:
+        """(unsent actions per kind, creation time of the oldest unsent action or None)."""
+        unsent = OutboxRow.state.in_(("pending", "sending"))
+        with Session(self.engine) as session:
+            depth = {
+                kind: count
+                for kind, count in session.execute(
+                    select(OutboxRow.kind, func.count()).where(unsent).group_by(OutboxRow.kind)
+                )
+            }
+            oldest = session.scalar(select(func.min(OutboxRow.created_at)).where(unsent))
+        return depth, oldest
 
     # --- actions queued after triage (holding replies, agents' replies) ---------------------
 
