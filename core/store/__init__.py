@@ -61,6 +61,8 @@ class Store(
     SourceStatus,
     Inbox,
 ):
+    """The database door: each subject's queries are in its mixin's module beside this one."""
+
     def __init__(self, engine: Engine):
         self.engine = engine
         self.node = ""

@@ -98,6 +98,58 @@ class Mentions(StoreBase):
         with Session(self.engine) as session:
             return session.scalar(select(func.count()).select_from(MentionRow)) or 0
 
+    def mentions_between(
+        self, after: datetime, until: datetime, platforms: Iterable[str] = ()
+    ) -> list[Any]:
+        """What window rules count of the mentions created in (`after`, `until`]: rows with
+        platform, source, author_id, author_handle, conversation_id, rules and created_at."""
+        query = select(
+            MentionRow.platform,
+            MentionRow.source,
+            MentionRow.author_id,
+            MentionRow.author_handle,
+            MentionRow.conversation_id,
+            MentionRow.rules,
+            MentionRow.created_at,
+        ).where(MentionRow.created_at > after, MentionRow.created_at <= until)
+        if platforms:
+            query = query.where(MentionRow.platform.in_(list(platforms)))
+        with Session(self.engine) as session:
+            return list(session.execute(query))
+
+    def newest_by_source(
+        self, until: datetime, platforms: Iterable[str] = ()
+    ) -> list[tuple[str, datetime]]:
+        """(source, its newest mention created up to `until`) of every source."""
+        query = (
+            select(MentionRow.source, func.max(MentionRow.created_at))
+            .where(MentionRow.created_at <= until)
+            .group_by(MentionRow.source)
+        )
+        if platforms:
+            query = query.where(MentionRow.platform.in_(list(platforms)))
+        with Session(self.engine) as session:
+            return [(source, created) for source, created in session.execute(query)]
+
+    def mentions_by_authors(
+        self, handles: Iterable[str], author_ids: Iterable[str], since: datetime
+    ) -> list[Any]:
+        """Mentions created from `since` on by any of these handles or author ids: rows with
+        platform, external_id, author_handle, author_id and created_at."""
+        query = select(
+            MentionRow.platform,
+            MentionRow.external_id,
+            MentionRow.author_handle,
+            MentionRow.author_id,
+            MentionRow.created_at,
+        ).where(
+            MentionRow.created_at >= since,
+            MentionRow.author_handle.in_(list(handles))
+            | MentionRow.author_id.in_(list(author_ids)),
+        )
+        with Session(self.engine) as session:
+            return list(session.execute(query))
+
 
 def _unique(mentions: Iterable[Mention]) -> list[Mention]:
     """Each mention once, oldest first, so ids and alerts follow the order people wrote in."""
