@@ -31,6 +31,22 @@ def source_lease(source: str) -> str:
     return f"source:{source}"
 
 
+def live_holders(engine: Engine, now: datetime) -> dict[str, str]:
+    """Every lease unexpired at `now`, with the node holding it."""
+    query = select(LeaseRow.name, LeaseRow.owner).where(LeaseRow.expires_at > now)
+    with engine.connect() as connection:
+        return {name: owner for name, owner in connection.execute(query)}
+
+
+def stopped_nodes(engine: Engine, now: datetime, since: datetime) -> list[tuple[str, datetime]]:
+    """Nodes whose heartbeat lease ran out between `since` and `now`: (node, when it expired)."""
+    query = select(LeaseRow.owner, LeaseRow.expires_at).where(
+        LeaseRow.name.startswith("node:"), LeaseRow.expires_at <= now, LeaseRow.expires_at > since
+    )
+    with engine.connect() as connection:
+        return [(owner, expires_at) for owner, expires_at in connection.execute(query)]
+
+
 def new_owner() -> str:
     """A name for this process that no other node, nor a restart of this one, will have."""
     return f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(3)}"

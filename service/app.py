@@ -38,7 +38,7 @@ from service.alert_views import AlertViews
 from service.commands import StaffCommands
 from service.config import AppConfig
 from service.grouping import AlertResponder
-from service.health import HealthReport, collect, record_stream
+from service.health import HealthReport, collect
 from service.metrics import Metrics
 from service.outage import DatabaseOutage
 from service.outbox import OneAtATime, OutboxWorker
@@ -379,7 +379,7 @@ class BrandPulse:
             async def report(figures: dict[str, Any], source: str = poller.source) -> None:
                 now = self.clock.now()
                 await asyncio.to_thread(
-                    record_stream, self.store, source, self.store.node, now, figures
+                    self.store.record_stream, source, self.store.node, now, figures
                 )
 
             tasks.append(asyncio.create_task(push.run(hold, report), name=poller.source))

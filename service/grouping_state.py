@@ -1,7 +1,7 @@
 """What the alert responder's decisions on one batch need, loaded once and kept current.
 
-The queries here are among those moving into the store by subject (docs/architecture.md,
-issue 13); they read the alert table only, in one session, off the event loop.
+The alerts sent lately come from the store in one read (`Store.recent_alerts`), off the event
+loop; what they mean for grouping, back-off and inhibition is decided here.
 """
 
 from collections import Counter
@@ -10,12 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session
-
 from core.alert_keys import content_group_key, gathers_same_content, realert_key, saying
-from core.models import AlertRow, MentionRow
+from core.models import AlertRow
 from core.store import FINAL_STATES, OutboxItem, Store
+from core.store.recent_alerts import AlertSpans
 
 
 @dataclass(slots=True)
@@ -70,121 +68,48 @@ def load_state(
     items = list(items)
     routes = {item.target for item in items}
     keys = {realert_key(item.rule, item.mention) for item in items}
-    open_states = AlertRow.state.not_in(FINAL_STATES)
-    with Session(store.engine) as session:
-        silenced = {s.rule for s in store.silences(now)}
-        window_rows = session.scalars(
-            select(AlertRow).where(
-                AlertRow.kind == "window",
-                AlertRow.message_id > 0,
-                open_states,
-                AlertRow.created_at > now - windows.inhibit_for,
-            )
-        )
-        inhibitors = [(w.route, list(w.inhibits or ()), known(w)) for w in window_rows]
-        groups: dict[str, Known] = {}
-        for group in session.scalars(
-            select(AlertRow)
-            .where(
-                AlertRow.kind == "group",
-                AlertRow.route.in_(routes),
-                open_states,
-                AlertRow.last_at > now - max(windows.group, windows.same),
-            )
-            .order_by(AlertRow.id)
-        ):
-            # A content group gathers for `same`, a rule's or the chat's for `group`.
-            span = windows.same if gathers_same_content(group.group_key) else windows.group
-            if (group.last_at or group.created_at) > now - span:
-                groups[group.group_key] = known(group)
-        singles: Counter[str] = Counter()
-        for group_key, count in session.execute(
-            select(AlertRow.group_key, func.count())
-            .where(
-                AlertRow.kind == "mention",
-                AlertRow.delivery == "sent",
-                AlertRow.route.in_(routes),
-                AlertRow.created_at > now - windows.group,
-            )
-            .group_by(AlertRow.group_key)
-        ):
-            singles[group_key] = count
-        said: Counter[str] = Counter()
-        for route, mention in session.execute(
-            select(AlertRow.route, MentionRow)
-            .join(MentionRow, MentionRow.id == AlertRow.mention_id)
-            .where(
-                AlertRow.kind == "mention",
-                AlertRow.delivery == "sent",
-                AlertRow.route.in_(routes),
-                AlertRow.created_at > now - windows.same,
-            )
-        ):
-            what = saying(mention.to_mention())
-            if what:
-                said[content_group_key(route, what)] += 1
-        lately: Counter[str] = Counter()
-        for route, count in session.execute(
-            select(AlertRow.route, func.count())
-            .where(
-                AlertRow.kind == "mention",
-                AlertRow.delivery == "sent",
-                AlertRow.route.in_(routes),
-                AlertRow.created_at > now - timedelta(minutes=1),
-            )
-            .group_by(AlertRow.route)
-        ):
-            lately[route] = count
-        arriving = Counter(item.target for item in items)
-        alerted: Counter[str] = Counter()
-        latest: dict[str, Known | None] = {}
-        recent = session.scalars(
-            select(AlertRow)
-            .where(
-                AlertRow.key.in_(keys),
-                AlertRow.delivery == "sent",
-                AlertRow.created_at > now - windows.realert_max,
-            )
-            .order_by(AlertRow.id)
-        )
-        for row in recent:
-            found = known(row)
-            found.level = alerted[row.key]
-            alerted[row.key] += 1
-            # A closed alert is done with: the author's next mention is new work.
-            latest[row.key] = None if row.state in FINAL_STATES else found
-        by_key = {key: found for key, found in latest.items() if found is not None}
-        suppressed: Counter[str] = Counter()
-        for route in routes:
-            last = session.scalar(
-                select(func.max(AlertRow.id)).where(
-                    AlertRow.route == route, AlertRow.delivery == "sent"
-                )
-            )
-            suppressed[route] = (
-                session.scalar(
-                    select(func.count())
-                    .select_from(AlertRow)
-                    .where(
-                        AlertRow.route == route,
-                        AlertRow.delivery.in_(("muted", "inhibited")),
-                        AlertRow.id > (last or 0),
-                    )
-                )
-                or 0
-            )
-        unsent = {
-            row.outbox_id or 0: (row.id or 0, row.kind)
-            for row in session.scalars(
-                select(AlertRow).where(
-                    AlertRow.outbox_id.in_([item.id for item in items]),
-                    AlertRow.message_id == 0,
-                    AlertRow.delivery == "sent",
-                )
-            )
-        }
+    spans = AlertSpans(
+        inhibit=now - windows.inhibit_for,
+        group=now - windows.group,
+        same=now - windows.same,
+        realert=now - windows.realert_max,
+    )
+    recent = store.recent_alerts(routes, keys, [item.id for item in items], now, spans)
+    silenced = {s.rule for s in store.silences(now)}
+    inhibitors = [(w.route, list(w.inhibits or ()), known(w)) for w in recent.windows]
+    groups: dict[str, Known] = {}
+    for group in recent.groups:
+        # A content group gathers for `same`, a rule's or the chat's for `group`.
+        span = windows.same if gathers_same_content(group.group_key) else windows.group
+        if (group.last_at or group.created_at) > now - span:
+            groups[group.group_key] = known(group)
+    said: Counter[str] = Counter()
+    for route, mention in recent.said:
+        what = saying(mention.to_mention())
+        if what:
+            said[content_group_key(route, what)] += 1
+    arriving = Counter(item.target for item in items)
+    alerted: Counter[str] = Counter()
+    latest: dict[str, Known | None] = {}
+    for row in recent.by_key:
+        found = known(row)
+        found.level = alerted[row.key]
+        alerted[row.key] += 1
+        # A closed alert is done with: the author's next mention is new work.
+        latest[row.key] = None if row.state in FINAL_STATES else found
+    by_key = {key: found for key, found in latest.items() if found is not None}
+    unsent = {row.outbox_id or 0: (row.id or 0, row.kind) for row in recent.unsent}
     return BatchState(
-        silenced, inhibitors, groups, singles, said, lately, arriving, by_key, suppressed, unsent
+        silenced,
+        inhibitors,
+        groups,
+        Counter(recent.singles),
+        said,
+        Counter(recent.lately),
+        arriving,
+        by_key,
+        Counter(recent.suppressed),
+        unsent,
     )
 
 

@@ -1,6 +1,6 @@
 """What an operator asks: is a node alive, does each source work, does the outbox move.
 
-Pollers write each source's status to the database (`record_poll`), so `main.py health`, run
+Pollers write each source's status to the database (`Store.record_poll`), so `main.py health`, run
 anywhere, sees every node's sources. What is judged follows the deployment: each source's last
 successful poll and the outbox always; a live node heartbeat only where a node is expected
 (`--expect-node`, a node's own `/health`, or a node seen in the last `source_max_age`, which
@@ -17,53 +17,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
-
 from core.clock import Clock
-from core.models import LeaseRow, SourceStatusRow
+from core.leases import live_holders, stopped_nodes
 from core.store import Store
-from service.metrics import outbox_backlog
 
 log = logging.getLogger(__name__)
-
-
-def record_poll(store: Store, source: str, node: str, now: datetime, problem: str) -> None:
-    """Remember how `source`'s poll at `now` went ("" problem: it worked)."""
-    insert = postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert
-    values: dict[str, Any] = {
-        "source": source,
-        "node": node,
-        "last_attempt_at": now,
-        "problem": problem[:500],
-        "problem_since": now if problem else None,
-    }
-    if not problem:
-        values["last_success_at"] = now
-    statement = insert(SourceStatusRow).values(values)
-    update: dict[str, Any] = {"node": node, "last_attempt_at": now, "problem": problem[:500]}
-    if problem:
-        # Since when it fails: the first failure of a run of failures.
-        update["problem_since"] = case(
-            (SourceStatusRow.problem_since.is_(None), now), else_=SourceStatusRow.problem_since
-        )
-    else:
-        update.update(last_success_at=now, problem_since=None)
-    with store.engine.begin() as connection:
-        connection.execute(statement.on_conflict_do_update(index_elements=["source"], set_=update))
-
-
-def record_stream(
-    store: Store, source: str, node: str, now: datetime, figures: dict[str, Any]
-) -> None:
-    """Remember the figures of `source`'s own connection (X's filtered stream) at `now`."""
-    insert = postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert
-    values = {"source": source, "node": node, "last_attempt_at": now, "stream": figures}
-    statement = insert(SourceStatusRow).values(values)
-    update = {"node": node, "stream": figures}
-    with store.engine.begin() as connection:
-        connection.execute(statement.on_conflict_do_update(index_elements=["source"], set_=update))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +32,7 @@ class SourceHealth:
     last_attempt_at: datetime
     problem: str
     problem_since: datetime | None
-    # A streamed source's connection figures (see record_stream), None for a polled one.
+    # A streamed source's connection figures (see Store.record_stream), None for a polled one.
     stream: dict[str, Any] | None = None
 
     def stream_summary(self) -> str:
@@ -168,24 +126,10 @@ def collect(
     `source_max_age` and stopped without handing its work back (a crash)."""
     now = clock.now()
     recently = now - (source_max_age or timedelta(0))
-    with Session(store.engine) as session:
-        leases = {
-            name: owner
-            for name, owner in session.execute(
-                select(LeaseRow.name, LeaseRow.owner).where(LeaseRow.expires_at > now)
-            )
-        }
-        stopped = list(
-            session.execute(
-                select(LeaseRow.owner, LeaseRow.expires_at).where(
-                    LeaseRow.name.startswith("node:"),
-                    LeaseRow.expires_at <= now,
-                    LeaseRow.expires_at > recently,
-                )
-            )
-        )
-        rows = list(session.scalars(select(SourceStatusRow).order_by(SourceStatusRow.source)))
-    depth, oldest = outbox_backlog(store)
+    leases = live_holders(store.engine, now)
+    stopped = stopped_nodes(store.engine, now, recently)
+    rows = store.source_statuses()
+    depth, oldest = store.outbox_backlog()
     if expect_node:
         node_expected = "a node is expected"
     elif stopped:

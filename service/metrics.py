@@ -7,16 +7,12 @@ reports the same shared outbox, whichever node did the sending.
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
-from sqlmodel import Session
 
 from core.clock import Clock
-from core.models import OutboxRow
 from core.store import Store
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -81,16 +77,10 @@ class OutboxCollector(Collector):
             "Outbox actions (alert, reply …) by state: pending, sending, sent, failed",
             labels=["kind", "state"],
         )
-        with Session(self.store.engine) as session:
-            counts = session.execute(
-                select(OutboxRow.kind, OutboxRow.state, func.count()).group_by(
-                    OutboxRow.kind, OutboxRow.state
-                )
-            )
-            for kind, state, count in sorted(counts):
-                actions.add_metric([kind, state], count)
+        for kind, state, count in self.store.outbox_counts():
+            actions.add_metric([kind, state], count)
         yield actions
-        depth, oldest = outbox_backlog(self.store)
+        depth, oldest = self.store.outbox_backlog()
         depth_family = GaugeMetricFamily(
             "brandpulse_outbox_depth", "Outbox actions not yet sent", labels=["kind"]
         )
@@ -103,17 +93,3 @@ class OutboxCollector(Collector):
             "Age of the oldest unsent outbox action (0 when none waits)",
             value=max(0.0, age),
         )
-
-
-def outbox_backlog(store: Store) -> tuple[dict[str, int], datetime | None]:
-    """(unsent actions per kind, creation time of the oldest unsent action or None)."""
-    unsent = OutboxRow.state.in_(("pending", "sending"))
-    with Session(store.engine) as session:
-        depth = {
-            kind: count
-            for kind, count in session.execute(
-                select(OutboxRow.kind, func.count()).where(unsent).group_by(OutboxRow.kind)
-            )
-        }
-        oldest = session.scalar(select(func.min(OutboxRow.created_at)).where(unsent))
-    return depth, oldest

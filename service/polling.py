@@ -23,7 +23,6 @@ from listeners.base import (
     RateBudget,
     RateLimited,
 )
-from service.health import record_poll
 from service.metrics import Metrics, error_code
 from service.pipeline import Pipeline
 
@@ -121,7 +120,7 @@ class SourcePoller:
         self.metrics.mentions_fetched.labels(self.source).inc(len(batch.mentions))
         self.metrics.mentions_new.labels(self.source).inc(len(new))
         self.metrics.poll_seconds.labels(self.source).observe(time.monotonic() - started)
-        await asyncio.to_thread(record_poll, self.store, self.source, self.store.node, now, "")
+        await asyncio.to_thread(self.store.record_poll, self.source, self.store.node, now, "")
         return PollResult(len(batch.mentions), new, batch.calls, batch.more)
 
     def _succeeded(self, batch: Batch, now: datetime) -> None:
@@ -200,7 +199,7 @@ class SourcePoller:
                 self.failures,
             )
         self.failure = exc
-        await asyncio.to_thread(record_poll, self.store, self.source, self.store.node, now, state)
+        await asyncio.to_thread(self.store.record_poll, self.source, self.store.node, now, state)
 
 
 def _hms(moment: datetime) -> str:

@@ -1,7 +1,7 @@
 """Counts of stored mentions for window rules and for the repeat-complainer urgency.
 
-Read-only queries on the `mention` table; rules/windows.py judges the counts and rules/engine.py
-takes the repeat counts as a plain number, so both stay pure.
+The store reads the mentions (`Store.mentions_between` and friends); rules/windows.py judges the
+counts and rules/engine.py takes the repeat counts as a plain number, so both stay pure.
 """
 
 import fnmatch
@@ -10,23 +10,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session
-
-from core.models import Mention, MentionRow
+from core.models import Mention
 from core.store import Store
 from rules.schema import FlatlineWindow, FrequencyWindow, SpikeWindow, Window, WindowFilter
 from rules.windows import WindowAlert, WindowCounts, evaluate_windows
-
-_COLUMNS = (
-    MentionRow.platform,
-    MentionRow.source,
-    MentionRow.author_id,
-    MentionRow.author_handle,
-    MentionRow.conversation_id,
-    MentionRow.rules,
-    MentionRow.created_at,
-)
 
 
 def check_windows(
@@ -45,28 +32,27 @@ def window_counts(
     a fresh install waits `quiet_for` before calling its listener broken.
     """
     counts: dict[str, WindowCounts] = {}
-    with Session(store.engine) as session:
-        for window in windows:
-            if not window.enabled:
-                continue
-            if isinstance(window, SpikeWindow):
-                counts[window.name] = _spike_counts(session, window, now)
-            elif isinstance(window, FrequencyWindow):
-                counts[window.name] = _frequency_counts(session, window, now)
-            elif isinstance(window, FlatlineWindow):
-                counts[window.name] = _flatline_counts(session, window, now, started_at)
+    for window in windows:
+        if not window.enabled:
+            continue
+        if isinstance(window, SpikeWindow):
+            counts[window.name] = _spike_counts(store, window, now)
+        elif isinstance(window, FrequencyWindow):
+            counts[window.name] = _frequency_counts(store, window, now)
+        elif isinstance(window, FlatlineWindow):
+            counts[window.name] = _flatline_counts(store, window, now, started_at)
     return counts
 
 
-def _spike_counts(session: Session, window: SpikeWindow, now: datetime) -> WindowCounts:
+def _spike_counts(store: Store, window: SpikeWindow, now: datetime) -> WindowCounts:
     split = now - window.last
-    rows = _rows(session, window.when, split - window.baseline, now)
+    rows = _rows(store, window.when, split - window.baseline, now)
     recent = sum(1 for row in rows if row.created_at > split)
     return WindowCounts(recent=recent, baseline=len(rows) - recent)
 
 
-def _frequency_counts(session: Session, window: FrequencyWindow, now: datetime) -> WindowCounts:
-    rows = _rows(session, window.when, now - window.within, now)
+def _frequency_counts(store: Store, window: FrequencyWindow, now: datetime) -> WindowCounts:
+    rows = _rows(store, window.when, now - window.within, now)
     if window.per == "all":
         return WindowCounts(recent=len(rows))
     if window.per == "author":
@@ -77,32 +63,22 @@ def _frequency_counts(session: Session, window: FrequencyWindow, now: datetime) 
 
 
 def _flatline_counts(
-    session: Session, window: FlatlineWindow, now: datetime, started_at: datetime
+    store: Store, window: FlatlineWindow, now: datetime, started_at: datetime
 ) -> WindowCounts:
-    query = (
-        select(MentionRow.source, func.max(MentionRow.created_at))
-        .where(MentionRow.created_at <= now)
-        .group_by(MentionRow.source)
-    )
-    if window.when.platform:
-        query = query.where(MentionRow.platform.in_(window.when.platform))
     newest = [
         created
-        for source, created in session.execute(query)
+        for source, created in store.newest_by_source(now, window.when.platform)
         if _source_matches(window.when.source, source)
     ]
     last_seen = max(newest, default=started_at)
     return WindowCounts(last_seen=max(last_seen, started_at))
 
 
-def _rows(session: Session, where: WindowFilter, after: datetime, until: datetime) -> list[Any]:
-    query = select(*_COLUMNS).where(MentionRow.created_at > after, MentionRow.created_at <= until)
-    if where.platform:
-        query = query.where(MentionRow.platform.in_(where.platform))
+def _rows(store: Store, where: WindowFilter, after: datetime, until: datetime) -> list[Any]:
     wanted = set(where.rules)
     return [
         row
-        for row in session.execute(query)
+        for row in store.mentions_between(after, until, where.platform)
         if _source_matches(where.source, row.source)
         and (not wanted or wanted.intersection(row.rules or ()))
     ]
@@ -126,21 +102,10 @@ def author_recent_counts(
     handles = {m.author_handle for m in batch if m.author_handle}
     ids = {m.author_id for m in batch if m.author_id}
     oldest = min(m.created_at for m in batch) - window
-    with Session(store.engine) as session:
-        query = select(
-            MentionRow.platform,
-            MentionRow.external_id,
-            MentionRow.author_handle,
-            MentionRow.author_id,
-            MentionRow.created_at,
-        ).where(
-            MentionRow.created_at >= oldest,
-            MentionRow.author_handle.in_(handles) | MentionRow.author_id.in_(ids),
-        )
-        stored = [
-            (row.platform, row.external_id, _author(row), row.created_at)
-            for row in session.execute(query)
-        ]
+    stored = [
+        (row.platform, row.external_id, _author(row), row.created_at)
+        for row in store.mentions_by_authors(handles, ids, oldest)
+    ]
     stored_ids = {(platform, external_id) for platform, external_id, _a, _c in stored}
     by_author: dict[tuple[str, str], list[tuple[str, datetime]]] = defaultdict(list)
     for platform, external_id, author, created in stored:

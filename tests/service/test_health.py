@@ -12,7 +12,7 @@ from core.store import Store
 from main import main
 from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
-from service.health import HealthReport, collect, record_poll
+from service.health import HealthReport, collect
 from tests.conftest import SHIPPED_CONFIG
 
 OUTBOX_MAX_AGE = timedelta(minutes=10)
@@ -56,7 +56,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def test_a_source_without_a_recent_success_is_unhealthy(store: Store) -> None:
     clock = FakeClock()
-    record_poll(store, "x:mentions", "cron", clock.now(), "")
+    store.record_poll("x:mentions", "cron", clock.now(), "")
     clock.advance(SOURCE_MAX_AGE - timedelta(seconds=1))
     fresh = cron_health(store, clock)
     assert fresh.healthy, fresh.problems()

@@ -16,7 +16,7 @@ from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
 from service.app import BrandPulse
 from service.config import AppConfig, load_config
-from service.health import HealthReport, collect, record_stream
+from service.health import HealthReport, collect
 from tests.conftest import SHIPPED_CONFIG, STAFF_CHAT
 
 ANGRY = "@AcmeSupport my order arrived broken and nobody answers. I want a refund!"
@@ -148,7 +148,7 @@ def test_health_counts_a_down_stream_as_a_problem_only_while_a_node_holds_it(
             "gap_fills": 4,
             "problem": "disconnected: X refused the connection (429 TooManyConnections)",
         }
-        record_stream(store, "x:stream", "node-a", clock.now(), figures)
+        store.record_stream("x:stream", "node-a", clock.now(), figures)
         report = collect(store, clock, timedelta(minutes=10))
         assert not any("x:stream" in p for p in report.problems())  # nobody streams: stale
         leases.beat()
@@ -177,7 +177,7 @@ def test_a_quiet_connected_stream_is_healthy_however_long_no_post_came(database_
             "gap_fills": 1,
             "problem": "",
         }
-        record_stream(store, "x:stream", "node-a", clock.now(), figures)
+        store.record_stream("x:stream", "node-a", clock.now(), figures)
         clock.advance(timedelta(hours=3))  # no post, so no poll-like success, for three hours
         leases.beat()
         assert leases.hold(source_lease("x:stream"))

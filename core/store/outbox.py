@@ -1,0 +1,170 @@
+"""The outbox: actions keyed `(mention, rule, kind)`, claimed, then marked sent once performed."""
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from core.models import LeaseRow, MentionRow, OutboxRow
+from core.store._db import StoreBase
+from core.store.records import OutboxItem, PlannedAction
+
+
+class Outbox(StoreBase):
+    def claim_due(
+        self, now: datetime, limit: int = 50, kinds: Iterable[str] = ()
+    ) -> list[OutboxItem]:
+        """Take up to `limit` due actions, oldest first, marking them in flight."""
+        with Session(self.engine) as session, session.begin():
+            query = (
+                select(OutboxRow, MentionRow)
+                .join(MentionRow, MentionRow.id == OutboxRow.mention_id)
+                .where(OutboxRow.state == "pending", OutboxRow.not_before <= now)
+                .order_by(OutboxRow.id)
+                .limit(limit)
+            )
+            if kinds:
+                query = query.where(OutboxRow.kind.in_(list(kinds)))
+            if self.engine.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True, of=OutboxRow)
+            claimed = []
+            for row, mention in session.execute(query):
+                row.state = "sending"
+                row.claimed_by = self.node
+                row.attempts += 1
+                claimed.append(
+                    OutboxItem(
+                        id=row.id or 0,
+                        kind=row.kind,
+                        rule=row.rule,
+                        target=row.target,
+                        payload=dict(row.payload or {}),
+                        attempts=row.attempts,
+                        mention_id=mention.id or 0,
+                        mention=mention.to_mention(),
+                        sentiment=mention.sentiment,
+                        urgency=mention.urgency,
+                        reasons=tuple(mention.reasons or ()),
+                        rules=tuple(mention.rules or ()),
+                    )
+                )
+            return claimed
+
+    def mark_sent(self, item_id: int, now: datetime, result_ref: str = "") -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(OutboxRow)
+                # A responder that settled its action itself (a reply record) has the last word.
+                .where(OutboxRow.id == item_id, OutboxRow.state == "sending")
+                .values(state="sent", sent_at=now, result_ref=result_ref, last_error="")
+            )
+
+    def mark_failed(self, item_id: int, error: str, retry_at: datetime | None) -> None:
+        """Back to pending for a retry at `retry_at`, or `failed` for good when it is None."""
+        values: dict[str, Any] = {"last_error": error[:2000]}
+        if retry_at is None:
+            values["state"] = "failed"
+        else:
+            values.update(state="pending", not_before=retry_at)
+        with Session(self.engine) as session, session.begin():
+            session.execute(update(OutboxRow).where(OutboxRow.id == item_id).values(**values))
+
+    def release(self, item_ids: Iterable[int], not_before: datetime) -> None:
+        """Hand claimed but unattempted actions back, keeping their order for the next drain."""
+        ids = list(item_ids)
+        if not ids:
+            return
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(ids), OutboxRow.state == "sending")
+                .values(state="pending", not_before=not_before, attempts=OutboxRow.attempts - 1)
+            )
+
+    def recover_in_flight(self, now: datetime) -> int:
+        """After a crash, actions left in flight may or may not have gone out: retry them, flagged.
+
+        Losing an alert is worse than a possible repeat, so they are sent again with
+        `payload.maybe_repeat` set; the responder says so in the message. Only actions of
+        nodes without a live heartbeat lease are taken: a live node is still sending its own.
+        """
+        live = select(LeaseRow.owner).where(
+            LeaseRow.name.startswith("node:"), LeaseRow.expires_at > now
+        )
+        abandoned = select(OutboxRow).where(
+            OutboxRow.state == "sending", OutboxRow.claimed_by.not_in(live)
+        )
+        if self.engine.dialect.name == "postgresql":
+            abandoned = abandoned.with_for_update(skip_locked=True)
+        with Session(self.engine) as session, session.begin():
+            rows = list(session.scalars(abandoned))
+            for row in rows:
+                row.payload = {**(row.payload or {}), "maybe_repeat": True}
+                row.state = "pending"
+                row.not_before = now
+            return len(rows)
+
+    def outbox(self, state: str | None = None) -> list[OutboxRow]:
+        with Session(self.engine) as session:
+            query = select(OutboxRow).order_by(OutboxRow.id)
+            if state:
+                query = query.where(OutboxRow.state == state)
+            return list(session.scalars(query))
+
+    def outbox_counts(self) -> list[tuple[str, str, int]]:
+        """(kind, state, how many) of every outbox action, sorted."""
+        query = select(OutboxRow.kind, OutboxRow.state, func.count()).group_by(
+            OutboxRow.kind, OutboxRow.state
+        )
+        with Session(self.engine) as session:
+            return sorted((kind, state, count) for kind, state, count in session.execute(query))
+
+    def outbox_backlog(self) -> tuple[dict[str, int], datetime | None]:
+        """(unsent actions per kind, creation time of the oldest unsent action or None)."""
+        unsent = OutboxRow.state.in_(("pending", "sending"))
+        with Session(self.engine) as session:
+            depth = {
+                kind: count
+                for kind, count in session.execute(
+                    select(OutboxRow.kind, func.count()).where(unsent).group_by(OutboxRow.kind)
+                )
+            }
+            oldest = session.scalar(select(func.min(OutboxRow.created_at)).where(unsent))
+        return depth, oldest
+
+    # --- actions queued after triage (holding replies, agents' replies) ---------------------
+
+    def queue_action(self, mention_id: int, action: PlannedAction, now: datetime) -> int | None:
+        """Add one outbox action; None when its idempotency key was queued before."""
+        with Session(self.engine) as session, session.begin():
+            return self._queue(session, mention_id, action, now)
+
+    def _queue(
+        self, session: Session, mention_id: int, action: PlannedAction, now: datetime
+    ) -> int | None:
+        statement = (
+            self._insert(OutboxRow)
+            .values(outbox_values(mention_id, action, now))
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(OutboxRow.id)
+        )
+        return session.execute(statement).scalar()
+
+
+def outbox_values(mention_id: int, action: PlannedAction, now: datetime) -> dict[str, Any]:
+    return {
+        "key": ":".join(
+            str(part) for part in (mention_id, action.rule, action.kind, action.target)
+        ),
+        "kind": action.kind,
+        "mention_id": mention_id,
+        "rule": action.rule,
+        "target": action.target,
+        "payload": dict(action.payload),
+        "state": "pending",
+        "attempts": 0,
+        "not_before": now,
+        "created_at": now,
+    }
