@@ -91,7 +91,7 @@ def pipeline_rate(url: str, payloads: list[dict], people: dict[str, dict]) -> tu
     started = time.perf_counter()
     for offset in range(0, len(payloads), PAGE):
         page = payloads[offset : offset + PAGE]
-        mentions = [listener._mention(tweet, people) for tweet in page]  # the parse step
+        mentions = [listener.mention(tweet, people) for tweet in page]  # the parse step
         batch = Batch(mentions=mentions, next_cursor=f'{{"since_id": "{page[-1]["id"]}"}}')
         pipeline.ingest("x:mentions", batch, datetime.now(UTC))
     elapsed = time.perf_counter() - started
