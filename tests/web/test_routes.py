@@ -12,7 +12,6 @@ from core.states import WebRole
 from sandbox.telegram_api import FakeTelegram
 from service.app import BrandPulse
 from service.config import AppConfig
-from service.health import record_stream
 from tests.faults.test_hostile_input import HOSTILE
 from tests.service.alerting import ingest, mention, step
 from tests.web.harness import (
@@ -233,7 +232,7 @@ async def test_the_sources_page_shows_the_x_streams_connection(
         "gap_fills": 3,
         "problem": "",
     }
-    record_stream(app.store, "x:stream", app.store.node, clock.now(), figures)
+    app.store.record_stream("x:stream", app.store.node, clock.now(), figures)
     client = console_client(app)
     log_in(client, app, WebRole.VIEWER)
     page = client.get("/sources").text
