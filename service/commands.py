@@ -8,8 +8,6 @@ import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy import select
-from sqlmodel import Session
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
@@ -17,7 +15,7 @@ from telegram.ext import ContextTypes
 from core.clock import Clock
 from core.duration import format_duration, human_duration, parse_duration
 from core.models import AlertRow, MentionRow
-from core.store import FINAL_STATES, Store
+from core.store import Store
 from responders.alert_format import clock_time, message_link, safe_text, safe_url
 from responders.telegram_alerts import REFUSAL, FloodBudget, TelegramConfig
 from service.report import build_report, digest_text
@@ -89,17 +87,7 @@ class StaffCommands:
 
     def queue_text(self, now: datetime) -> str:
         """Open alerts, most urgent first, then oldest first."""
-        with Session(self.store.engine) as session:
-            query = (
-                select(AlertRow, MentionRow)
-                .outerjoin(MentionRow, MentionRow.id == AlertRow.mention_id)
-                .where(
-                    AlertRow.delivery == "sent",
-                    AlertRow.message_id > 0,
-                    AlertRow.state.not_in(FINAL_STATES),
-                )
-            )
-            rows = [(row[0], row[1]) for row in session.execute(query)]
+        rows = self.store.open_messages()
         if not rows:
             return "✅ Queue empty: no open alerts."
         rows.sort(key=lambda pair: (-(pair[1].urgency or 0) if pair[1] else 0, pair[0].created_at))

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import or_, select
-from sqlmodel import Session
 
 from core.alert_keys import (
     any_rule_group_key,
@@ -39,7 +37,6 @@ from core.alert_keys import (
 )
 from core.clock import Clock
 from core.duration import Duration
-from core.models import AlertRow
 from core.states import AlertKind, Delivery, OutboxKind
 from core.store import OutboxItem, Store
 from responders.base import ResponderError, Settled
@@ -158,7 +155,7 @@ class AlertResponder:
         """Update the messages whose counts went up, oldest edit first, within the budget;
         then post what agents asked to see one by one (Show each), paced."""
         now = self.clock.now()
-        due = await asyncio.to_thread(self._dirty, now - self.config.edit_every)
+        due = await asyncio.to_thread(self.store.dirty_messages, now - self.config.edit_every)
         for alert_id, chat in due:
             if self.budget.left(chat) < EDIT_NEEDS:
                 continue
@@ -334,21 +331,6 @@ class AlertResponder:
         )
         return message_id
 
-    # --- edits ----------------------------------------------------------------------------
-
-    def _dirty(self, edited_before: datetime) -> list[tuple[int, str]]:
-        with Session(self.store.engine) as session:
-            query = (
-                select(AlertRow.id, AlertRow.chat_id)
-                .where(
-                    AlertRow.dirty.is_(True),
-                    AlertRow.message_id > 0,
-                    or_(AlertRow.edited_at.is_(None), AlertRow.edited_at <= edited_before),
-                )
-                .order_by(AlertRow.edited_at, AlertRow.id)
-            )
-            return [(alert_id or 0, chat) for alert_id, chat in session.execute(query)]
-
     # --- window rules (spikes) --------------------------------------------------------------
 
     async def raise_windows(
@@ -362,7 +344,7 @@ class AlertResponder:
         sent = 0
         async with self._lock:
             for window in fired:
-                if await asyncio.to_thread(self._window_seen, window.key):
+                if await asyncio.to_thread(self.store.window_seen, window.key):
                     continue
                 route = self.telegram.config.route(window.route)
                 if route is None:
@@ -401,8 +383,3 @@ class AlertResponder:
                 await asyncio.to_thread(self.store.alert_message_sent, row.id or 0, message_id, now)
                 sent += 1
         return sent
-
-    def _window_seen(self, key: str) -> bool:
-        with Session(self.store.engine) as session:
-            query = select(AlertRow.id).where(AlertRow.kind == "window", AlertRow.key == key)
-            return session.scalars(query).first() is not None

@@ -233,6 +233,40 @@ class Alerts(StoreBase):
             )
             return [AlertContext(alert, mention) for alert, mention in session.execute(query)]
 
+    def dirty_messages(self, edited_before: datetime) -> list[tuple[int, str]]:
+        """(alert id, chat) of sent messages whose alert changed, last edited before then."""
+        with Session(self.engine) as session:
+            query = (
+                select(AlertRow.id, AlertRow.chat_id)
+                .where(
+                    AlertRow.dirty.is_(True),
+                    AlertRow.message_id > 0,
+                    or_(AlertRow.edited_at.is_(None), AlertRow.edited_at <= edited_before),
+                )
+                .order_by(AlertRow.edited_at, AlertRow.id)
+            )
+            return [(alert_id or 0, chat) for alert_id, chat in session.execute(query)]
+
+    def window_seen(self, key: str) -> bool:
+        """Has a window alert with this key ever been raised?"""
+        with Session(self.engine) as session:
+            query = select(AlertRow.id).where(AlertRow.kind == "window", AlertRow.key == key)
+            return session.scalars(query).first() is not None
+
+    def open_messages(self) -> list[tuple[AlertRow, MentionRow | None]]:
+        """Every open alert that has a message in a chat, with its mention (if it has one)."""
+        with Session(self.engine) as session:
+            query = (
+                select(AlertRow, MentionRow)
+                .outerjoin(MentionRow, MentionRow.id == AlertRow.mention_id)
+                .where(
+                    AlertRow.delivery == "sent",
+                    AlertRow.message_id > 0,
+                    AlertRow.state.not_in(FINAL_STATES),
+                )
+            )
+            return [(row[0], row[1]) for row in session.execute(query)]
+
 
 def acknowledge(alert: AlertRow, now: datetime, user_id: str, user_name: str) -> None:
     alert.acknowledged_at, alert.acknowledged_id, alert.acknowledged_by = now, user_id, user_name
