@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -108,6 +109,13 @@ class LoadedRules(Generic[Model]):
     def problem(self, path: PathKey, message: str) -> Problem:
         """A problem at a path of the merged config, placed in the file and line it came from."""
         return self.tree.problem(path, message)
+
+    def rule_places(self) -> dict[str, Location]:
+        """The file:line each rule starts on, by rule name (names are unique)."""
+        return {
+            rule.name: self.tree.locate(("rules", index))[0]
+            for index, rule in enumerate(self.config.rules)
+        }
 
 
 def load_rules(
@@ -333,6 +341,14 @@ class ReloadResult:
     problems: tuple[Problem, ...] = ()  # why the edit was rejected; the last good rules stay
 
 
+@dataclass(frozen=True, slots=True)
+class ReloadRecord:
+    """The running node's last reload of a changed rule file, for the console to show."""
+
+    at: datetime
+    problems: tuple[Problem, ...]  # empty: the edit took over; else refused, old rules stay
+
+
 _Stamp = tuple[int, int] | None  # (mtime in ns, size); None for a missing file
 
 
@@ -360,6 +376,7 @@ class RulesWatcher:
         self._on_error = on_error
         loaded = load_rules(self.path, model, env)  # a broken start is the operator's to fix
         self.engine = build(loaded.config)
+        self.places = loaded.rule_places()  # of the rules in force, not of the files on disk
         self._stamps = _stamps(loaded.files)
 
     def check(self) -> ReloadResult:
@@ -376,6 +393,7 @@ class RulesWatcher:
             return ReloadResult(changed=True, problems=tuple(exc.problems))
         self._stamps = _stamps(loaded.files)
         self.engine = engine
+        self.places = loaded.rule_places()
         log.info("rules reloaded: %d rules in force", len(engine.rule_names))
         return ReloadResult(changed=True, engine=engine)
 

@@ -30,7 +30,7 @@ from responders.guardrails import Guardrails
 from responders.replies import Replies, ReplyNotes
 from responders.telegram_alerts import FloodBudget, TelegramAlerts
 from rules.engine import Engine
-from rules.loader import RulesWatcher
+from rules.loader import ReloadRecord, RulesWatcher
 from rules.schema import SpikeWindow
 from rules.triage import Triage
 from service.alert_messages import AlertMessages
@@ -98,6 +98,7 @@ class BrandPulse:
             else None
         )
         self.engine = self.rules_watcher.engine if self.rules_watcher else Engine(config, triage)
+        self.rules_reload: ReloadRecord | None = None  # the last reload, for the console
         self.own = own_accounts(config.platforms, config.brand.own_accounts)
         self.pipeline = Pipeline(self.store, self.engine, self.own)
         # Several nodes may share the database: the leases decide which one does what.
@@ -419,6 +420,8 @@ class BrandPulse:
         """Hot reload: new rules take over; a broken edit is refused and staff see why."""
         assert self.rules_watcher is not None
         result = await asyncio.to_thread(self.rules_watcher.check)
+        if result.changed:
+            self.rules_reload = ReloadRecord(self.clock.now(), result.problems)
         if result.engine is not None:
             self.engine = self.pipeline.engine = result.engine
             reloaded = result.engine.config

@@ -8,24 +8,21 @@ python3 main.py rules backtest --since 7d --rules rules/candidate.yaml
 import argparse
 import json
 import sys
-from collections import Counter, defaultdict, deque
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import func, select
-from sqlmodel import Session
-
 from core.config_file import Problem
 from core.duration import format_duration
-from core.models import Mention, MentionRow
+from core.models import Mention
 from core.store import Store
 from rules.engine import Engine, Verdict
 from rules.loader import LoadedRules, RulesError, load_rules
 from rules.schema import ReplyAction, RulesConfig, routes_used
 from rules.triage import LexiconError, Triage
+from service.backtest import BacktestReport, Change, replay_stored
 from service.cli_args import duration, moment
 from service.cli_errors import (
     BAD_SETUP,
@@ -212,25 +209,51 @@ def cmd_test(
             print(json.dumps(result, ensure_ascii=False), file=out)
         else:
             print(
-                f"> {text}\n{_verdict_text(verdict)}\n" if many else _verdict_text(verdict),
+                f"> {text}\n{verdict_text(verdict)}\n" if many else verdict_text(verdict),
                 file=out,
             )
     return 0
 
 
 def _test_mention(args: argparse.Namespace, text: str) -> Mention:
-    return Mention(
+    return sample_mention(
+        text,
         platform=args.platform,
+        at=args.at or datetime.now(UTC),
+        source=args.source,
+        author=args.author,
+        followers=args.followers,
+        verified=args.verified,
+        lang=args.lang,
+        is_reply=args.is_reply,
+    )
+
+
+def sample_mention(
+    text: str,
+    *,
+    platform: str,
+    at: datetime,
+    source: str = "",
+    author: str = "customer",
+    followers: int = 0,
+    verified: bool = False,
+    lang: str = "",
+    is_reply: bool = False,
+) -> Mention:
+    """The mention `rules test` scores (the console's "try a text" box scores the same)."""
+    return Mention(
+        platform=platform,
         external_id="rules-test",
         text=text,
-        created_at=args.at or datetime.now(UTC),
-        source=args.source,
-        author_id=args.author,
-        author_handle=args.author,
-        author_followers=args.followers,
-        author_verified=args.verified,
-        lang=args.lang.lower(),
-        in_reply_to_id="rules-test-parent" if args.is_reply else "",
+        created_at=at,
+        source=source,
+        author_id=author,
+        author_handle=author,
+        author_followers=followers,
+        author_verified=verified,
+        lang=lang.lower(),
+        in_reply_to_id="rules-test-parent" if is_reply else "",
     )
 
 
@@ -257,7 +280,8 @@ def _actions(verdict: Verdict) -> list[dict[str, Any]]:
     ]
 
 
-def _verdict_text(verdict: Verdict) -> str:
+def verdict_text(verdict: Verdict) -> str:
+    """What `rules test` prints for one message."""
     lines = [
         f"sentiment  {verdict.sentiment:+.2f}"
         + ("  (needs a response)" if verdict.needs_response else ""),
@@ -293,91 +317,6 @@ def _action_text(action: dict[str, Any]) -> str:
 # --- backtest -----------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Tally:
-    """What one rule set did over the replayed mentions."""
-
-    rules: Counter[str] = field(default_factory=Counter)  # mentions each rule matched
-    routes: Counter[str] = field(default_factory=Counter)  # alerts per route
-    replies: int = 0
-    ignored: int = 0
-
-    def add(self, verdict: Verdict) -> None:
-        self.rules.update(verdict.rules)
-        self.routes.update(alert.route for alert in verdict.alerts)
-        self.replies += len(verdict.replies)
-        self.ignored += bool(verdict.ignored_by)
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    mention: Mention
-    before: tuple[str, ...]  # "route (rule)" alerts under the rules in force
-    after: tuple[str, ...]  # … and under the candidate
-
-
-@dataclass(slots=True)
-class BacktestReport:
-    mentions: int = 0
-    first: datetime | None = None
-    last: datetime | None = None
-    current: Tally = field(default_factory=Tally)
-    candidate: Tally = field(default_factory=Tally)
-    changes: list[Change] = field(default_factory=list)
-
-
-def backtest(mentions: Iterable[Mention], current: Engine, candidate: Engine) -> BacktestReport:
-    """Replay `mentions` (oldest first) through both engines; pure, sentiment once per mention.
-
-    Repeat complainers are counted from the replayed mentions themselves, as the live service
-    counts them from the store.
-    """
-    report = BacktestReport()
-    recent = {
-        engine: _RecentAuthors(engine.config.urgency.repeat_window)
-        for engine in (current, candidate)
-    }
-    for mention in mentions:
-        assessment = candidate.triage.assess(mention.text, mention.lang or None)
-        counts = {engine: counter.count_and_add(mention) for engine, counter in recent.items()}
-        verdicts = {
-            engine: engine.evaluate(mention, assessment, author_recent_count=count)
-            for engine, count in counts.items()
-        }
-        report.mentions += 1
-        report.first = report.first or mention.created_at
-        report.last = mention.created_at
-        report.current.add(verdicts[current])
-        report.candidate.add(verdicts[candidate])
-        before, after = _alert_names(verdicts[current]), _alert_names(verdicts[candidate])
-        if before != after:
-            report.changes.append(Change(mention, before, after))
-    return report
-
-
-def _alert_names(verdict: Verdict) -> tuple[str, ...]:
-    return tuple(sorted(f"{alert.route} ({alert.rule})" for alert in verdict.alerts))
-
-
-class _RecentAuthors:
-    """Earlier mentions per author within a window, over mentions fed oldest first."""
-
-    def __init__(self, window: timedelta):
-        self.window = window
-        self._seen: dict[tuple[str, str], deque[datetime]] = defaultdict(deque)
-
-    def count_and_add(self, mention: Mention) -> int:
-        author = mention.author_id or mention.author_handle
-        if not author:
-            return 0
-        times = self._seen[(mention.platform, author)]
-        while times and times[0] < mention.created_at - self.window:
-            times.popleft()
-        count = len(times)
-        times.append(mention.created_at)
-        return count
-
-
 def cmd_backtest(
     args: argparse.Namespace,
     out: TextIO | None = None,
@@ -402,34 +341,21 @@ def cmd_backtest(
         # Never migrates: an empty or outdated database is reported, not changed.
         store = Store.open(config.database.url, create_empty=False)
         try:
-            engine = store.engine
-            progress = Progress(count_stored_mentions(engine, since), "replaying", progress_to)
-            report = backtest(progress.track(stored_mentions(engine, since)), current, candidate)
+            report = replay_stored(
+                store,
+                current,
+                candidate,
+                since,
+                track=lambda total, mentions: Progress(total, "replaying", progress_to).track(
+                    mentions
+                ),
+            )
         finally:
             store.close()
     header = f"Backtest since {format_duration(args.since)} ago: "
     print(header + _span(report), file=out)
     print(format_report(report, args.config, args.rules, args.examples), file=out)
     return 0
-
-
-def count_stored_mentions(engine: Any, since: datetime) -> int:
-    with Session(engine) as session:
-        query = select(func.count()).select_from(MentionRow).where(MentionRow.created_at >= since)
-        return session.scalar(query) or 0
-
-
-def stored_mentions(engine: Any, since: datetime) -> Iterator[Mention]:
-    """Stored mentions written since `since`, oldest first, read in pages."""
-    with Session(engine) as session:
-        query = (
-            select(MentionRow)
-            .where(MentionRow.created_at >= since)
-            .order_by(MentionRow.created_at, MentionRow.id)
-            .execution_options(yield_per=500)
-        )
-        for row in session.scalars(query):
-            yield row.to_mention()
 
 
 def _span(report: BacktestReport) -> str:
@@ -460,10 +386,9 @@ def format_report(report: BacktestReport, in_force: Path, trial: Path | None, ex
     row("replies", report.current.replies, report.candidate.replies)
     row("ignored", report.current.ignored, report.candidate.ignored)
     if trial:
-        lines.append(
-            f"Rules in force: {in_force}. {len(report.changes)} mention(s) alert differently."
-        )
-        lines.extend(_change_lines(report.changes, examples))
+        alerting = [change for change in report.changes if change.alerts_differ]
+        lines.append(f"Rules in force: {in_force}. {len(alerting)} mention(s) alert differently.")
+        lines.extend(_change_lines(alerting, examples))
     return "\n".join(lines)
 
 
@@ -485,8 +410,8 @@ def _change_lines(changes: list[Change], examples: int) -> list[str]:
             f"{mention.author_handle or mention.author_id}: {text!r}"
         )
         lines.append(
-            f"      in force: {', '.join(change.before) or 'no alert'}"
-            f"  →  trial: {', '.join(change.after) or 'no alert'}"
+            f"      in force: {', '.join(change.before.alerts) or 'no alert'}"
+            f"  →  trial: {', '.join(change.after.alerts) or 'no alert'}"
         )
     if len(changes) > examples:
         lines.append(f"  … and {len(changes) - examples} more (--examples N shows more)")

@@ -29,6 +29,7 @@ from core.store.records import (
     PlannedAction,
 )
 from core.store.replies import Replies
+from core.store.rule_history import RuleHistory
 from core.store.show_each import ShowEach
 from core.store.silences import Silences
 from core.store.status import SourceStatus
@@ -60,6 +61,7 @@ class Store(
     Replies,
     SourceStatus,
     Inbox,
+    RuleHistory,
 ):
     """The database door: each subject's queries are in its mixin's module beside this one."""
 

@@ -13,7 +13,8 @@ from core.store import Decision, Store
 from rules.engine import Engine
 from rules.schema import RulesConfig
 from rules.triage import Triage
-from service.rules_cli import backtest, cmd_backtest
+from service.backtest import ChangeKind, backtest
+from service.rules_cli import cmd_backtest
 from service.windows import author_recent_counts, check_windows, window_counts
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -58,16 +59,17 @@ def test_backtest_compares_rule_sets_per_rule_route_and_mention(triage: Triage) 
     ]
     current = Engine(rules(REFUNDS), triage)
     candidate = Engine(rules(REFUNDS, VIP), triage)
-    report = backtest(history, current, candidate)
+    report = backtest(enumerate(history, 1), current, candidate)
     assert report.mentions == 4
     assert report.current.rules == {"refunds": 2}
     assert report.candidate.rules == {"refunds": 2, "big": 2}
     assert report.current.routes == {"staff": 2}
     assert report.candidate.routes == {"staff": 2, "vip": 2}
-    assert [(c.mention.external_id, c.before, c.after) for c in report.changes] == [
-        ("2", (), ("vip (big)",)),
-        ("3", ("staff (refunds)",), ("staff (refunds)", "vip (big)")),
+    assert [(c.mention_id, c.before.alerts, c.after.alerts) for c in report.changes] == [
+        (2, (), ("vip (big)",)),
+        (3, ("staff (refunds)",), ("staff (refunds)", "vip (big)")),
     ]
+    assert [c.kind for c in report.changes] == [ChangeKind.NEW, ChangeKind.CHANGED]
 
 
 def test_backtest_counts_repeat_complainers_from_the_replayed_history() -> None:
@@ -77,7 +79,7 @@ def test_backtest_counts_repeat_complainers_from_the_replayed_history() -> None:
     # repeat points this test counts).
     lexicon = Triage.default(models={"en": None})
     engine = Engine(rules(urgency={"repeat": 10, "repeat_window": "25m"}), lexicon)
-    report = backtest(history, engine, engine)
+    report = backtest(enumerate(history, 1), engine, engine)
     assert report.mentions == 4 and not report.changes
     verdicts = [engine.evaluate(m, author_recent_count=n) for n, m in enumerate([history[0]] * 3)]
     assert [v.urgency for v in verdicts] == [0, 10, 20]
