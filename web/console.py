@@ -23,6 +23,7 @@ from web.auth import start_session, visitor
 from web.context import HERE, ConsoleContext, templates
 from web.inbox import Inbox
 from web.ops import Ops
+from web.rules_page import RulesPage
 
 SESSION_COOKIE = "brandpulse_session"
 SESSION_HOURS = 12
@@ -70,6 +71,7 @@ def build_console(context: ConsoleContext, key: str | None = None) -> Starlette:
     login = LoginPages(context, render)
     inbox = Inbox(context, render)
     ops = Ops(context, render)
+    rules = RulesPage(context, render)
     routes = [
         Route("/", lambda _request: RedirectResponse("/queue", status_code=303)),
         Route("/login", login.page, methods=["GET"]),
@@ -77,6 +79,7 @@ def build_console(context: ConsoleContext, key: str | None = None) -> Starlette:
         Route("/logout", login.logout, methods=["POST"]),
         *inbox.routes(),
         *ops.routes(),
+        *rules.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [

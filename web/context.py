@@ -1,7 +1,7 @@
 """What the console's pages need from the running node, in one place."""
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -10,9 +10,12 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from core.clock import Clock
+from core.config_file import Location
 from core.store import Store
 from core.web_logins import WebLogins
 from responders.telegram_alerts import SavedReply
+from rules.engine import Engine
+from rules.loader import ReloadRecord
 from rules.schema import RulesConfig
 from service.config import AppConfig
 from service.health import HealthReport
@@ -37,6 +40,10 @@ class ConsoleContext:
     health: Callable[[], Awaitable[HealthReport]]
     metrics: Metrics
     rules: Callable[[], RulesConfig]  # the rules in force (they reload while running)
+    engine: Callable[[], Engine]  # … compiled, with the node's triage
+    rule_places: Callable[[], Mapping[str, Location]]  # their file:line; empty without a file
+    last_reload: Callable[[], ReloadRecord | None]  # None: no rule file changed since start
+    rules_dir: Path  # the config's rules/ folder: candidate files for a backtest
 
     @property
     def logins(self) -> WebLogins:

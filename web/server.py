@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from service.app import BrandPulse
+from service.config import DEFAULT_CONFIG
 from web.console import build_console
 from web.context import ConsoleContext
 
@@ -40,6 +41,11 @@ def console_context(app: BrandPulse) -> ConsoleContext:
         health=app.health,
         metrics=app.metrics,
         rules=lambda: app.pipeline.engine.config,
+        engine=lambda: app.pipeline.engine,
+        rule_places=lambda: app.rules_watcher.places if app.rules_watcher else {},
+        last_reload=lambda: app.rules_reload,
+        rules_dir=(app.rules_watcher.path if app.rules_watcher else DEFAULT_CONFIG).parent
+        / "rules",
     )
 
 

@@ -1,0 +1,276 @@
+"""The rules workbench, `/rules`: the rules in force with their file:line and how often each fired
+in the period, the hot reload's last result, a box to try a text (`main.py rules test`), and a
+backtest of a candidate rule file (`main.py rules backtest`) over the period's stored mentions.
+
+Nothing here writes a rule file: the rules stay in git, where brand managers review them. So the
+two forms are open to viewers as well as agents (they compute, they change nothing); they still
+carry the session's CSRF token, so another site cannot make a logged-in browser run them.
+"""
+
+import asyncio
+import math
+import secrets
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from rules.engine import Engine
+from rules.loader import LoadedRules, RulesError
+from rules.schema import Rule, RulesConfig
+from service.backtest import BacktestReport, ChangeKind, TooManyMentions, replay_stored
+from service.candidates import MAX_PASTE, candidate_files, load_candidate_file, load_pasted
+from service.platforms import descriptors
+from service.rules_cli import sample_mention, verdict_text
+from web.auth import login_required, visitor
+from web.context import ConsoleContext
+from web.rules_period import PERIODS, Period, period_of
+
+MAX_REPLAY = 20_000  # mentions a backtest from the page replays (the CLI has no cap)
+SHOW_CHANGES = 100  # mentions listed per kind of change
+MAX_TEXT = 4000
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleLine:
+    rule: Rule
+    place: str  # file:line, or "" when the node follows no rule file
+    conditions: str
+    actions: str
+    fired: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tried:
+    text: str
+    platform: str
+    followers: int
+    lang: str
+    output: str  # what `rules test` prints for it
+
+
+@dataclass(frozen=True, slots=True)
+class Backtested:
+    candidate: str  # the file's name, or "pasted"
+    report: BacktestReport
+
+    def rows(self, counter: str) -> list[tuple[str, int, int]]:
+        """(name, in force, candidate) per rule or route, as `rules backtest` lists them."""
+        before: Counter[str] = getattr(self.report.current, counter)
+        after: Counter[str] = getattr(self.report.candidate, counter)
+        names = list(before) + [name for name in after if name not in before]
+        return [(name, before[name], after[name]) for name in names]
+
+    def changes(self) -> list[tuple[ChangeKind, list[Any]]]:
+        return [(kind, self.report.of_kind(kind)) for kind in ChangeKind]
+
+
+def form_checked(handler: Handler) -> Handler:
+    """A session (agent or viewer) and its CSRF token, as every form of the console."""
+
+    async def guarded(request: Request) -> Response:
+        who = visitor(request)
+        if who is None:
+            return PlainTextResponse("Log in first.", status_code=401)
+        sent = (await request.form()).get("csrf")
+        if not isinstance(sent, str) or not secrets.compare_digest(sent, who.csrf):
+            return PlainTextResponse(
+                "This form is stale or came from elsewhere (CSRF token missing or wrong); "
+                "reload the page and try again.",
+                status_code=403,
+            )
+        return await handler(request)
+
+    return guarded
+
+
+class RulesPage:
+    def __init__(self, context: ConsoleContext, render: Callable[..., HTMLResponse]):
+        self.context = context
+        self.render = render
+        self._replaying = asyncio.Lock()  # one backtest at a time on this node
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/rules", login_required(self.page)),
+            Route("/rules/try", form_checked(self.try_text), methods=["POST"]),
+            Route("/rules/backtest", form_checked(self.backtest), methods=["POST"]),
+        ]
+
+    async def page(self, request: Request) -> Response:
+        return await self._show(request)
+
+    async def try_text(self, request: Request) -> Response:
+        form = await request.form()
+        tried = self._try(form)
+        if isinstance(tried, str):
+            return await self._show(request, form=form, try_error=tried, status_code=400)
+        return await self._show(request, form=form, tried=tried)
+
+    async def backtest(self, request: Request) -> Response:
+        form = await request.form()
+        period = self._period(request)
+        if isinstance(period, str):
+            return await self._show(request, form=form, backtest_error=[period], status_code=400)
+        if self._replaying.locked():
+            busy = "Another backtest is running on this node; try again when it is done."
+            return await self._show(request, form=form, backtest_error=[busy], status_code=429)
+        async with self._replaying:
+            outcome = await asyncio.to_thread(self._replay, form, period)
+        if isinstance(outcome, list):
+            return await self._show(request, form=form, backtest_error=outcome, status_code=400)
+        return await self._show(request, form=form, backtested=outcome)
+
+    # --- the page -------------------------------------------------------------------------
+
+    async def _show(
+        self, request: Request, form: FormData | None = None, status_code: int = 200, **shown: Any
+    ) -> Response:
+        period = self._period(request)
+        config = self.context.rules()
+        fired: Counter[str] = Counter()
+        if isinstance(period, Period):
+            fired = await asyncio.to_thread(
+                self.context.store.rule_fires, period.since, period.until
+            )
+        places = self.context.rule_places()
+        lines = [
+            RuleLine(
+                rule,
+                str(places[rule.name]) if rule.name in places else "",
+                _conditions(rule),
+                _actions(rule),
+                fired[rule.name],
+            )
+            for rule in config.rules
+        ]
+        in_force = {rule.name for rule in config.rules}
+        return self.render(
+            request,
+            "rules.html",
+            status_code=status_code,
+            lines=lines,
+            gone={name: n for name, n in fired.items() if name not in in_force},
+            period=period if isinstance(period, Period) else None,
+            period_error=period if isinstance(period, str) else "",
+            periods=PERIODS,
+            reload=self.context.last_reload(),
+            follows_file=bool(places) or not config.rules,
+            files=candidate_files(self.context.rules_dir),
+            rules_dir=self.context.rules_dir,
+            platforms=[platform.info.key for platform in descriptors()],
+            languages=self.context.config.brand.languages,
+            form=form or {},
+            max_replay=MAX_REPLAY,
+            max_paste=MAX_PASTE,
+            show_changes=SHOW_CHANGES,
+            **shown,
+        )
+
+    def _period(self, request: Request) -> Period | str:
+        return period_of(request.query_params, self.context.clock.now(), self.context.zone)
+
+    # --- try a text -----------------------------------------------------------------------
+
+    def _try(self, form: FormData) -> Tried | str:
+        text, platform = str(form.get("text", "")), str(form.get("platform", "x"))
+        lang, followers = str(form.get("lang", "")).strip().lower(), str(form.get("followers", ""))
+        if not text.strip():
+            return "Write the text to try."
+        if len(text) > MAX_TEXT:
+            return f"The text has {len(text)} characters; at most {MAX_TEXT}."
+        if platform not in [p.info.key for p in descriptors()]:
+            return f"platform {platform[:20]!r}: not a platform BrandPulse reads"
+        if lang and lang not in self.context.config.brand.languages:
+            languages = ", ".join(self.context.config.brand.languages)
+            return f"language {lang[:16]!r}: not a language of this brand ({languages})"
+        count = followers.strip() or "0"
+        if not count.isdigit() or int(count) > 10**10:
+            return f"followers {followers[:20]!r}: a whole number, 0 or more"
+        mention = sample_mention(
+            text,
+            platform=platform,
+            at=self.context.clock.now(),
+            followers=int(count),
+            lang=lang,
+            verified=form.get("verified") == "1",
+            is_reply=form.get("is_reply") == "1",
+        )
+        verdict = self.context.engine().evaluate(mention, author_recent_count=0)
+        return Tried(text, platform, int(count), lang, verdict_text(verdict))
+
+    # --- backtest (in a worker thread) ----------------------------------------------------
+
+    def _replay(self, form: FormData, period: Period) -> Backtested | list[str]:
+        """The backtest's result, or the problems to show (each with its file:line)."""
+        pasted, name = str(form.get("candidate", "")), str(form.get("file", ""))
+        if not pasted.strip() and not name:
+            return ["Paste a rule file or pick one from rules/."]
+        try:
+            loaded: LoadedRules[RulesConfig] = (
+                load_pasted(pasted)
+                if pasted.strip()
+                else load_candidate_file(self.context.rules_dir, name)
+            )
+        except RulesError as exc:
+            return [str(problem) for problem in exc.problems]
+        current = self.context.engine()
+        candidate = Engine(loaded.config, current.triage)
+        try:
+            report = replay_stored(
+                self.context.store,
+                current,
+                candidate,
+                period.since,
+                period.until,
+                limit=MAX_REPLAY,
+            )
+        except TooManyMentions as exc:
+            return [
+                f"{exc}: pick a shorter period, or run `main.py rules backtest --since "
+                f"{_days(period.until - period.since)}d --rules FILE` on a server shell"
+            ]
+        return Backtested("pasted" if pasted.strip() else name, report)
+
+
+def _days(span: timedelta) -> int:
+    return max(1, math.ceil(span.total_seconds() / 86400))
+
+
+def _conditions(rule: Rule) -> str:
+    shown = rule.when.model_dump(mode="json", exclude_defaults=True)
+    return _flow(shown) if shown else "every mention"
+
+
+def _actions(rule: Rule) -> str:
+    return ", ".join(
+        _flow({"kind": action.kind, **action.model_dump(mode="json", exclude_defaults=True)})
+        for action in rule.actions
+    )
+
+
+def _flow(value: Any) -> str:
+    """A value as YAML's flow style reads it (`keywords: [refund*, iade]`); the page escapes."""
+    if isinstance(value, dict):
+        inner = ", ".join(f"{key}: {_nested(item)}" for key, item in value.items())
+        return inner
+    return _nested(value)
+
+
+def _nested(value: Any) -> str:
+    if isinstance(value, dict) and value and all(item is None for item in value.values()):
+        return _nested(list(value))  # keywords without weights, as they are written
+    if isinstance(value, dict):
+        return "{" + _flow(value) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_nested(item) for item in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
