@@ -135,8 +135,11 @@ class Inbox:
         mention_id = request.path_params["mention_id"]
         store = self.context.store
         row = await asyncio.to_thread(store.mention_alert, mention_id)
-        if row is None:
-            return self.render(request, "missing.html", status_code=404)
+        if row is None:  # never alerted (a backtest links to those too): the mention alone
+            stored = await asyncio.to_thread(store.mention, mention_id)
+            if stored is None:
+                return self.render(request, "missing.html", status_code=404)
+            return self.render(request, "mention_plain.html", m=stored)
         history = await asyncio.to_thread(store.mention_history, row.alert)
         earlier = await asyncio.to_thread(store.earlier_by_author, row.mention)
         draft = await asyncio.to_thread(store.pending_draft, row.alert.id or 0)

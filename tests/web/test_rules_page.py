@@ -191,9 +191,7 @@ def test_try_a_text_prints_what_rules_test_prints(
 
 def test_backtest_of_a_pasted_candidate_lists_the_difference(workbench: BrandPulse) -> None:
     client, csrf = client_of(workbench)
-    response = client.post(
-        "/rules/backtest?period=7d", data={"csrf": csrf, "candidate": CANDIDATE}
-    )
+    response = client.post("/rules/backtest?period=7d", data={"csrf": csrf, "candidate": CANDIDATE})
     assert response.status_code == 200, response.text
     page = response.text
     ids = ids_of(workbench)
@@ -203,6 +201,9 @@ def test_backtest_of_a_pasted_candidate_lists_the_difference(workbench: BrandPul
     assert "4 mentions replayed" in page  # the one of 10 days ago is outside the period
     for n in (1, 2, 3, 4):
         assert f'<a href="/mentions/{ids[n]}">' in page
+    never_alerted = client.get(f"/mentions/{ids[4]}")  # the link opens it all the same
+    assert never_alerted.status_code == 200 and "hello there" in never_alerted.text
+    assert "this mention opened no alert" in never_alerted.text
     refunds = re.search(r"<tr><td>refunds</td>(.*?)</tr>", page)
     assert refunds and re.findall(r"<td>([^<]*)</td>", refunds.group(1)) == ["2", "2", "+0"]
     picked = client.post(
