@@ -53,7 +53,7 @@ class Outcome:
 
     @property
     def actions(self) -> tuple[str, ...]:
-        return self.alerts + self.others
+        return tuple(f"alert → {alert}" for alert in self.alerts) + self.others
 
 
 class ChangeKind(StrEnum):

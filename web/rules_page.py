@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from core.config_file import Location
 from rules.engine import Engine
 from rules.loader import LoadedRules, RulesError
 from rules.schema import Rule, RulesConfig
@@ -146,7 +148,9 @@ class RulesPage:
         lines = [
             RuleLine(
                 rule,
-                str(places[rule.name]) if rule.name in places else "",
+                _place(places[rule.name], self.context.rules_dir.parent)
+                if rule.name in places
+                else "",
                 _conditions(rule),
                 _actions(rule),
                 fired[rule.name],
@@ -240,6 +244,14 @@ class RulesPage:
                 f"{_days(period.until - period.since)}d --rules FILE` on a server shell"
             ]
         return Backtested("pasted" if pasted.strip() else name, report)
+
+
+def _place(location: Location, folder: Path) -> str:
+    """file:line, the file named from the config's folder when it is in it (as people
+    write `include:`)."""
+    path = Path(location.file)
+    shown = path.relative_to(folder) if path.is_relative_to(folder) else path
+    return f"{shown}:{location.line}"
 
 
 def _days(span: timedelta) -> int:
