@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from core.config_file import Location
@@ -104,6 +104,7 @@ class RulesPage:
     def routes(self) -> list[Route]:
         return [
             Route("/rules", login_required(self.page)),
+            Route("/rules.json", login_required(self.as_json)),
             Route("/rules/try", form_checked(self.try_text), methods=["POST"]),
             Route("/rules/backtest", form_checked(self.backtest), methods=["POST"]),
         ]
@@ -138,37 +139,18 @@ class RulesPage:
         self, request: Request, form: FormData | None = None, status_code: int = 200, **shown: Any
     ) -> Response:
         period = self._period(request)
-        config = self.context.rules()
-        fired: Counter[str] = Counter()
-        if isinstance(period, Period):
-            fired = await asyncio.to_thread(
-                self.context.store.rule_fires, period.since, period.until
-            )
-        places = self.context.rule_places()
-        lines = [
-            RuleLine(
-                rule,
-                _place(places[rule.name], self.context.rules_dir.parent)
-                if rule.name in places
-                else "",
-                _conditions(rule),
-                _actions(rule),
-                fired[rule.name],
-            )
-            for rule in config.rules
-        ]
-        in_force = {rule.name for rule in config.rules}
+        lines, gone = await self._lines(period)
         return self.render(
             request,
             "rules.html",
             status_code=status_code,
             lines=lines,
-            gone={name: n for name, n in fired.items() if name not in in_force},
+            gone=gone,
             period=period if isinstance(period, Period) else None,
             period_error=period if isinstance(period, str) else "",
             periods=PERIODS,
             reload=self.context.last_reload(),
-            follows_file=bool(places) or not config.rules,
+            follows_file=bool(self.context.rule_places()) or not lines,
             files=candidate_files(self.context.rules_dir),
             rules_dir=self.context.rules_dir,
             platforms=[platform.info.key for platform in descriptors()],
@@ -179,6 +161,66 @@ class RulesPage:
             show_changes=SHOW_CHANGES,
             **shown,
         )
+
+    async def as_json(self, request: Request) -> Response:
+        """The page's rules and reload as data (the forms are the page's alone)."""
+        period = self._period(request)
+        if isinstance(period, str):
+            return JSONResponse({"error": period}, status_code=400)
+        lines, gone = await self._lines(period)
+        reload = self.context.last_reload()
+        return JSONResponse(
+            {
+                "since": period.since.isoformat(),
+                "until": period.until.isoformat(),
+                "rules": [
+                    {
+                        "name": line.rule.name,
+                        "enabled": line.rule.enabled,
+                        "place": line.place,
+                        "when": line.rule.when.model_dump(mode="json", exclude_defaults=True),
+                        "actions": [
+                            {"kind": action.kind, **action.model_dump(mode="json")}
+                            for action in line.rule.actions
+                        ],
+                        "fired": line.fired,
+                    }
+                    for line in lines
+                ],
+                "fired_not_in_force": gone,
+                "last_reload": None
+                if reload is None
+                else {
+                    "at": reload.at.isoformat(),
+                    "refused": bool(reload.problems),
+                    "problems": [str(problem) for problem in reload.problems],
+                },
+            }
+        )
+
+    async def _lines(self, period: Period | str) -> tuple[list[RuleLine], dict[str, int]]:
+        """Each rule in force with its place and fire count; and the rules no longer in force
+        that fired in the period."""
+        config = self.context.rules()
+        fired: Counter[str] = Counter()
+        if isinstance(period, Period):
+            fired = await asyncio.to_thread(
+                self.context.store.rule_fires, period.since, period.until
+            )
+        places = self.context.rule_places()
+        folder = self.context.rules_dir.parent
+        lines = [
+            RuleLine(
+                rule,
+                _place(places[rule.name], folder) if rule.name in places else "",
+                _conditions(rule),
+                _actions(rule),
+                fired[rule.name],
+            )
+            for rule in config.rules
+        ]
+        in_force = {rule.name for rule in config.rules}
+        return lines, {name: n for name, n in fired.items() if name not in in_force}
 
     def _period(self, request: Request) -> Period | str:
         return period_of(request.query_params, self.context.clock.now(), self.context.zone)

@@ -129,6 +129,12 @@ def test_rules_in_force_show_their_file_line_and_fire_counts_of_the_period(
     assert "No rule file has changed since this node started" in week
     today = client.get("/rules?period=today").text
     assert fired(today, "refunds") == 1  # only the mention of today
+    data = client.get("/rules.json?period=7d").json()
+    assert [(r["name"], r["place"], r["fired"]) for r in data["rules"]] == [
+        ("refunds", "config.yaml:4", 2),
+        ("kettle-recall", "team.yaml:2", 2),
+    ]
+    assert data["last_reload"] is None
     custom = client.get("/rules", params={"from": "2000-01-01", "to": "2000-03-01"}).text
     assert "longer than 31 days" in custom
     assert "dates are written YYYY-MM-DD" in client.get("/rules?from=monday").text
@@ -146,6 +152,8 @@ async def test_a_refused_reload_shows_its_errors_and_that_the_previous_rules_sta
     assert "the previous rules stay in force" in page
     assert f"{team}:3 rule \"kettle-recall\" when.keywordz: unknown key 'keywordz'" in page
     assert "keywords: [kettle]" in rule_row(page, "kettle-recall")  # still in force
+    reload = client.get("/rules.json").json()["last_reload"]
+    assert reload["refused"] and f"{team}:3" in reload["problems"][0]
 
     edit(team, TEAM.replace("kettle]", "kettle, toaster]"), 3)
     await workbench._rules_job()
@@ -250,7 +258,8 @@ def test_a_backtest_past_the_cap_says_so_and_replays_nothing(
 
 def test_the_forms_need_a_session_and_its_csrf_token(workbench: BrandPulse) -> None:
     anonymous = console_client(workbench)
-    assert anonymous.get("/rules", follow_redirects=False).status_code == 303
+    for path in ("/rules", "/rules.json"):
+        assert anonymous.get(path, follow_redirects=False).status_code == 303
     assert anonymous.post("/rules/try", data={"text": "x"}).status_code == 401
     client, csrf = client_of(workbench, WebRole.VIEWER)
     assert client.post("/rules/backtest", data={"candidate": CANDIDATE}).status_code == 403
