@@ -26,7 +26,13 @@ from core.config_file import Location
 from rules.engine import Engine
 from rules.loader import LoadedRules, RulesError
 from rules.schema import Rule, RulesConfig
-from service.backtest import BacktestReport, ChangeKind, TooManyMentions, replay_stored
+from service.backtest import (
+    BacktestReport,
+    Change,
+    ChangeKind,
+    TooManyMentions,
+    replay_stored,
+)
 from service.candidates import MAX_PASTE, candidate_files, load_candidate_file, load_pasted
 from service.platforms import descriptors
 from service.rules_cli import sample_mention, verdict_text
@@ -53,11 +59,7 @@ class RuleLine:
 
 @dataclass(frozen=True, slots=True)
 class Tried:
-    text: str
-    platform: str
-    followers: int
-    lang: str
-    output: str  # what `rules test` prints for it
+    output: str  # what `rules test` prints for the text
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,7 @@ class Backtested:
         names = list(before) + [name for name in after if name not in before]
         return [(name, before[name], after[name]) for name in names]
 
-    def changes(self) -> list[tuple[ChangeKind, list[Any]]]:
+    def changes(self) -> list[tuple[ChangeKind, list[Change]]]:
         return [(kind, self.report.of_kind(kind)) for kind in ChangeKind]
 
 
@@ -252,7 +254,7 @@ class RulesPage:
             is_reply=form.get("is_reply") == "1",
         )
         verdict = self.context.engine().evaluate(mention, author_recent_count=0)
-        return Tried(text, platform, int(count), lang, verdict_text(verdict))
+        return Tried(verdict_text(verdict))
 
     # --- backtest (in a worker thread) ----------------------------------------------------
 
