@@ -21,7 +21,7 @@ import zlib
 from array import array
 from dataclasses import dataclass
 from functools import cache
-from itertools import pairwise
+from itertools import chain, pairwise
 from pathlib import Path
 
 from rules.text import fold
@@ -169,10 +169,10 @@ class TriageModel:
         """Each word's and word pair's summed weight, and how many buckets it took."""
         known, learn = self._known, self._learn
         phrases: dict[str, tuple[float, int]] = {}
-        for phrase in (*words, *(f"{a} {b}" for a, b in pairwise(words))):
+        for phrase in chain(words, map(" ".join, pairwise(words))):
             value = known.get(phrase) or learn(phrase)
-            if phrase in phrases:  # a repeated word counts as often as it is written
-                before = phrases[phrase]
+            before = phrases.get(phrase)
+            if before is not None:  # a repeated word counts as often as it is written
                 value = (before[0] + value[0], before[1] + value[1])
             phrases[phrase] = value
         return phrases
@@ -222,18 +222,18 @@ class TriageModel:
         norm = 1 / math.sqrt(count)
         logit = self.bias + norm * total
         probability = 1 / (1 + math.exp(-max(-30.0, min(30.0, logit))))
-        sign = 1.0 if logit >= 0 else -1.0
-        # (value with the verdict's sign, phrase), strongest first.
-        agreeing = sorted(
-            ((value * sign, phrase) for phrase, (value, _) in phrases.items() if value * sign > 0),
-            reverse=True,
-        )
+        # (evidence for the verdict, phrase), strongest first.
+        if logit >= 0:
+            agreeing = [(v, phrase) for phrase, (v, _) in phrases.items() if v > 0]
+        else:
+            agreeing = [(-v, phrase) for phrase, (v, _) in phrases.items() if v < 0]
+        agreeing.sort(reverse=True)
         shown: list[Contribution] = []
         for value, phrase in agreeing[: 4 * top]:
             if len(shown) == top:
                 break
             if _readable(phrase, unshown):
-                shown.append(Contribution(phrase, norm * value * sign))
+                shown.append(Contribution(phrase, norm * value))
         return ModelScore(probability, tuple(shown), norm * sum(v for v, _ in agreeing))
 
 

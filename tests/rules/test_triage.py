@@ -188,6 +188,14 @@ def test_missing_language_is_a_clear_error() -> None:
         "worst. airline. ever 😡😡",
         "so happy 😊 with the upgrade",
         "",
+        # The windows of VADER's negation and idiom checks, which triage's VADER reads faster.
+        "never so good, never this bad, without doubt the worst",
+        "it was not that I was not happy, you needn't've been rude",
+        "no problem, no worries at all, nor good or bad",
+        "the shit was the bomb, kiss of death, yeah right",
+        "at least it is not awful, very least good, kind of awful",
+        "Service was NOT GOOD but the crew were GREAT!!!",
+        "a b c d e f g h bad",
     ],
 )
 def test_sentiment_is_exactly_vaders(triage: Triage, text: str) -> None:
