@@ -33,7 +33,8 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from rules.triage import Assessment, Triage
 from rules.triage_model import TriageModel
-from train_triage import LABELED, SHIPPED, Example, fit, read_examples, to_model
+from rules.triage_training import Example, fit, read_examples, to_model
+from train_triage import LABELED, SHIPPED
 
 VADER_NEGATIVE = -0.05
 

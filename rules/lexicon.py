@@ -101,6 +101,7 @@ class Lexicon:
     intent_words: frozenset[str]
     model_points: int  # the learned model adds this at probability 1, takes it at 0
     model_reasons: int  # how many of its phrases are shown
+    model_file: Path | None  # the brand's own weights (`model.file`), else the shipped ones
     calibration_knee: int  # totals above it are compressed towards 100 instead of clamped
     negation_window: int
     negation_after: bool  # Turkish negates after the word: "memnun değilim"
@@ -165,6 +166,7 @@ class Lexicon:
             intent_words=frozenset(w for t in s.intent_words for w in term_words(t)),
             model_points=s.model_points,
             model_reasons=s.model_reasons,
+            model_file=s.model_file,
             calibration_knee=s.calibration_knee,
             negation_window=s.negation_window,
             negation_after=s.negation_position == "after",

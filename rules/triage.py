@@ -32,7 +32,7 @@ from rules.language import LanguageDetector
 from rules.lexicon import Lexicon, Signal, Term, load_lexicons
 from rules.lexicon_file import LexiconError, words_of
 from rules.text import Speller, fold
-from rules.triage_model import ModelScore, TriageModel, shipped_model
+from rules.triage_model import ModelScore, TriageModel, model_at, shipped_model
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
 
@@ -316,7 +316,15 @@ class Triage:
             return None
         if self._models is not None:
             return self._models.get(language)
+        if lexicon.model_file is not None:
+            return model_at(lexicon.model_file)
         return shipped_model(language)  # read on first use, then shared
+
+    def language(self, text: str, lang: str | None = None) -> str:
+        """The configured language `assess` scores `text` in (`lang`: the platform's)."""
+        if lang in self._matchers:
+            return lang
+        return self._detector.detect(text, _Matcher.tokens(text))
 
     @classmethod
     def default(

@@ -132,9 +132,7 @@ class TriageModel:
     def read(cls, path: Path) -> TriageModel:
         """Load a weights file written by `bench/train_triage.py`; ValueError names the file."""
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            if doc.get("format") != FORMAT:
-                raise ValueError(f"format {doc.get('format')!r}, expected {FORMAT}")
+            doc = _document(path)
             scale = float(doc["scale"])
             raw = array("h", zlib.decompress(base64.b64decode(doc["weights"])))
         except (OSError, ValueError, KeyError, TypeError, zlib.error) as exc:
@@ -237,6 +235,25 @@ class TriageModel:
         return ModelScore(probability, tuple(shown), norm * sum(v for v, _ in agreeing))
 
 
+def _document(path: Path) -> dict:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        found = doc.get("format") if isinstance(doc, dict) else None
+        raise ValueError(f"format {found!r}, expected {FORMAT}")
+    for key in ("bits", "bias", "scale", "weights"):
+        if key not in doc:
+            raise KeyError(key)
+    return doc
+
+
+def check_model_file(path: Path) -> None:
+    """ValueError naming `path` unless it looks like a weights file (its weights unread)."""
+    try:
+        _document(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{path}: not a triage model: {exc}") from exc
+
+
 # The placeholders `tokens()` puts for handles and links.
 _PLACEHOLDERS = frozenset({"user", "url"})
 
@@ -254,4 +271,10 @@ def _readable(phrase: str, unshown: frozenset[str]) -> bool:
 def shipped_model(lang: str) -> TriageModel | None:
     """The model shipped for `lang`, read on first use; None when the package has none."""
     path = MODEL_DIR / f"{lang}.json"
-    return TriageModel.read(path) if path.exists() else None
+    return model_at(path) if path.exists() else None
+
+
+@cache
+def model_at(path: Path) -> TriageModel:
+    """The weights file at `path`, read once however many lexicons name it."""
+    return TriageModel.read(path)
