@@ -15,6 +15,7 @@ Matching is one Aho-Corasick pass over the folded text, so a thousand terms cost
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,9 @@ from rules.text import Speller, fold
 from rules.triage_model import ModelScore, TriageModel, model_at, shipped_model
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
+# A text that opens with a handle is written to that account, which on a platform's mentions
+# is the brand: "@acme is the app down?" asks the brand even without "you" or "my".
+_ADDRESSED = re.compile(r"\s*@\w")
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,7 +429,9 @@ class Triage:
         if lexicon.is_question(text, tokens):
             if lexicon.question_points:
                 signals.append(lexicon.question_signal)
-            if lexicon.intent_signal is not None and not lexicon.intent_words.isdisjoint(tokens):
+            if lexicon.intent_signal is not None and (
+                _ADDRESSED.match(text) or not lexicon.intent_words.isdisjoint(tokens)
+            ):
                 signals.append(lexicon.intent_signal)
                 asked = True
         if lexicon.base_signal is not None:
