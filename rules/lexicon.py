@@ -115,6 +115,7 @@ class Lexicon:
     contrast_words: frozenset[str]
     contrast_factor: float
     markers: frozenset[str]  # common words that tell this language apart (detection)
+    unshown: frozenset[str]  # words the model's reasons never name alone: markers, addressees
     speller: Speller | None  # the alphabet's own letters (`letters:`), if it has any
     terms: tuple[Term, ...]  # matched on words
     symbols: tuple[tuple[str, Term], ...]  # matched anywhere in the raw text
@@ -180,6 +181,7 @@ class Lexicon:
             contrast_words=frozenset(w for t in s.contrast_words for w in term_words(t)),
             contrast_factor=s.contrast_factor,
             markers=frozenset(w for t in s.markers for w in term_words(t)),
+            unshown=frozenset(w for t in (*s.markers, *s.intent_words) for w in term_words(t)),
             speller=speller,
             terms=tuple(terms),
             symbols=tuple(symbols),

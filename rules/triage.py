@@ -443,7 +443,7 @@ class Triage:
                 lexicon.model_reasons,
                 ignore=frozenset(praise),
                 complaints=frozenset(covered),
-                unshown=lexicon.markers | lexicon.intent_words,
+                unshown=lexicon.unshown,
             )
             signals.extend(model_signals(verdict, lexicon, floor=0 if asked else None))
             if compound == 0:
