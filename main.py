@@ -33,6 +33,7 @@ from service.logs import setup_logging
 from service.platforms import descriptors
 from service.report_cli import add_report_command
 from service.rules_cli import add_rules_commands
+from service.triage_cli import add_triage_command
 from service.web_links import login_link
 from web.server import ConsoleServer, WebListenError
 
@@ -255,6 +256,7 @@ def parser() -> argparse.ArgumentParser:
 
     add_rules_commands(commands)
     add_report_command(commands)
+    add_triage_command(commands)
     return root
 
 

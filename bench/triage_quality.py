@@ -33,7 +33,8 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from rules.triage import Assessment, Triage
 from rules.triage_model import TriageModel
-from train_triage import LABELED, SHIPPED, Example, fit, read_examples, to_model
+from rules.triage_training import Example, fit, read_examples, to_model
+from train_triage import LABELED, SHIPPED
 
 VADER_NEGATIVE = -0.05
 
@@ -172,6 +173,7 @@ def intent(model: TriageModel, vader: SentimentIntensityAnalyzer) -> None:
         return any(s.category == "intent" for s in a.signals)
 
     twcs = [both.assess(t, "en") for t in inbound]
+    questions = [a for a in twcs if any(s.category == "question" for s in a.signals)]
     vader_flags = sum(vader.polarity_scores(t)["compound"] <= VADER_NEGATIVE for t in inbound)
     print(f"\n=== intent: twcs_sample inbound ({len(inbound)} tweets brands answered)")
     print(
@@ -179,6 +181,12 @@ def intent(model: TriageModel, vader: SentimentIntensityAnalyzer) -> None:
         f"intent signal {sum(map(asked, twcs)) / len(twcs):.1%}, "
         f"VADER alone {vader_flags / len(inbound):.1%}"
     )
+    if questions:
+        print(
+            f"  of its {len(questions)} questions, intent fires on "
+            f"{sum(map(asked, questions))} and {sum(a.needs_response for a in questions)} are "
+            "flagged"
+        )
     chatter = [both.assess(t, "en") for t in calm]
     print(
         f"  general tweets not negative (TweetEval, {len(calm)} of {len(general)}): intent fires "

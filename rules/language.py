@@ -14,12 +14,17 @@ Steps 1-2 settle ~97% of tweets in a few microseconds; lingua costs ~40-140 µs 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 # Letters that, among the languages we ship lexicons for, only Turkish uses. (Ç, Ö, Ü also
 # occur in German or French, so they are not evidence on their own.)
 _OWN_LETTERS: dict[str, frozenset[str]] = {"tr": frozenset("ğĞşŞıİ")}
+_NOT_LANGUAGE = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\d+")
+MIN_CONFIDENCE = 0.8
+# One word may be a name ("Acme": Turkish at 0.96); a real one-word text is rarely in doubt.
+MIN_CONFIDENCE_ONE_WORD = 0.98
 
 
 class LanguageDetector:
@@ -56,9 +61,15 @@ class LanguageDetector:
         if counts[0][0] > counts[1][0]:
             return counts[0][1]
         if self._lingua is not None:
-            found = self._lingua.detect_language_of(text)
-            if found is not None:
-                return found.iso_code_639_1.name.lower()
+            # Handles, links, tags and numbers are no language ("@united thnx", "Acme reddit
+            # 429"), and on one or two words left lingua's guess is close to a coin toss: below
+            # MIN_CONFIDENCE the brand's first language is the better bet.
+            left = _NOT_LANGUAGE.sub(" ", text)
+            words = sum(any(c.isalpha() for c in word) for word in left.split())
+            if words:
+                best = self._lingua.compute_language_confidence_values(left)[0]
+                if best.value >= (MIN_CONFIDENCE if words > 1 else MIN_CONFIDENCE_ONE_WORD):
+                    return best.language.iso_code_639_1.name.lower()
         return self.languages[0]
 
 

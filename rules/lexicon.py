@@ -101,6 +101,7 @@ class Lexicon:
     intent_words: frozenset[str]
     model_points: int  # the learned model adds this at probability 1, takes it at 0
     model_reasons: int  # how many of its phrases are shown
+    model_file: Path | None  # the brand's own weights (`model.file`), else the shipped ones
     calibration_knee: int  # totals above it are compressed towards 100 instead of clamped
     negation_window: int
     negation_after: bool  # Turkish negates after the word: "memnun değilim"
@@ -114,6 +115,7 @@ class Lexicon:
     contrast_words: frozenset[str]
     contrast_factor: float
     markers: frozenset[str]  # common words that tell this language apart (detection)
+    unshown: frozenset[str]  # words the model's reasons never name alone: markers, addressees
     speller: Speller | None  # the alphabet's own letters (`letters:`), if it has any
     terms: tuple[Term, ...]  # matched on words
     symbols: tuple[tuple[str, Term], ...]  # matched anywhere in the raw text
@@ -165,6 +167,7 @@ class Lexicon:
             intent_words=frozenset(w for t in s.intent_words for w in term_words(t)),
             model_points=s.model_points,
             model_reasons=s.model_reasons,
+            model_file=s.model_file,
             calibration_knee=s.calibration_knee,
             negation_window=s.negation_window,
             negation_after=s.negation_position == "after",
@@ -178,6 +181,7 @@ class Lexicon:
             contrast_words=frozenset(w for t in s.contrast_words for w in term_words(t)),
             contrast_factor=s.contrast_factor,
             markers=frozenset(w for t in s.markers for w in term_words(t)),
+            unshown=frozenset(w for t in (*s.markers, *s.intent_words) for w in term_words(t)),
             speller=speller,
             terms=tuple(terms),
             symbols=tuple(symbols),

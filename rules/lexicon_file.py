@@ -15,6 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from rules.text import fold
+from rules.triage_model import check_model_file
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # "didn't" -> "did not", "can’t" -> "ca not": one negator token instead of a stray "t".
@@ -52,6 +53,7 @@ class Settings:
     intent_words: list[str] = field(default_factory=list)
     model_points: int = 0
     model_reasons: int = 3
+    model_file: Path | None = None  # a brand's own weights instead of rules/models/<lang>.json
     calibration_knee: int = 100
     engine: str = "vader"
     negation_window: int = 3
@@ -272,8 +274,29 @@ class FileReader:
                 settings.model_points = v
             elif key == "reasons" and (v := self.number(node, key, int, 0, 10)) is not None:
                 settings.model_reasons = v
-            elif key not in ("points", "reasons"):
+            elif key == "file":
+                self.model_file(node, key, settings)
+            elif key not in ("points", "reasons", "file"):
                 self.error(node, key, f"model.{key}: unknown setting")
+
+    def model_file(self, node: Any, key: str, settings: Settings) -> None:
+        """`model: {file: acme_en.json}`: weights written by `main.py triage train`, relative
+        to this lexicon file. Its header is checked here; the weights are read on the first
+        mention of the language, as the shipped model's are."""
+        value = node[key]
+        if not isinstance(value, str) or not value.strip():
+            self.error(node, key, "model.file: must be the path of a weights file")
+            return
+        path = (self.path.parent / value).resolve()
+        if not path.is_file():
+            self.error(node, key, f"model.file: no such file {path} (main.py triage train)")
+            return
+        try:
+            check_model_file(path)
+        except ValueError as exc:
+            self.error(node, key, f"model.file: {exc}")
+            return
+        settings.model_file = path
 
     def calibration(self, node: Any, settings: Settings) -> None:
         if node is None:

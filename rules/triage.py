@@ -15,20 +15,24 @@ Matching is one Aho-Corasick pass over the folded text, so a thousand terms cost
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import ahocorasick
-from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyzer, SentiText
 
 from rules.language import LanguageDetector
 from rules.lexicon import Lexicon, Signal, Term, load_lexicons
 from rules.lexicon_file import LexiconError, words_of
 from rules.text import Speller, fold
-from rules.triage_model import ModelScore, TriageModel, shipped_model
+from rules.triage_model import ModelScore, TriageModel, model_at, shipped_model
+from rules.triage_vader import Vader
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
+# A text that opens with a handle is written to that account, which on a platform's mentions
+# is the brand: "@acme is the app down?" asks the brand even without "you" or "my".
+_ADDRESSED = re.compile(r"\s*@\w")
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,36 +204,6 @@ def _start_then_longest(hit: _Hit) -> tuple[int, int, int]:
 # Triage
 
 
-class _Vader(SentimentIntensityAnalyzer):
-    """VADER with identical scores, minus its per-character emoji pass on text without emoji.
-
-    `polarity_scores` first rebuilds the text one character at a time to spell out emoji, about
-    a seventh of its time; most mentions have none. The rest below is vaderSentiment 3.3.2's
-    own code (MIT, C.J. Hutto); the tests compare both on many texts.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._emoji_chars = frozenset(key for key in self.emojis if len(key) == 1)
-
-    def polarity_scores(self, text: str) -> dict[str, float]:
-        if not self._emoji_chars.isdisjoint(text):
-            return super().polarity_scores(text)
-        text = text.strip()
-        sentitext = SentiText(text)
-        sentiments: list[float] = []
-        words = sentitext.words_and_emoticons
-        for i, item in enumerate(words):
-            if item.lower() in BOOSTER_DICT or (
-                i < len(words) - 1 and item.lower() == "kind" and words[i + 1].lower() == "of"
-            ):
-                sentiments.append(0)
-                continue
-            sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
-        sentiments = self._but_check(words, sentiments)
-        return self.score_valence(sentiments, text)
-
-
 class Triage:
     """Scores mentions with VADER plus the complaint lexicons of the configured languages.
 
@@ -254,7 +228,7 @@ class Triage:
         self._detector = LanguageDetector(
             self.languages, {lang: lexicons[lang].markers for lang in self.languages}
         )
-        self._vader = _Vader()
+        self._vader = Vader()
         self._models = models
 
     def _model(self, lexicon: Lexicon, language: str) -> TriageModel | None:
@@ -262,7 +236,15 @@ class Triage:
             return None
         if self._models is not None:
             return self._models.get(language)
+        if lexicon.model_file is not None:
+            return model_at(lexicon.model_file)
         return shipped_model(language)  # read on first use, then shared
+
+    def language(self, text: str, lang: str | None = None) -> str:
+        """The configured language `assess` scores `text` in (`lang`: the platform's)."""
+        if lang in self._matchers:
+            return lang
+        return self._detector.detect(text, _Matcher.tokens(text))
 
     @classmethod
     def default(
@@ -363,7 +345,9 @@ class Triage:
         if lexicon.is_question(text, tokens):
             if lexicon.question_points:
                 signals.append(lexicon.question_signal)
-            if lexicon.intent_signal is not None and not lexicon.intent_words.isdisjoint(tokens):
+            if lexicon.intent_signal is not None and (
+                _ADDRESSED.match(text) or not lexicon.intent_words.isdisjoint(tokens)
+            ):
                 signals.append(lexicon.intent_signal)
                 asked = True
         if lexicon.base_signal is not None:
@@ -375,7 +359,7 @@ class Triage:
                 lexicon.model_reasons,
                 ignore=frozenset(praise),
                 complaints=frozenset(covered),
-                unshown=lexicon.markers | lexicon.intent_words,
+                unshown=lexicon.unshown,
             )
             signals.extend(model_signals(verdict, lexicon, floor=0 if asked else None))
             if compound == 0:

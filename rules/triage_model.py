@@ -21,7 +21,7 @@ import zlib
 from array import array
 from dataclasses import dataclass
 from functools import cache
-from itertools import pairwise
+from itertools import chain, pairwise
 from pathlib import Path
 
 from rules.text import fold
@@ -132,9 +132,7 @@ class TriageModel:
     def read(cls, path: Path) -> TriageModel:
         """Load a weights file written by `bench/train_triage.py`; ValueError names the file."""
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            if doc.get("format") != FORMAT:
-                raise ValueError(f"format {doc.get('format')!r}, expected {FORMAT}")
+            doc = _document(path)
             scale = float(doc["scale"])
             raw = array("h", zlib.decompress(base64.b64decode(doc["weights"])))
         except (OSError, ValueError, KeyError, TypeError, zlib.error) as exc:
@@ -169,10 +167,10 @@ class TriageModel:
         """Each word's and word pair's summed weight, and how many buckets it took."""
         known, learn = self._known, self._learn
         phrases: dict[str, tuple[float, int]] = {}
-        for phrase in (*words, *(f"{a} {b}" for a, b in pairwise(words))):
+        for phrase in chain(words, map(" ".join, pairwise(words))):
             value = known.get(phrase) or learn(phrase)
-            if phrase in phrases:  # a repeated word counts as often as it is written
-                before = phrases[phrase]
+            before = phrases.get(phrase)
+            if before is not None:  # a repeated word counts as often as it is written
                 value = (before[0] + value[0], before[1] + value[1])
             phrases[phrase] = value
         return phrases
@@ -222,19 +220,38 @@ class TriageModel:
         norm = 1 / math.sqrt(count)
         logit = self.bias + norm * total
         probability = 1 / (1 + math.exp(-max(-30.0, min(30.0, logit))))
-        sign = 1.0 if logit >= 0 else -1.0
-        # (value with the verdict's sign, phrase), strongest first.
-        agreeing = sorted(
-            ((value * sign, phrase) for phrase, (value, _) in phrases.items() if value * sign > 0),
-            reverse=True,
-        )
+        # (evidence for the verdict, phrase), strongest first.
+        if logit >= 0:
+            agreeing = [(v, phrase) for phrase, (v, _) in phrases.items() if v > 0]
+        else:
+            agreeing = [(-v, phrase) for phrase, (v, _) in phrases.items() if v < 0]
+        agreeing.sort(reverse=True)
         shown: list[Contribution] = []
         for value, phrase in agreeing[: 4 * top]:
             if len(shown) == top:
                 break
             if _readable(phrase, unshown):
-                shown.append(Contribution(phrase, norm * value * sign))
+                shown.append(Contribution(phrase, norm * value))
         return ModelScore(probability, tuple(shown), norm * sum(v for v, _ in agreeing))
+
+
+def _document(path: Path) -> dict:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        found = doc.get("format") if isinstance(doc, dict) else None
+        raise ValueError(f"format {found!r}, expected {FORMAT}")
+    for key in ("bits", "bias", "scale", "weights"):
+        if key not in doc:
+            raise KeyError(key)
+    return doc
+
+
+def check_model_file(path: Path) -> None:
+    """ValueError naming `path` unless it looks like a weights file (its weights unread)."""
+    try:
+        _document(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{path}: not a triage model: {exc}") from exc
 
 
 # The placeholders `tokens()` puts for handles and links.
@@ -254,4 +271,10 @@ def _readable(phrase: str, unshown: frozenset[str]) -> bool:
 def shipped_model(lang: str) -> TriageModel | None:
     """The model shipped for `lang`, read on first use; None when the package has none."""
     path = MODEL_DIR / f"{lang}.json"
-    return TriageModel.read(path) if path.exists() else None
+    return model_at(path) if path.exists() else None
+
+
+@cache
+def model_at(path: Path) -> TriageModel:
+    """The weights file at `path`, read once however many lexicons name it."""
+    return TriageModel.read(path)

@@ -14,6 +14,7 @@ from core.store._db import connect, dialect_insert
 from core.store.alerts import Alerts
 from core.store.drafts import Drafts
 from core.store.inbox import Inbox
+from core.store.labels import LabelledMention, TriageLabels
 from core.store.mentions import Mentions
 from core.store.outbox import Outbox
 from core.store.recent_alerts import RecentAlertsQueries
@@ -43,6 +44,7 @@ __all__ = [
     "InboxPage",
     "InboxRow",
     "Ingested",
+    "LabelledMention",
     "OutboxItem",
     "PlannedAction",
     "Store",
@@ -62,6 +64,7 @@ class Store(
     SourceStatus,
     Inbox,
     RuleHistory,
+    TriageLabels,
 ):
     """The database door: each subject's queries are in its mixin's module beside this one."""
 

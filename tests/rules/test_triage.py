@@ -188,6 +188,14 @@ def test_missing_language_is_a_clear_error() -> None:
         "worst. airline. ever 😡😡",
         "so happy 😊 with the upgrade",
         "",
+        # The windows of VADER's negation and idiom checks, which triage's VADER reads faster.
+        "never so good, never this bad, without doubt the worst",
+        "it was not that I was not happy, you needn't've been rude",
+        "no problem, no worries at all, nor good or bad",
+        "the shit was the bomb, kiss of death, yeah right",
+        "at least it is not awful, very least good, kind of awful",
+        "Service was NOT GOOD but the crew were GREAT!!!",
+        "a b c d e f g h bad",
     ],
 )
 def test_sentiment_is_exactly_vaders(triage: Triage, text: str) -> None:
@@ -195,3 +203,18 @@ def test_sentiment_is_exactly_vaders(triage: Triage, text: str) -> None:
         triage.assess(text).sentiment
         == SentimentIntensityAnalyzer().polarity_scores(text)["compound"]
     )
+
+
+def test_a_question_opening_with_a_handle_is_asked_of_that_account() -> None:
+    triage = Triage.default(("en",))
+
+    def asked(text: str) -> bool:
+        return any(s.category == "intent" for s in triage.assess(text).signals)
+
+    assert (
+        asked("@acme is the app down?") and triage.assess("@acme is the app down?").needs_response
+    )
+    assert asked("  @acme @support any update on the refund?")
+    assert not asked("is the app down?")  # to nobody in particular
+    assert not asked("who is watching the game tonight? @ben")  # a handle at the end: a tag
+    assert not asked("@acme the app is down")  # addressed, but no question
