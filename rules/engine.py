@@ -28,10 +28,10 @@ from rules.schema import (
     Rule,
     RulesConfig,
     TagAction,
-    TimeWindow,
-    render_template,
 )
+from rules.templates import render_template
 from rules.text import fold
+from rules.time_window import TimeWindow
 from rules.triage import Assessment, Signal, Triage
 
 

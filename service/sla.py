@@ -28,7 +28,8 @@ from core.platforms import author_values
 from core.store import PlannedAction, Store, WatchedAlert
 from responders.alert_format import clock_time
 from responders.telegram_alerts import FloodBudget
-from rules.schema import TimeWindow, check_timezone, render_template
+from rules.templates import render_template
+from rules.time_window import TimeWindow, check_timezone
 from service.alert_messages import AlertMessages
 
 log = logging.getLogger(__name__)
