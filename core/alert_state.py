@@ -52,46 +52,53 @@ class Transition:
     closes: bool = False  # the alert was closed now: the mentions counted in it close too
 
 
-def transition(
-    alert: AlertRow,
-    action: AgentAction,
-    user_id: str,
-    user_name: str,
-    now: datetime,
-    *,
-    until: datetime | None = None,
-    route: str = "",
-) -> Transition:
-    """What `action` by that user at `now` changes on `alert` (`until`: a snooze's end;
-    `route`: where an escalation went)."""
-    action = AgentAction(action)
+@dataclass(frozen=True, slots=True)
+class AgentStep:
+    """One action by one agent at one moment (`until`: a snooze's end; `route`: where an
+    escalation went)."""
+
+    action: AgentAction
+    user_id: str
+    user_name: str
+    at: datetime
+    until: datetime | None = None
+    route: str = ""
+
+
+def transition(alert: AlertRow, step: AgentStep) -> Transition:
+    """What `step` changes on `alert`."""
+    action, now = AgentAction(step.action), step.at
     state = AlertState(alert.state)
     if state in FINAL_STATES and action not in AFTER_CLOSE:
         return Transition(state, {})
     after = NEXT_STATE.get((state, action), state)
     values: dict[str, Any] = {}
-    claimer = {"acknowledged_at": now, "acknowledged_id": user_id, "acknowledged_by": user_name}
+    claimer = {
+        "acknowledged_at": now,
+        "acknowledged_id": step.user_id,
+        "acknowledged_by": step.user_name,
+    }
     if action is AgentAction.CLAIM and after is not state:
         values.update(claimer)
     elif action in (AgentAction.RESOLVE, AgentAction.NOT_RELEVANT):
         if alert.acknowledged_at is None:
             values.update(claimer)
-        values.update(resolved_at=now, resolved_by=user_name, snoozed_until=None)
+        values.update(resolved_at=now, resolved_by=step.user_name, snoozed_until=None)
     elif action is AgentAction.SNOOZE:
-        values["snoozed_until"] = until
+        values["snoozed_until"] = step.until
     elif action is AgentAction.ESCALATE:
         values["escalated_at"] = alert.escalated_at or now
-        values["escalated_by"] = alert.escalated_by or user_name
-        if route and route not in alert.escalated_to:
-            values["escalated_to"] = [*alert.escalated_to, route]
+        values["escalated_by"] = alert.escalated_by or step.user_name
+        if step.route and step.route not in alert.escalated_to:
+            values["escalated_to"] = [*alert.escalated_to, step.route]
     elif action is AgentAction.REPLY_START:
-        values["replying_id"] = user_id
+        values["replying_id"] = step.user_id
     elif action is AgentAction.REPLY_CANCEL:
         values["replying_id"] = ""
     elif action is AgentAction.REPLY:
         values["replying_id"] = ""
         if alert.answered_at is None:
-            values.update(answered_at=now, answered_by=user_name)
+            values.update(answered_at=now, answered_by=step.user_name)
         if alert.acknowledged_at is None:
             values.update(claimer)
     if after is not state:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, insert, or_, select, update
 from sqlmodel import Session
 
-from core.alert_state import AgentAction, transition
+from core.alert_state import AgentAction, AgentStep, transition
 from core.models import AgentActionRow, AlertRow, MentionRow, OutboxRow
 from core.states import FINAL_STATES, AlertState, Origin
 from core.store._db import StoreBase
@@ -41,43 +41,33 @@ class Alerts(StoreBase):
         `until` is the end of a snooze; `route` where an escalation went; `origin` the face
         the agent acted from (telegram | web).
         """
+        step = AgentStep(action, user_id, user_name, now, until, route)
         with Session(self.engine) as session, session.begin():
             alert = session.get(AlertRow, alert_id, with_for_update=True)
             if alert is None:
                 raise LookupError(f"no alert {alert_id}")
-            self._apply(session, alert, action, user_id, user_name, now, until, route, origin)
+            self._apply(session, alert, step, origin)
             session.flush()
             session.expunge(alert)
             return alert
 
-    def _apply(
-        self,
-        session: Session,
-        alert: AlertRow,
-        action: AgentAction,
-        user_id: str,
-        user_name: str,
-        now: datetime,
-        until: datetime | None = None,
-        route: str = "",
-        origin: Origin = Origin.TELEGRAM,
-    ) -> None:
-        """Record the action on the locked `alert` and persist its transition, in `session`."""
+    def _apply(self, session: Session, alert: AlertRow, step: AgentStep, origin: Origin) -> None:
+        """Record `step` on the locked `alert` and persist its transition, in `session`."""
         session.add(
             AgentActionRow(
                 alert_id=alert.id or 0,
-                action=action,
-                user_id=user_id,
-                user_name=user_name,
-                at=now,
+                action=step.action,
+                user_id=step.user_id,
+                user_name=step.user_name,
+                at=step.at,
                 origin=origin,
             )
         )
-        change = transition(alert, action, user_id, user_name, now, until=until, route=route)
+        change = transition(alert, step)
         for column, value in change.values.items():
             setattr(alert, column, value)
         if change.closes:
-            self._close_members(session, alert, now, user_name)
+            self._close_members(session, alert, step.at, step.user_name)
 
     def _close_members(self, session: Session, alert: AlertRow, now: datetime, by: str) -> None:
         """A resolved or dismissed message closes the mentions counted in it too.

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from core.alert_state import AgentAction
+from core.alert_state import AgentAction, AgentStep
 from core.models import AlertRow, ReplyDraftRow
 from core.states import DraftState, Origin
 from core.store.alerts import Alerts
@@ -68,9 +68,8 @@ class Drafts(Outbox, Alerts):
             draft.state = DraftState.CANCELLED
             alert = session.get(AlertRow, draft.alert_id, with_for_update=True)
             if alert is not None:
-                self._apply(
-                    session, alert, AgentAction.REPLY_CANCEL, user_id, user_name, now, origin=origin
-                )
+                step = AgentStep(AgentAction.REPLY_CANCEL, user_id, user_name, now)
+                self._apply(session, alert, step, origin)
 
     def send_draft(
         self,
@@ -95,5 +94,7 @@ class Drafts(Outbox, Alerts):
                 return None
             outbox_id = self._queue(session, alert.mention_id, action, now)
             draft.state, draft.outbox_id = DraftState.SENT, outbox_id
-            self._apply(session, alert, AgentAction.REPLY, user_id, user_name, now, origin=origin)
+            self._apply(
+                session, alert, AgentStep(AgentAction.REPLY, user_id, user_name, now), origin
+            )
             return outbox_id

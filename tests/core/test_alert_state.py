@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.alert_state import AgentAction, transition
+from core.alert_state import AgentAction, AgentStep, transition
 from core.models import AlertRow
 from core.states import AlertState
 
@@ -33,19 +33,20 @@ def alert(state: AlertState = AlertState.OPEN, **values: object) -> AlertRow:
 def test_each_action_moves_only_the_states_it_may(
     state: AlertState, action: AgentAction, after: AlertState
 ) -> None:
-    assert transition(alert(state), action, "7", "@ana", NOW).state is after
+    assert transition(alert(state), AgentStep(action, "7", "@ana", NOW)).state is after
 
 
 def test_the_first_claim_wins() -> None:
     claimed = alert(
         AlertState.ACKNOWLEDGED, acknowledged_at=NOW, acknowledged_id="7", acknowledged_by="@ana"
     )
-    assert transition(claimed, AgentAction.CLAIM, "8", "@ben", NOW).values == {}
+    assert transition(claimed, AgentStep(AgentAction.CLAIM, "8", "@ben", NOW)).values == {}
 
 
 def test_resolving_an_unclaimed_alert_claims_it_ends_its_snooze_and_closes_its_members() -> None:
     change = transition(
-        alert(snoozed_until=NOW + timedelta(hours=1)), AgentAction.RESOLVE, "8", "@ben", NOW
+        alert(snoozed_until=NOW + timedelta(hours=1)),
+        AgentStep(AgentAction.RESOLVE, "8", "@ben", NOW),
     )
     assert change.closes
     assert change.values == {
@@ -61,21 +62,27 @@ def test_resolving_an_unclaimed_alert_claims_it_ends_its_snooze_and_closes_its_m
 
 def test_a_closed_alert_takes_no_snooze_escalation_or_reply_start() -> None:
     for action in (AgentAction.SNOOZE, AgentAction.ESCALATE, AgentAction.REPLY_START):
-        change = transition(alert(AlertState.RESOLVED), action, "7", "@ana", NOW, until=NOW)
+        change = transition(
+            alert(AlertState.RESOLVED), AgentStep(action, "7", "@ana", NOW, until=NOW)
+        )
         assert (change.values, change.closes) == ({}, False)
 
 
 def test_a_reply_sent_after_the_close_still_counts_as_the_first_answer() -> None:
     resolved = alert(AlertState.RESOLVED, acknowledged_at=NOW, replying_id="7")
-    change = transition(resolved, AgentAction.REPLY, "7", "@ana", NOW)
+    change = transition(resolved, AgentStep(AgentAction.REPLY, "7", "@ana", NOW))
     assert change.values == {"replying_id": "", "answered_at": NOW, "answered_by": "@ana"}
 
 
 def test_escalations_keep_the_first_escalation_and_add_each_route_once() -> None:
     earlier = NOW - timedelta(minutes=5)
     escalated = alert(escalated_at=earlier, escalated_by="SLA watcher", escalated_to=["escalation"])
-    again = transition(escalated, AgentAction.ESCALATE, "7", "@ana", NOW, route="escalation")
-    other = transition(escalated, AgentAction.ESCALATE, "7", "@ana", NOW, route="managers")
+    again = transition(
+        escalated, AgentStep(AgentAction.ESCALATE, "7", "@ana", NOW, route="escalation")
+    )
+    other = transition(
+        escalated, AgentStep(AgentAction.ESCALATE, "7", "@ana", NOW, route="managers")
+    )
 
     assert again.values == {"escalated_at": earlier, "escalated_by": "SLA watcher"}
     assert other.values["escalated_to"] == ["escalation", "managers"]
@@ -83,5 +90,5 @@ def test_escalations_keep_the_first_escalation_and_add_each_route_once() -> None
 
 def test_actions_stored_as_text_are_read_back_as_actions() -> None:
     as_stored = "claim"  # what callers holding a row's text pass
-    change = transition(alert(), as_stored, "7", "@ana", NOW)  # type: ignore[arg-type]
+    change = transition(alert(), AgentStep(as_stored, "7", "@ana", NOW))  # type: ignore[arg-type]
     assert change.state is AlertState.ACKNOWLEDGED
