@@ -17,6 +17,7 @@ import ahocorasick
 from core.duration import format_duration
 from core.models import Mention
 from core.platforms import author_values
+from core.reasons import Reason, ReasonKind, measured_topic
 from rules.checks import (
     Check,
     Context,
@@ -194,7 +195,7 @@ class Engine:
                 mention=mention,
                 assessment=assessment,
                 matched=matched,
-                urgency=_clamp(sum(p for _l, p in parts) + sum(p for _l, p in base)),
+                urgency=_clamp(_sum(parts) + _sum(base)),
                 now=now or mention.created_at,
                 language=(mention.lang or assessment.language).split("-")[0].lower(),
                 handle=mention.author_handle.lstrip("@").casefold(),
@@ -208,8 +209,8 @@ class Engine:
         parts += base
         return Verdict(
             sentiment=assessment.sentiment,
-            urgency=_clamp(sum(points for _label, points in parts)),
-            reasons=tuple(f"{label} {points:+d}" for label, points in parts),
+            urgency=_clamp(_sum(parts)),
+            reasons=tuple(parts),
             rules=tuple(outcome.fired),
             alerts=tuple(outcome.alerts.values()),
             needs_response=assessment.needs_response,
@@ -220,8 +221,8 @@ class Engine:
             is_question=is_question,
         )
 
-    def _triage_parts(self, signals: tuple[Signal, ...]) -> list[tuple[str, int]]:
-        """The triage's signals as weighted (label, points), zero points left out."""
+    def _triage_parts(self, signals: tuple[Signal, ...]) -> list[Reason]:
+        """The triage's signals as weighted reasons, zero points left out."""
         weights = self.config.urgency
         parts = []
         for signal in signals:
@@ -232,12 +233,11 @@ class Engine:
             else:
                 points = round(signal.points * weights.triage)
             if points:
-                parts.append((signal.label, points))
+                topic = measured_topic(signal.label)
+                parts.append(Reason(signal.label, points, ReasonKind.TRIAGE, topic))
         return parts
 
-    def _with_keywords(
-        self, parts: list[tuple[str, int]], terms: Iterable[Term]
-    ) -> list[tuple[str, int]]:
+    def _with_keywords(self, parts: list[Reason], terms: Iterable[Term]) -> list[Reason]:
         """Add the fired rules' keyword points to the triage's, never counting a term twice.
 
         A term the triage already scored keeps the triage's points, unless the rule gives it an
@@ -245,33 +245,33 @@ class Engine:
         """
         default = self.config.urgency.keyword
         explicit = {term.folded for term in terms if term.weight is not None}
-        kept = [(label, points) for label, points in parts if fold(label) not in explicit]
-        counted = {fold(label) for label, _points in parts}
+        kept = [reason for reason in parts if fold(reason.label) not in explicit]
+        counted = {fold(reason.label) for reason in parts}
         for term in terms:
             if term.weight is not None:
                 if term.weight:
-                    kept.append((term.written, term.weight))
+                    kept.append(_keyword(term.written, term.weight))
             elif default and term.folded not in counted:
-                kept.append((term.written, default))
+                kept.append(_keyword(term.written, default))
         return kept
 
-    def _base_points(
-        self, mention: Mention, is_question: bool, recent: int
-    ) -> list[tuple[str, int]]:
+    def _base_points(self, mention: Mention, is_question: bool, recent: int) -> list[Reason]:
         """Urgency that does not depend on which rules match: reach, verified, repeat, question."""
         weights = self.config.urgency
-        parts: list[tuple[str, int]] = []
+        parts: list[Reason] = []
         reach = _reach_points(mention.author_followers, weights.reach)
         if reach:
-            parts.append((f"followers {_short(mention.author_followers)}", reach))
+            label = f"followers {_short(mention.author_followers)}"
+            parts.append(Reason(label, reach, ReasonKind.REACH, "followers"))
         if mention.author_verified and weights.verified:
-            parts.append(("verified", weights.verified))
+            parts.append(Reason("verified", weights.verified, ReasonKind.VERIFIED))
         if recent > 0 and weights.repeat:
             window = format_duration(weights.repeat_window)
             points = min(weights.repeat_max, weights.repeat * recent)
-            parts.append((f"repeat: {recent} earlier in {window}", points))
+            label = f"repeat: {recent} earlier in {window}"
+            parts.append(Reason(label, points, ReasonKind.REPEAT, "repeat"))
         if is_question and weights.question:
-            parts.append(("question", weights.question))
+            parts.append(Reason("question", weights.question, ReasonKind.QUESTION))
         return parts
 
     def _match(self, text: str) -> dict[int, list[Term]]:
@@ -373,6 +373,14 @@ def _short(count: int) -> str:
             value = count / size
             return f"{value:.1f}".rstrip("0").rstrip(".") + suffix
     return str(count)
+
+
+def _keyword(written: str, points: int) -> Reason:
+    return Reason(written, points, ReasonKind.KEYWORD, measured_topic(written))
+
+
+def _sum(reasons: list[Reason]) -> int:
+    return sum(reason.points or 0 for reason in reasons)
 
 
 def _clamp(points: float) -> int:

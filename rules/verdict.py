@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from core.reasons import Reason
+
 
 @dataclass(frozen=True, slots=True)
 class Alert:
@@ -31,7 +33,7 @@ class Escalation:
 class Verdict:
     sentiment: float
     urgency: int  # 0..100
-    reasons: tuple[str, ...]  # "refund +25", "followers 48k +15", …
+    reasons: tuple[Reason, ...]  # shown as "refund +25", "followers 48k +15", …
     rules: tuple[str, ...]  # names of the rules that matched, in evaluation order
     alerts: tuple[Alert, ...]
     needs_response: bool
