@@ -11,6 +11,7 @@ import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 import ahocorasick
 
@@ -233,8 +234,7 @@ class Engine:
             else:
                 points = round(signal.points * weights.triage)
             if points:
-                topic = measured_topic(signal.label)
-                parts.append(Reason(signal.label, points, ReasonKind.TRIAGE, topic))
+                parts.append(_reason(signal.label, points, ReasonKind.TRIAGE))
         return parts
 
     def _with_keywords(self, parts: list[Reason], terms: Iterable[Term]) -> list[Reason]:
@@ -250,9 +250,9 @@ class Engine:
         for term in terms:
             if term.weight is not None:
                 if term.weight:
-                    kept.append(_keyword(term.written, term.weight))
+                    kept.append(_reason(term.written, term.weight, ReasonKind.KEYWORD))
             elif default and term.folded not in counted:
-                kept.append(_keyword(term.written, default))
+                kept.append(_reason(term.written, default, ReasonKind.KEYWORD))
         return kept
 
     def _base_points(self, mention: Mention, is_question: bool, recent: int) -> list[Reason]:
@@ -375,8 +375,11 @@ def _short(count: int) -> str:
     return str(count)
 
 
-def _keyword(written: str, points: int) -> Reason:
-    return Reason(written, points, ReasonKind.KEYWORD, measured_topic(written))
+@lru_cache(maxsize=8192)
+def _reason(label: str, points: int, kind: ReasonKind) -> Reason:
+    """A triage or keyword reason; the same few recur on most mentions, and a Reason is
+    immutable, so one is built (and its label's topic read) once, not per mention."""
+    return Reason(label, points, kind, measured_topic(label))
 
 
 def _sum(reasons: list[Reason]) -> int:
