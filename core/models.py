@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from core.reasons import Reason, ReasonList
+
 
 @dataclass(frozen=True, slots=True)
 class Mention:
@@ -79,7 +81,7 @@ class MentionRow(SQLModel, table=True):
     status: str = Field(default="new", max_length=16)  # triaged | backfilled | ours
     sentiment: float | None = None
     urgency: int | None = None
-    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    reasons: list[Reason] = Field(default_factory=list, sa_column=Column(ReasonList))
     rules: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     # An agent's verdict on the alert ("not_relevant"), kept on the mention so a backtest can
     # show which rules fire on mentions people said needed nothing.

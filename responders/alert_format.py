@@ -13,6 +13,7 @@ from datetime import UTC, datetime, tzinfo
 
 from core.models import Mention
 from core.platforms import address, display_name
+from core.reasons import Reason
 
 MAX_TEXT = 900  # characters of the mention shown; the link leads to the rest
 MAX_NAME = 64
@@ -43,7 +44,7 @@ class AlertView:
     mention: Mention
     urgency: int
     sentiment: float
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
     rules: tuple[str, ...]
     state: str = "open"
     acted_by: str = ""
@@ -116,7 +117,7 @@ def render(view: AlertView) -> str:
         + (f" · Rules: {safe_text(', '.join(view.rules), 200)}" if view.rules else ""),
     ]
     if view.reasons:
-        lines.append(f"Why: {safe_text(', '.join(view.reasons), 400)}")
+        lines.append(f"Why: {safe_text(', '.join(map(str, view.reasons)), 400)}")
     url = safe_url(mention.url)
     if url:
         lines.append(f'<a href="{url}">Open on {platform}</a>')

@@ -6,19 +6,28 @@ Aho-Corasick automaton, and a rule whose `when` names keywords is only looked at
 was found, so a thousand rules cost about what ten do.
 """
 
-import fnmatch
 import math
-import re
 import zoneinfo
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime
+from functools import lru_cache
 
 import ahocorasick
 
 from core.duration import format_duration
 from core.models import Mention
 from core.platforms import author_values
+from core.reasons import Reason, ReasonKind, measured_topic
+from rules.checks import (
+    Check,
+    Context,
+    Term,
+    all_of,
+    mention_checks,
+    time_check,
+    triage_checks,
+)
 from rules.patterns import compile_pattern
 from rules.schema import (
     AlertAction,
@@ -28,81 +37,11 @@ from rules.schema import (
     Rule,
     RulesConfig,
     TagAction,
-    TimeWindow,
-    render_template,
 )
+from rules.templates import render_template
 from rules.text import fold
 from rules.triage import Assessment, Signal, Triage
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    rule: str  # the first rule that asked for it; all rules that did are in Verdict.rules
-    route: str
-    owner: str = ""
-    priority: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    rule: str
-    template: str  # as written in the rule
-    text: str  # the template with {author}, {platform}, {rule} filled in
-    dry_run: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Escalation:
-    rule: str
-    route: str
-    after: timedelta  # escalate when the alert is still unacknowledged after this
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    sentiment: float
-    urgency: int  # 0..100
-    reasons: tuple[str, ...]  # "refund +25", "followers 48k +15", …
-    rules: tuple[str, ...]  # names of the rules that matched, in evaluation order
-    alerts: tuple[Alert, ...]
-    needs_response: bool
-    ignored_by: str = ""  # the rule whose `ignore` dropped the mention
-    replies: tuple[Reply, ...] = ()  # at most one: a customer never gets two automatic answers
-    tags: tuple[str, ...] = ()
-    escalations: tuple[Escalation, ...] = ()
-    is_question: bool = False
-
-
-@dataclass(slots=True)
-class _Context:
-    """One mention and everything computed once for it, read by the compiled checks."""
-
-    mention: Mention
-    assessment: Assessment
-    matched: dict[int, list["_Term"]]  # keyword slot → its terms found in the text
-    urgency: int  # before keyword weights, which depend on the rules that match
-    now: datetime
-    language: str
-    handle: str
-    is_question: bool
-    local_times: dict[tzinfo, datetime] = field(default_factory=dict)
-
-    def local(self, zone: tzinfo) -> datetime:
-        if zone not in self.local_times:
-            self.local_times[zone] = self.now.astimezone(zone)
-        return self.local_times[zone]
-
-
-Check = Callable[[_Context], bool]
-
-
-@dataclass(frozen=True, slots=True)
-class _Term:
-    slot: int
-    stem: bool  # "refund*": the word may go on (refunds, refunded)
-    written: str  # as the rule author wrote it, shown in reasons
-    folded: str  # compared with the triage's labels, so no term counts twice
-    weight: int | None  # None: the default keyword weight
+from rules.verdict import Alert, Escalation, Reply, Verdict
 
 
 @dataclass(slots=True)
@@ -151,7 +90,7 @@ class Engine:
     def __init__(self, config: RulesConfig, triage: Triage):
         self.config = config
         self.triage = triage
-        self._terms: dict[str, list[_Term]] = {}  # folded term → where it is used
+        self._terms: dict[str, list[Term]] = {}  # folded term → where it is used
         self._slots = 0
         self._lists = {name: frozenset(entries) for name, entries in config.lists.items()}
         self._zone = zoneinfo.ZoneInfo(config.timezone)
@@ -188,7 +127,7 @@ class Engine:
         self._slots += 1
         for written, weight in terms.items():
             word = written.rstrip("*")
-            term = _Term(slot, word != written, word, fold(word), weight)
+            term = Term(slot, word != written, word, fold(word), weight)
             self._terms.setdefault(_spaced(fold(word)), []).append(term)
         return slot
 
@@ -210,13 +149,13 @@ class Engine:
         if condition.exclude:
             excluded = self._new_slot(dict.fromkeys(condition.exclude))
             checks.append(lambda ctx: excluded not in ctx.matched)
-        checks.extend(_mention_checks(condition))
+        checks.extend(mention_checks(condition))
         if condition.author_in:
             authors = frozenset().union(*(self._lists[name] for name in condition.author_in))
             checks.append(lambda ctx: ctx.handle in authors or ctx.mention.author_id in authors)
-        checks.extend(_triage_checks(condition))
+        checks.extend(triage_checks(condition))
         if condition.time is not None:
-            checks.append(self._time_check(condition.time))
+            checks.append(time_check(condition.time, self._zone))
         if condition.regex:
             searches = [compile_pattern(p) for p in condition.regex]  # RE2: linear time
             checks.append(lambda ctx: any(search(ctx.mention.text) for search in searches))
@@ -227,20 +166,7 @@ class Engine:
         if condition.not_ is not None:
             negated = self._condition(condition.not_, weighted, not positive)
             checks.append(lambda ctx: not negated(ctx))
-        return _all_of(checks)
-
-    def _time_check(self, window: TimeWindow) -> Check:
-        zone = zoneinfo.ZoneInfo(window.timezone) if window.timezone else self._zone
-        hours, days = tuple(window.hours), frozenset(window.days)
-
-        def check(ctx: _Context) -> bool:
-            local = ctx.local(zone)
-            if days and local.weekday() not in days:
-                return False
-            minute = local.hour * 60 + local.minute
-            return not hours or any(_in_range(minute, start, end) for start, end in hours)
-
-        return check
+        return all_of(checks)
 
     # --- evaluating -----------------------------------------------------------------------
 
@@ -266,11 +192,11 @@ class Engine:
         outcome = _Outcome()
         candidates = self._candidates(matched)
         if candidates:
-            ctx = _Context(
+            ctx = Context(
                 mention=mention,
                 assessment=assessment,
                 matched=matched,
-                urgency=_clamp(sum(p for _l, p in parts) + sum(p for _l, p in base)),
+                urgency=_clamp(_sum(parts) + _sum(base)),
                 now=now or mention.created_at,
                 language=(mention.lang or assessment.language).split("-")[0].lower(),
                 handle=mention.author_handle.lstrip("@").casefold(),
@@ -284,8 +210,8 @@ class Engine:
         parts += base
         return Verdict(
             sentiment=assessment.sentiment,
-            urgency=_clamp(sum(points for _label, points in parts)),
-            reasons=tuple(f"{label} {points:+d}" for label, points in parts),
+            urgency=_clamp(_sum(parts)),
+            reasons=tuple(parts),
             rules=tuple(outcome.fired),
             alerts=tuple(outcome.alerts.values()),
             needs_response=assessment.needs_response,
@@ -296,8 +222,8 @@ class Engine:
             is_question=is_question,
         )
 
-    def _triage_parts(self, signals: tuple[Signal, ...]) -> list[tuple[str, int]]:
-        """The triage's signals as weighted (label, points), zero points left out."""
+    def _triage_parts(self, signals: tuple[Signal, ...]) -> list[Reason]:
+        """The triage's signals as weighted reasons, zero points left out."""
         weights = self.config.urgency
         parts = []
         for signal in signals:
@@ -308,12 +234,10 @@ class Engine:
             else:
                 points = round(signal.points * weights.triage)
             if points:
-                parts.append((signal.label, points))
+                parts.append(_reason(signal.label, points, ReasonKind.TRIAGE))
         return parts
 
-    def _with_keywords(
-        self, parts: list[tuple[str, int]], terms: Iterable[_Term]
-    ) -> list[tuple[str, int]]:
+    def _with_keywords(self, parts: list[Reason], terms: Iterable[Term]) -> list[Reason]:
         """Add the fired rules' keyword points to the triage's, never counting a term twice.
 
         A term the triage already scored keeps the triage's points, unless the rule gives it an
@@ -321,38 +245,38 @@ class Engine:
         """
         default = self.config.urgency.keyword
         explicit = {term.folded for term in terms if term.weight is not None}
-        kept = [(label, points) for label, points in parts if fold(label) not in explicit]
-        counted = {fold(label) for label, _points in parts}
+        kept = [reason for reason in parts if fold(reason.label) not in explicit]
+        counted = {fold(reason.label) for reason in parts}
         for term in terms:
             if term.weight is not None:
                 if term.weight:
-                    kept.append((term.written, term.weight))
+                    kept.append(_reason(term.written, term.weight, ReasonKind.KEYWORD))
             elif default and term.folded not in counted:
-                kept.append((term.written, default))
+                kept.append(_reason(term.written, default, ReasonKind.KEYWORD))
         return kept
 
-    def _base_points(
-        self, mention: Mention, is_question: bool, recent: int
-    ) -> list[tuple[str, int]]:
+    def _base_points(self, mention: Mention, is_question: bool, recent: int) -> list[Reason]:
         """Urgency that does not depend on which rules match: reach, verified, repeat, question."""
         weights = self.config.urgency
-        parts: list[tuple[str, int]] = []
+        parts: list[Reason] = []
         reach = _reach_points(mention.author_followers, weights.reach)
         if reach:
-            parts.append((f"followers {_short(mention.author_followers)}", reach))
+            label = f"followers {_short(mention.author_followers)}"
+            parts.append(Reason(label, reach, ReasonKind.REACH, "followers"))
         if mention.author_verified and weights.verified:
-            parts.append(("verified", weights.verified))
+            parts.append(Reason("verified", weights.verified, ReasonKind.VERIFIED))
         if recent > 0 and weights.repeat:
             window = format_duration(weights.repeat_window)
             points = min(weights.repeat_max, weights.repeat * recent)
-            parts.append((f"repeat: {recent} earlier in {window}", points))
+            label = f"repeat: {recent} earlier in {window}"
+            parts.append(Reason(label, points, ReasonKind.REPEAT, "repeat"))
         if is_question and weights.question:
-            parts.append(("question", weights.question))
+            parts.append(Reason("question", weights.question, ReasonKind.QUESTION))
         return parts
 
-    def _match(self, text: str) -> dict[int, list[_Term]]:
+    def _match(self, text: str) -> dict[int, list[Term]]:
         """Keyword slot → its terms found in `text` as whole words (or stems)."""
-        found: dict[int, list[_Term]] = {}
+        found: dict[int, list[Term]] = {}
         if not self._terms:
             return found
         # Padded with spaces, so the characters around a match always exist.
@@ -371,7 +295,7 @@ class Engine:
                     hits.append(term)
         return found
 
-    def _candidates(self, matched: dict[int, list[_Term]]) -> list[_CompiledRule]:
+    def _candidates(self, matched: dict[int, list[Term]]) -> list[_CompiledRule]:
         """Rules that can fire: those without keywords, and those whose keywords were found."""
         gated = [rule for slot in matched for rule in self._gated.get(slot, ())]
         if not gated:
@@ -388,10 +312,10 @@ class _Outcome:
     replies: list[Reply] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     escalations: dict[str, Escalation] = field(default_factory=dict)
-    terms: dict[str, _Term] = field(default_factory=dict)  # folded → first rule's use
+    terms: dict[str, Term] = field(default_factory=dict)  # folded → first rule's use
     ignored_by: str = ""
 
-    def apply(self, compiled: _CompiledRule, ctx: _Context) -> bool:
+    def apply(self, compiled: _CompiledRule, ctx: Context) -> bool:
         """Take in a fired rule's actions and matched terms; True when no later rule may run."""
         self.fired.append(compiled.rule.name)
         for slot in compiled.weighted_slots:
@@ -423,74 +347,6 @@ def _reply(rule: str, action: ReplyAction, mention: Mention) -> Reply:
     return Reply(rule, action.template, text, action.dry_run)
 
 
-def _mention_checks(condition: Condition) -> list[Check]:
-    """Checks on the mention's own fields."""
-    checks: list[Check] = []
-    if condition.platform:
-        platforms = frozenset(condition.platform)
-        checks.append(lambda ctx: ctx.mention.platform in platforms)
-    if condition.source:
-        sources = _glob(condition.source)
-        checks.append(lambda ctx: sources(ctx.mention.source))
-    if condition.language:
-        languages = frozenset(condition.language)
-        checks.append(lambda ctx: ctx.language in languages)
-    if (least := condition.followers_at_least) is not None:
-        checks.append(lambda ctx: ctx.mention.author_followers >= least)
-    if (below := condition.followers_below) is not None:
-        checks.append(lambda ctx: ctx.mention.author_followers < below)
-    if (verified := condition.verified) is not None:
-        checks.append(lambda ctx: ctx.mention.author_verified == verified)
-    if (is_reply := condition.is_reply) is not None:
-        checks.append(lambda ctx: bool(ctx.mention.in_reply_to_id) == is_reply)
-    return checks
-
-
-def _triage_checks(condition: Condition) -> list[Check]:
-    """Checks on what the triage made of the mention."""
-    checks: list[Check] = []
-    if (below := condition.sentiment_below) is not None:
-        checks.append(lambda ctx: ctx.assessment.sentiment < below)
-    if (above := condition.sentiment_above) is not None:
-        checks.append(lambda ctx: ctx.assessment.sentiment > above)
-    if (question := condition.is_question) is not None:
-        checks.append(lambda ctx: ctx.is_question == question)
-    if (needs := condition.needs_response) is not None:
-        checks.append(lambda ctx: ctx.assessment.needs_response == needs)
-    if (urgency := condition.urgency_at_least) is not None:
-        checks.append(lambda ctx: ctx.urgency >= urgency)
-    return checks
-
-
-def _all_of(checks: list[Check]) -> Check:
-    if not checks:
-        return lambda _ctx: True
-    if len(checks) == 1:
-        return checks[0]
-
-    def all_hold(ctx: _Context) -> bool:
-        for check in checks:  # noqa: SIM110  (a loop beats all(generator) on this hot path)
-            if not check(ctx):
-                return False
-        return True
-
-    return all_hold
-
-
-def _glob(patterns: list[str]) -> Callable[[str], bool]:
-    if not any(ch in pattern for pattern in patterns for ch in "*?["):
-        names = frozenset(patterns)
-        return names.__contains__
-    regex = re.compile("|".join(fnmatch.translate(pattern) for pattern in patterns))
-    return lambda name: regex.match(name) is not None
-
-
-def _in_range(minute: int, start: int, end: int) -> bool:
-    if start < end:
-        return start <= minute < end
-    return minute >= start or minute < end  # 22:00-06:00 wraps past midnight
-
-
 def _is_question(text: str, signals: tuple[Signal, ...]) -> bool:
     # The triage lexicon knows each language's question openings ("how do I …"); a question
     # mark in any script counts even when the lexicon gives questions no points.
@@ -517,6 +373,17 @@ def _short(count: int) -> str:
             value = count / size
             return f"{value:.1f}".rstrip("0").rstrip(".") + suffix
     return str(count)
+
+
+@lru_cache(maxsize=8192)
+def _reason(label: str, points: int, kind: ReasonKind) -> Reason:
+    """A triage or keyword reason; the same few recur on most mentions, and a Reason is
+    immutable, so one is built (and its label's topic read) once, not per mention."""
+    return Reason(label, points, kind, measured_topic(label))
+
+
+def _sum(reasons: list[Reason]) -> int:
+    return sum(reason.points or 0 for reason in reasons)
 
 
 def _clamp(points: float) -> int:

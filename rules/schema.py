@@ -12,11 +12,8 @@ with examples, in docs/rules.md.
 
 import difflib
 import re
-import string
-import zoneinfo
 from collections.abc import Iterator
 from datetime import timedelta
-from functools import cache
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -24,49 +21,24 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainValidator,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from core.config_file import PathKey
 from core.duration import Duration
-from core.platforms import platforms
 from rules.patterns import compile_pattern
+from rules.schema_base import OneOrMany, Platform, Strict, one_or_many
+from rules.templates import template_fields
+from rules.time_window import TimeWindow, check_timezone
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# What a reply template may say about the mention it answers; nothing else is substituted.
-TEMPLATE_FIELDS = ("author", "platform", "rule")
+# SpikeWindow is re-exported: service/app.py reads it from here.
+from rules.window_schema import SpikeWindow as SpikeWindow
+from rules.window_schema import Window
+
 # Validation context flag: the loader checks references itself, with the line of each one.
 LOCATED_REFERENCES = "located_references"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _one_or_many(value: object) -> object:
-    """`platform: x` is short for `platform: [x]`."""
-    return [value] if isinstance(value, str | int | float) else value
-
-
-OneOrMany = BeforeValidator(_one_or_many)
-
-
-def _registered_platform(value: object) -> str:
-    """A platform key some descriptor registered; refused like a Literal, with the choices."""
-    known = [info.key for info in platforms()]
-    if not known:  # a programming error, not a config problem: say so rather than refuse all
-        raise RuntimeError("no platform registered: discover service.platforms before validating")
-    if isinstance(value, str) and value in known:
-        return value
-    expected = " or ".join(f"'{key}'" for key in known)
-    raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
-
-
-Platform = Annotated[str, PlainValidator(_registered_platform)]
 
 
 # --- terms and patterns -------------------------------------------------------------------
@@ -74,7 +46,7 @@ Platform = Annotated[str, PlainValidator(_registered_platform)]
 
 def _terms_to_weights(value: object) -> object:
     """`keywords: [refund, broken]` → `{refund: None, broken: None}` (default weight)."""
-    value = _one_or_many(value)
+    value = one_or_many(value)
     if isinstance(value, list):
         out: dict[str, object] = {}
         for term in value:
@@ -100,88 +72,6 @@ def _check_terms(terms: list[str]) -> list[str]:
 
 
 Weight = Annotated[int, Field(ge=-100, le=100)]
-
-
-def _parse_hours(value: object) -> object:
-    if not isinstance(value, str | list):
-        return value
-    return [_hour_range(str(part)) for part in _one_or_many(value)]  # type: ignore[union-attr]
-
-
-def _hour_range(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", text)
-    if not match:
-        raise ValueError(f"{text!r} is not a time range; write it like 09:00-17:30")
-    h1, m1, h2, m2 = map(int, match.groups())
-    if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
-        raise ValueError(f"{text!r}: hours run 00:00 to 24:00")
-    start, end = h1 * 60 + m1, h2 * 60 + m2
-    if start == end:
-        raise ValueError(f"{text!r} is empty: start and end are the same")
-    return start, end  # end < start wraps past midnight: 22:00-06:00
-
-
-_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_DAY_ALIASES = {"weekdays": "mon-fri", "weekend": "sat-sun"}
-
-
-def _parse_days(value: object) -> object:
-    if not isinstance(value, str | list):
-        return value
-    days: set[int] = set()
-    for part in _one_or_many(value):  # type: ignore[union-attr]
-        text = _DAY_ALIASES.get(str(part).strip().lower(), str(part).strip().lower())
-        first, _, last = text.partition("-")
-        start, end = _day(first), _day(last or first)
-        days.update((start + i) % 7 for i in range((end - start) % 7 + 1))
-    return sorted(days)
-
-
-def _day(name: str) -> int:
-    key = name.strip()
-    for names in (DAYS, _DAY_NAMES):
-        if key in names:
-            return names.index(key)
-    raise ValueError(
-        f"{name!r} is not a day; write mon, tue, wed, thu, fri, sat, sun, a range like "
-        "mon-fri, or weekdays / weekend"
-    )
-
-
-class TimeWindow(_Strict):
-    """When, in local time, the condition holds: `hours` and `days` both, when given."""
-
-    hours: Annotated[list[tuple[int, int]], BeforeValidator(_parse_hours)] = Field(
-        default_factory=list
-    )
-    days: Annotated[list[int], BeforeValidator(_parse_days)] = Field(default_factory=list)
-    timezone: str | None = None  # an IANA name such as Europe/Istanbul; default: the file's
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, name: str | None) -> str | None:
-        return None if name is None else check_timezone(name)
-
-    @model_validator(mode="after")
-    def _says_something(self) -> "TimeWindow":
-        if not self.hours and not self.days:
-            raise ValueError("give hours (e.g. 09:00-17:00), days (e.g. mon-fri) or both")
-        return self
-
-
-@cache
-def _zone_names() -> tuple[str, ...]:
-    return tuple(sorted(zoneinfo.available_timezones()))
-
-
-def check_timezone(name: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        close = difflib.get_close_matches(name, _zone_names(), n=1, cutoff=0.6)
-        hint = f" (did you mean '{close[0]}'?)" if close else " (write e.g. Europe/Istanbul or UTC)"
-        raise ValueError(f"unknown time zone '{name}'{hint}") from None
-    return name
 
 
 # --- conditions ---------------------------------------------------------------------------
@@ -281,14 +171,14 @@ class Condition(BaseModel):
 # --- actions ------------------------------------------------------------------------------
 
 
-class AlertAction(_Strict):
+class AlertAction(Strict):
     """Send the mention to a staff chat."""
 
     kind: Literal["alert"]
     route: str = "staff"  # a name under platforms.telegram.routes; "staff" is the alert chat
 
 
-class ReplyAction(_Strict):
+class ReplyAction(Strict):
     """Answer the mention in public with a template; `{author}` etc. are filled in."""
 
     kind: Literal["reply"]
@@ -302,7 +192,7 @@ class ReplyAction(_Strict):
         return template
 
 
-class TagAction(_Strict):
+class TagAction(Strict):
     """Label the mention (shown on its alerts, counted in reports)."""
 
     kind: Literal["tag"]
@@ -317,7 +207,7 @@ class TagAction(_Strict):
         return tags
 
 
-class EscalateAction(_Strict):
+class EscalateAction(Strict):
     """Also alert `route` when nobody acknowledged the alert within `after` (0s: at once)."""
 
     kind: Literal["escalate"]
@@ -325,13 +215,13 @@ class EscalateAction(_Strict):
     after: Duration = timedelta(0)
 
 
-class IgnoreAction(_Strict):
+class IgnoreAction(Strict):
     """Drop the mention: no action of any rule is taken for it. Put spam rules first."""
 
     kind: Literal["ignore"]
 
 
-class StopAction(_Strict):
+class StopAction(Strict):
     """Later rules are not evaluated for this mention."""
 
     kind: Literal["stop"]
@@ -341,47 +231,12 @@ Action = Annotated[
     AlertAction | ReplyAction | TagAction | EscalateAction | IgnoreAction | StopAction,
     Field(discriminator="kind"),
 ]
-ACTION_KINDS = ("alert", "reply", "tag", "escalate", "ignore", "stop")
-
-
-def template_fields(template: str) -> list[str]:
-    """The placeholders of a reply template; ValueError for anything but plain `{name}`.
-
-    Only these names are ever substituted, and only once: the author's handle (user text) is a
-    value, never parsed as a template, so `{author}` named "{rule}" stays "{rule}".
-    """
-    try:
-        parts = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise ValueError(f"template: {exc}; write {{{{ and }}}} for literal braces") from None
-    names = []
-    for _literal, name, spec, conversion in parts:
-        if name is None:
-            continue
-        if name not in TEMPLATE_FIELDS or spec or conversion:
-            allowed = ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
-            raise ValueError(
-                f"template placeholder {{{name}}} is unknown; use {allowed} "
-                "(write {{ and }} for literal braces)"
-            )
-        names.append(name)
-    return names
-
-
-def render_template(template: str, values: dict[str, str]) -> str:
-    """Fill the placeholders checked by `template_fields`; values are inserted verbatim."""
-    out = []
-    for literal, name, _spec, _conversion in string.Formatter().parse(template):
-        out.append(literal)
-        if name is not None:
-            out.append(values.get(name, ""))
-    return "".join(out)
 
 
 # --- rules --------------------------------------------------------------------------------
 
 
-class Rule(_Strict):
+class Rule(Strict):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[\w.-]+$")
     enabled: bool = True
     priority: int = Field(default=0, ge=-1000, le=1000)  # higher runs first; ties in file order
@@ -412,89 +267,10 @@ class Rule(_Strict):
         return self
 
 
-# --- window rules -------------------------------------------------------------------------
-
-
-class WindowFilter(_Strict):
-    """Which stored mentions a window rule counts; all of them when empty."""
-
-    platform: Annotated[list[Platform], OneOrMany] = Field(default_factory=list)
-    source: Annotated[list[str], OneOrMany] = Field(default_factory=list)  # globs
-    rules: Annotated[list[str], OneOrMany] = Field(default_factory=list)  # matched any of these
-
-
-class _Window(_Strict):
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[\w.-]+$")
-    enabled: bool = True
-    owner: str = Field(default="", max_length=64)
-    when: WindowFilter = Field(default_factory=WindowFilter)
-    route: str = "staff"
-
-
-class SpikeWindow(_Window):
-    """Volume in the `last` span is `factor` times the rate of the `baseline` span before it."""
-
-    kind: Literal["spike"]
-    last: Duration = timedelta(hours=1)
-    baseline: Duration = timedelta(hours=12)
-    factor: float = Field(default=3.0, gt=1, le=1000)
-    at_least: int = Field(default=10, ge=1)  # never fire on fewer mentions than this
-
-    @model_validator(mode="after")
-    def _spans(self) -> "SpikeWindow":
-        if self.last < timedelta(minutes=1):
-            raise ValueError("last: must be at least 1m")
-        if self.baseline < self.last:
-            raise ValueError("baseline must be at least as long as last")
-        return self
-
-
-class FrequencyWindow(_Window):
-    """`count` or more mentions from one author (or conversation, or in all) within `within`."""
-
-    kind: Literal["frequency"]
-    per: Literal["author", "conversation", "all"] = "author"
-    count: int = Field(ge=2)
-    within: Duration
-
-    @field_validator("within")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value < timedelta(minutes=1):
-            raise ValueError("within: must be at least 1m")
-        return value
-
-
-class FlatlineWindow(_Window):
-    """No mention at all from the matching sources for `quiet_for`: usually a broken listener."""
-
-    kind: Literal["flatline"]
-    quiet_for: Duration
-
-    @field_validator("quiet_for")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value < timedelta(minutes=1):
-            raise ValueError("quiet_for: must be at least 1m")
-        return value
-
-    @model_validator(mode="after")
-    def _sources_only(self) -> "FlatlineWindow":
-        if self.when.rules:
-            raise ValueError(
-                "flatline watches sources going quiet; filter it by platform or source, not rules"
-            )
-        return self
-
-
-Window = Annotated[SpikeWindow | FrequencyWindow | FlatlineWindow, Field(discriminator="kind")]
-WINDOW_KINDS = ("spike", "frequency", "flatline")
-
-
 # --- urgency and the whole rule set -------------------------------------------------------
 
 
-class UrgencyWeights(_Strict):
+class UrgencyWeights(Strict):
     """How the urgency score (0–100) is built; see docs/rules.md "Urgency"."""
 
     sentiment: float = Field(default=1.0, ge=0, le=5)  # multiplier on the triage's VADER points
@@ -512,7 +288,7 @@ class UrgencyWeights(_Strict):
 Handle = Annotated[str, BeforeValidator(lambda v: str(v).strip().lstrip("@").casefold())]
 
 
-class RulesConfig(_Strict):
+class RulesConfig(Strict):
     rules: list[Rule] = Field(default_factory=list)
     windows: list[Window] = Field(default_factory=list)
     # Named author lists for `author_in`: handles (with or without @) or platform user ids.

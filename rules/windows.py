@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.duration import human_duration
-from rules.schema import FlatlineWindow, FrequencyWindow, SpikeWindow, Window
+from rules.window_schema import FlatlineWindow, FrequencyWindow, SpikeWindow, Window
 
 
 @dataclass(frozen=True, slots=True)

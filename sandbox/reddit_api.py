@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import html
 import math
 import re
 import secrets
@@ -23,6 +22,7 @@ from http import HTTPStatus
 from typing import Any
 
 from sandbox.http import Clock, FakeServer, Reply, Request, base36
+from sandbox.reddit_things import inbox_item, new_comment, submission
 
 # Reddit's Data API allows 100 queries per minute per OAuth client, averaged over 10 minutes.
 DEFAULT_RATE_LIMIT = 1000
@@ -101,25 +101,7 @@ class FakeReddit(FakeServer):
             sub = self._subreddit(subreddit)
             post_id = self._new_id("t3")
             created = self.now() if created_utc is None else created_utc
-            permalink = f"/r/{sub['name']}/comments/{post_id}/{_slug(title)}/"
-            data = {
-                **_SUBMISSION_DEFAULTS,
-                "domain": f"self.{sub['name']}",
-                "subreddit": sub["name"],
-                "subreddit_id": sub["id"],
-                "subreddit_name_prefixed": f"r/{sub['name']}",
-                "selftext": selftext,
-                "selftext_html": _md_html(selftext) if selftext else None,
-                "title": title,
-                "author": author,
-                "author_fullname": self._account(author),
-                "id": post_id,
-                "name": f"t3_{post_id}",
-                "created": created,
-                "created_utc": created,
-                "permalink": permalink,
-                "url": f"https://www.reddit.com{permalink}",
-            }
+            data = submission(sub, post_id, title, selftext, author, self._account(author), created)
             return self._add(data)
 
     def post_comment(
@@ -196,27 +178,9 @@ class FakeReddit(FakeServer):
         comment_id = self._new_id("t1")
         now = self.now()
         link["num_comments"] += 1
-        comment = {
-            **_COMMENT_DEFAULTS,
-            "subreddit": link["subreddit"],
-            "subreddit_id": link["subreddit_id"],
-            "subreddit_name_prefixed": link["subreddit_name_prefixed"],
-            "link_id": link["name"],
-            "link_title": link["title"],
-            "link_author": link["author"],
-            "link_url": link["url"],
-            "link_permalink": link["url"],
-            "parent_id": parent_fullname,
-            "id": comment_id,
-            "name": f"t1_{comment_id}",
-            "author": author,
-            "author_fullname": self._account(author),
-            "body": body,
-            "body_html": _md_html(body),
-            "created": now,
-            "created_utc": now,
-            "permalink": f"{link['permalink']}{comment_id}/",
-        }
+        comment = new_comment(
+            link, parent_fullname, comment_id, body, author, self._account(author), now
+        )
         self._add(comment)
         return comment
 
@@ -233,24 +197,8 @@ class FakeReddit(FakeServer):
             kind = "username_mention"
         else:
             return
-        self._inbox.append(self._inbox_item(comment, kind))
-
-    def _inbox_item(self, comment: dict[str, Any], kind: str) -> dict[str, Any]:
         link = self._things[comment["link_id"]]
-        return {
-            "first_message": None,
-            "first_message_name": None,
-            "associated_awarding_id": None,
-            **{key: comment[key] for key in _INBOX_KEYS},
-            "subject": kind.replace("_", " "),
-            "num_comments": link["num_comments"],
-            "new": True,
-            "type": kind,
-            "link_title": link["title"],
-            "dest": self.username,
-            "was_comment": True,
-            "context": f"{comment['permalink']}?context=3",
-        }
+        self._inbox.append(inbox_item(comment, link, kind, self.username))
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -492,98 +440,3 @@ def _basic_auth(request: Request) -> tuple[str, str] | None:
         return None
     user, _, password = base64.b64decode(encoded).decode().partition(":")
     return user, password
-
-
-def _slug(title: str) -> str:
-    return "_".join(re.findall(r"\w+", title.lower()))[:50] or "post"
-
-
-def _md_html(text: str) -> str:
-    return f'<!-- SC_OFF --><div class="md"><p>{html.escape(text)}</p>\n</div><!-- SC_ON -->'
-
-
-# Comment fields an inbox item repeats (TestInbox.test_mentions).
-_INBOX_KEYS = (
-    "subreddit",
-    "author_fullname",
-    "id",
-    "score",
-    "author",
-    "parent_id",
-    "subreddit_name_prefixed",
-    "body",
-    "body_html",
-    "name",
-    "created",
-    "created_utc",
-    "distinguished",
-    "likes",
-    "replies",
-)
-
-# Fields every recorded submission carries, at the values a fresh self post has.
-_SUBMISSION_DEFAULTS: dict[str, Any] = {
-    "approved_by": None,
-    "archived": False,
-    "author_flair_css_class": None,
-    "author_flair_text": None,
-    "banned_by": None,
-    "clicked": False,
-    "distinguished": None,
-    "downs": 0,
-    "edited": False,
-    "gilded": 0,
-    "hidden": False,
-    "hide_score": True,
-    "is_self": True,
-    "likes": None,
-    "link_flair_css_class": None,
-    "link_flair_text": None,
-    "locked": False,
-    "media": None,
-    "media_embed": {},
-    "mod_reports": [],
-    "num_comments": 0,
-    "num_reports": None,
-    "over_18": False,
-    "quarantine": False,
-    "removal_reason": None,
-    "report_reasons": None,
-    "saved": False,
-    "score": 1,
-    "secure_media": None,
-    "secure_media_embed": {},
-    "stickied": False,
-    "thumbnail": "self",
-    "ups": 1,
-    "user_reports": [],
-    "visited": False,
-}
-
-# Fields every recorded comment carries, at the values a fresh comment has.
-_COMMENT_DEFAULTS: dict[str, Any] = {
-    "approved_by": None,
-    "archived": False,
-    "author_flair_css_class": None,
-    "author_flair_text": None,
-    "banned_by": None,
-    "controversiality": 0,
-    "distinguished": None,
-    "downs": 0,
-    "edited": False,
-    "gilded": 0,
-    "likes": None,
-    "mod_reports": [],
-    "num_reports": None,
-    "over_18": False,
-    "quarantine": False,
-    "removal_reason": None,
-    "replies": "",
-    "report_reasons": None,
-    "saved": False,
-    "score": 1,
-    "score_hidden": True,
-    "stickied": False,
-    "ups": 1,
-    "user_reports": [],
-}

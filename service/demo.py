@@ -171,7 +171,7 @@ def _show_skipped(app: BrandPulse) -> None:
     quiet = [m for m in app.store.mentions() if m.id not in alerted]
     print("Not alerted (stored, with their triage):")
     for mention in quiet:
-        why = ", ".join(mention.reasons or []) or "no signal"
+        why = ", ".join(map(str, mention.reasons or [])) or "no signal"
         rules = ", ".join(mention.rules or []) or "no rule"
         print(f"  @{mention.author_handle}: urgency {mention.urgency}, {rules} ({why})")
     print()

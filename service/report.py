@@ -37,10 +37,6 @@ from core.store import Store
 
 NEGATIVE, POSITIVE = -0.05, 0.05
 TOP = 5
-_POINTS = re.compile(r"\s[+-]\d+$")  # "refund +25" → "refund"
-# Labels carrying a number of their own ("VADER -0.71", "followers 48k", "repeat: 2 earlier …")
-# are counted under their first word, so one reason is not split per value.
-_MEASURED = re.compile(r"^([^\W\d][\w-]*):?\s[-+]?\d")
 
 
 class ReportsConfig(BaseModel):
@@ -173,7 +169,7 @@ def _volume(report: Report, mentions: list[MentionRow]) -> None:
     reasons: Counter[str] = Counter()
     rules: Counter[str] = Counter()
     for mention in mentions:
-        reasons.update({_reason(reason) for reason in mention.reasons or ()})
+        reasons.update({reason.counted_as for reason in mention.reasons or ()})
         rules.update(set(mention.rules or ()))
     report.top_reasons = _top(reasons)
     report.top_rules = _top(rules)
@@ -270,12 +266,6 @@ def _net(values: list[float]) -> float:
     positive = sum(1 for v in values if v >= POSITIVE)
     negative = sum(1 for v in values if v <= NEGATIVE)
     return round((positive - negative) / len(values), 3)
-
-
-def _reason(label: str) -> str:
-    label = _POINTS.sub("", label)
-    measured = _MEASURED.match(label)
-    return measured.group(1) if measured else label
 
 
 def _rank(ordered: list[float], share: float) -> int:

@@ -262,7 +262,7 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
     return {
         "sentiment": verdict.sentiment,
         "urgency": verdict.urgency,
-        "reasons": list(verdict.reasons),
+        "reasons": [str(reason) for reason in verdict.reasons],
         "actions": _actions(verdict),
         "rules": list(verdict.rules),
         "tags": list(verdict.tags),
@@ -286,7 +286,7 @@ def verdict_text(verdict: Verdict) -> str:
         f"sentiment  {verdict.sentiment:+.2f}"
         + ("  (needs a response)" if verdict.needs_response else ""),
         f"urgency    {verdict.urgency}/100",
-        f"reasons    {', '.join(verdict.reasons) or '-'}",
+        f"reasons    {', '.join(map(str, verdict.reasons)) or '-'}",
         f"rules      {', '.join(verdict.rules) or '- (no rule matched)'}",
     ]
     if verdict.tags:

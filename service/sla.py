@@ -18,20 +18,18 @@ import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select
-from sqlmodel import Session
 
 from core.clock import Clock
 from core.duration import Duration, human_duration, time_left
-from core.models import AlertRow, MentionRow, OutboxRow
+from core.models import AlertRow
 from core.platforms import author_values
-from core.store import FINAL_STATES, PlannedAction, Store
+from core.store import PlannedAction, Store, WatchedAlert
 from responders.alert_format import clock_time
 from responders.telegram_alerts import FloodBudget
-from rules.schema import TimeWindow, check_timezone, render_template
+from rules.templates import render_template
+from rules.time_window import TimeWindow, check_timezone
 from service.alert_messages import AlertMessages
 
 log = logging.getLogger(__name__)
@@ -199,13 +197,6 @@ class SlaClock:
         return self.hours.add(start, target), self.hours.add(start, target * self.config.warn_at)
 
 
-@dataclass(frozen=True, slots=True)
-class _Watched:
-    alert: AlertRow
-    mention: MentionRow | None
-    payload: dict[str, Any]
-
-
 class SlaWatcher:
     def __init__(
         self,
@@ -226,7 +217,7 @@ class SlaWatcher:
     async def check(self) -> int:
         """One pass over the open alerts; how many notes, replies and escalations it made."""
         now = self.clock.now()
-        watched = await asyncio.to_thread(self._open, now)
+        watched = await asyncio.to_thread(self.store.watched_alerts, now)
         done = 0
         for item in watched:
             done += await self._wake(item, now)
@@ -235,7 +226,7 @@ class SlaWatcher:
             done += await self._warn(item, now)
         return done
 
-    async def _wake(self, item: _Watched, now: datetime) -> int:
+    async def _wake(self, item: WatchedAlert, now: datetime) -> int:
         alert = item.alert
         if alert.snoozed_until is None or alert.snoozed_until > now:
             return 0
@@ -245,7 +236,7 @@ class SlaWatcher:
         await self.messages.notify(alert, "⏰ Snooze over: this alert is back in the queue.")
         return 1
 
-    async def _warn(self, item: _Watched, now: datetime) -> int:
+    async def _warn(self, item: WatchedAlert, now: datetime) -> int:
         alert = item.alert
         if (
             alert.warn_at is None
@@ -266,7 +257,7 @@ class SlaWatcher:
         await self.messages.notify(alert, text)
         return 1
 
-    async def _hold(self, item: _Watched, now: datetime) -> int:
+    async def _hold(self, item: WatchedAlert, now: datetime) -> int:
         alert, mention = item.alert, item.mention
         holding = self.sla.config.holding_reply
         if (
@@ -280,7 +271,7 @@ class SlaWatcher:
         ):
             return 0
         await asyncio.to_thread(self.store.update_alert, alert.id or 0, held_at=now)
-        if await asyncio.to_thread(self._replied, mention.id or 0):
+        if await asyncio.to_thread(self.store.reply_queued, mention.id or 0, HOLDING_RULE):
             return 0  # one automatic answer per customer: the rules already sent one
         text = render_template(
             holding.text,
@@ -297,7 +288,7 @@ class SlaWatcher:
         queued = await asyncio.to_thread(self.store.queue_action, mention.id or 0, action, now)
         return 1 if queued else 0
 
-    async def _escalate(self, item: _Watched, now: datetime) -> int:
+    async def _escalate(self, item: WatchedAlert, now: datetime) -> int:
         alert = item.alert
         if alert.acknowledged_at is not None or alert.answered_at is not None:
             return 0
@@ -340,37 +331,6 @@ class SlaWatcher:
             await self.messages.refresh(alert.id or 0)
             done += 1
         return done
-
-    def _open(self, now: datetime) -> list[_Watched]:
-        """Alerts with their own message that may still need the watcher."""
-        with Session(self.store.engine) as session:
-            query = (
-                select(AlertRow, MentionRow, OutboxRow.payload)
-                .outerjoin(MentionRow, MentionRow.id == AlertRow.mention_id)
-                .outerjoin(OutboxRow, OutboxRow.id == AlertRow.outbox_id)
-                .where(
-                    AlertRow.delivery == "sent",
-                    AlertRow.message_id > 0,
-                    AlertRow.state.not_in(FINAL_STATES),
-                    AlertRow.due_at.is_not(None),
-                    (AlertRow.answered_at.is_(None)) | (AlertRow.snoozed_until.is_not(None)),
-                    AlertRow.created_at > now - timedelta(days=30),
-                )
-                .order_by(AlertRow.due_at)
-            )
-            return [
-                _Watched(alert, mention, dict(payload or {}))
-                for alert, mention, payload in session.execute(query)
-            ]
-
-    def _replied(self, mention_id: int) -> bool:
-        with Session(self.store.engine) as session:
-            query = select(OutboxRow.id).where(
-                OutboxRow.mention_id == mention_id,
-                OutboxRow.kind == "reply",
-                OutboxRow.rule != HOLDING_RULE,
-            )
-            return session.scalars(query).first() is not None
 
 
 def _snoozed(alert: AlertRow, now: datetime) -> bool:

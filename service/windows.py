@@ -12,7 +12,13 @@ from typing import Any
 
 from core.models import Mention
 from core.store import Store
-from rules.schema import FlatlineWindow, FrequencyWindow, SpikeWindow, Window, WindowFilter
+from rules.window_schema import (
+    FlatlineWindow,
+    FrequencyWindow,
+    SpikeWindow,
+    Window,
+    WindowFilter,
+)
 from rules.windows import WindowAlert, WindowCounts, evaluate_windows
 
 

@@ -12,8 +12,8 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from enum import StrEnum
 
+from core.alert_state import AgentAction
 from core.clock import Clock
 from core.models import AlertRow, MentionRow
 from core.platforms import author_values
@@ -22,19 +22,6 @@ from core.store import PlannedAction, Store
 from responders.alert_format import clock_time
 from responders.telegram_alerts import SavedReply
 from service.alert_messages import AlertMessages
-
-
-class AgentAction(StrEnum):
-    """What an agent did, as recorded in `agent_action.action`."""
-
-    CLAIM = "claim"
-    RESOLVE = "resolve"
-    NOT_RELEVANT = "not_relevant"
-    SNOOZE = "snooze"
-    ESCALATE = "escalate"
-    REPLY_START = "reply_start"
-    REPLY_CANCEL = "reply_cancel"
-    REPLY = "reply"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -47,18 +48,25 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("main.py 0.")
 
 
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+RulesCheck = Callable[[str, int], tuple[Path, str]]
 
 
-def test_a_rule_duration_without_a_unit_fails_rules_check(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    config = write(tmp_path, "alerts:\n  group_after: 3\n  realert: 10\n")
-    assert main(["rules", "check", "--config", str(config)]) == 1
-    out = capsys.readouterr().out
+@pytest.fixture
+def rules_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> RulesCheck:
+    """`rules check` on a config.yaml of the given text, expecting an exit code: (its path,
+    what the command printed)."""
+
+    def run(text: str, exit_code: int) -> tuple[Path, str]:
+        config = tmp_path / "config.yaml"
+        config.write_text(text, encoding="utf-8")
+        assert main(["rules", "check", "--config", str(config)]) == exit_code
+        return config, capsys.readouterr().out
+
+    return run
+
+
+def test_a_rule_duration_without_a_unit_fails_rules_check(rules_check: RulesCheck) -> None:
+    config, out = rules_check("alerts:\n  group_after: 3\n  realert: 10\n", 1)
     assert f"{config}:3 alerts.realert: 10 has no unit; write a duration with its unit: 10s" in out
 
 
@@ -77,29 +85,19 @@ def test_a_bad_value_from_an_environment_variable_names_the_variable(
     assert "(the value comes from environment variable SLA_FIRST_RESPONSE)" in out
 
 
-def test_an_empty_config_file_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = write(tmp_path, "# nothing here yet\n")
-    assert main(["rules", "check", "--config", str(config)]) == 0
-    out = capsys.readouterr().out
+def test_an_empty_config_file_warns(rules_check: RulesCheck) -> None:
+    config, out = rules_check("# nothing here yet\n", 0)
     assert f"warning: {config} is empty: every setting is its default and there are no rules" in out
 
 
-def test_a_key_without_its_colon_is_blamed_on_its_own_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    config = write(tmp_path, "alerts:\n  group_after: 3\nrealert\nsla: {}\n")
-    assert main(["rules", "check", "--config", str(config)]) == 1
-    out = capsys.readouterr().out
+def test_a_key_without_its_colon_is_blamed_on_its_own_line(rules_check: RulesCheck) -> None:
+    config, out = rules_check("alerts:\n  group_after: 3\nrealert\nsla: {}\n", 1)
     assert f"{config}:3 YAML syntax error: could not find expected ':'" in out
     assert "(noticed on line 4); a 'key: value' line lacks its ':' or is indented wrong" in out
 
 
-def test_a_mis_indented_line_is_blamed_with_a_hint(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    config = write(tmp_path, "alerts:\n  group_after: 3\n realert: 10m\n")
-    assert main(["rules", "check", "--config", str(config)]) == 1
-    out = capsys.readouterr().out
+def test_a_mis_indented_line_is_blamed_with_a_hint(rules_check: RulesCheck) -> None:
+    config, out = rules_check("alerts:\n  group_after: 3\n realert: 10m\n", 1)
     assert f"{config}:3 YAML syntax error:" in out
     assert "this line is indented differently from the lines above it" in out
 

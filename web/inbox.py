@@ -231,7 +231,7 @@ def _row_data(row: InboxRow) -> dict[str, Any]:
         "lang": mention.lang,
         "sentiment": mention.sentiment,
         "urgency": mention.urgency,
-        "reasons": list(mention.reasons or []),
+        "reasons": [str(reason) for reason in mention.reasons or []],
         "rules": list(mention.rules or []),
         "state": alert.state,
         "claimed_by": row.claimed_by,

@@ -12,6 +12,7 @@ from core import migrations
 from core.states import FINAL_STATES
 from core.store._db import connect, dialect_insert
 from core.store.alerts import Alerts
+from core.store.deadlines import Deadlines, WatchedAlert
 from core.store.drafts import Drafts
 from core.store.inbox import Inbox
 from core.store.labels import LabelledMention, TriageLabels
@@ -48,6 +49,7 @@ __all__ = [
     "OutboxItem",
     "PlannedAction",
     "Store",
+    "WatchedAlert",
     "connect",
 ]
 
@@ -57,6 +59,7 @@ class Store(
     Drafts,
     Outbox,
     Alerts,
+    Deadlines,
     RecentAlertsQueries,
     ShowEach,
     Silences,

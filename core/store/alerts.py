@@ -1,4 +1,5 @@
-"""Alerts (the staff messages) and what agents did on them: the alert state machine."""
+"""Alerts (the staff messages) and what agents did on them; the state rules are in
+core/alert_state.py, this module only persists them."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -7,8 +8,9 @@ from typing import Any
 from sqlalchemy import delete, insert, or_, select, update
 from sqlmodel import Session
 
+from core.alert_state import AgentAction, AgentStep, transition
 from core.models import AgentActionRow, AlertRow, MentionRow, OutboxRow
-from core.states import FINAL_STATES
+from core.states import FINAL_STATES, AlertState, Origin
 from core.store._db import StoreBase
 from core.store.records import AlertContext
 
@@ -25,56 +27,47 @@ class Alerts(StoreBase):
     def record_agent_action(
         self,
         alert_id: int,
-        action: str,
+        action: AgentAction,
         user_id: str,
         user_name: str,
         now: datetime,
         *,
         until: datetime | None = None,
         route: str = "",
-        origin: str = "telegram",
+        origin: Origin = Origin.TELEGRAM,
     ) -> AlertRow:
-        """Record a tap and move the alert's state; the first claim or resolution wins.
+        """Record an agent's action and write what it changes (core/alert_state.py decides).
 
         `until` is the end of a snooze; `route` where an escalation went; `origin` the face
         the agent acted from (telegram | web).
         """
+        step = AgentStep(action, user_id, user_name, now, until, route)
         with Session(self.engine) as session, session.begin():
             alert = session.get(AlertRow, alert_id, with_for_update=True)
             if alert is None:
                 raise LookupError(f"no alert {alert_id}")
-            session.add(
-                AgentActionRow(
-                    alert_id=alert_id,
-                    action=action,
-                    user_id=user_id,
-                    user_name=user_name,
-                    at=now,
-                    origin=origin,
-                )
-            )
-            if action == "claim" and alert.state == "open":
-                alert.state = "acknowledged"
-                acknowledge(alert, now, user_id, user_name)
-            elif action in ("resolve", "not_relevant") and alert.state not in FINAL_STATES:
-                if alert.acknowledged_at is None:
-                    acknowledge(alert, now, user_id, user_name)
-                alert.state = "resolved" if action == "resolve" else "not_relevant"
-                alert.resolved_at, alert.resolved_by = now, user_name
-                alert.snoozed_until = None
-                self._close_members(session, alert, now, user_name)
-            elif action == "snooze" and alert.state not in FINAL_STATES:
-                alert.snoozed_until = until
-            elif action == "escalate" and alert.state not in FINAL_STATES:
-                alert.escalated_at = alert.escalated_at or now
-                alert.escalated_by = alert.escalated_by or user_name
-                if route and route not in alert.escalated_to:
-                    alert.escalated_to = [*alert.escalated_to, route]
-            elif action == "reply_start" and alert.state not in FINAL_STATES:
-                alert.replying_id = user_id
+            self._apply(session, alert, step, origin)
             session.flush()
             session.expunge(alert)
             return alert
+
+    def _apply(self, session: Session, alert: AlertRow, step: AgentStep, origin: Origin) -> None:
+        """Record `step` on the locked `alert` and persist its transition, in `session`."""
+        session.add(
+            AgentActionRow(
+                alert_id=alert.id or 0,
+                action=step.action,
+                user_id=step.user_id,
+                user_name=step.user_name,
+                at=step.at,
+                origin=origin,
+            )
+        )
+        change = transition(alert, step)
+        for column, value in change.values.items():
+            setattr(alert, column, value)
+        if change.closes:
+            self._close_members(session, alert, step.at, step.user_name)
 
     def _close_members(self, session: Session, alert: AlertRow, now: datetime, by: str) -> None:
         """A resolved or dismissed message closes the mentions counted in it too.
@@ -88,7 +81,7 @@ class Alerts(StoreBase):
             .where(AlertRow.id.in_(members), AlertRow.state.not_in(FINAL_STATES))
             .values(state=alert.state, resolved_at=now, resolved_by=by)
         )
-        if alert.state != "not_relevant":
+        if alert.state != AlertState.NOT_RELEVANT:
             return
         mention_ids = select(AlertRow.mention_id).where(
             or_(AlertRow.id == alert.id, AlertRow.group_id == alert.id),
@@ -266,7 +259,3 @@ class Alerts(StoreBase):
                 )
             )
             return [(row[0], row[1]) for row in session.execute(query)]
-
-
-def acknowledge(alert: AlertRow, now: datetime, user_id: str, user_name: str) -> None:
-    alert.acknowledged_at, alert.acknowledged_id, alert.acknowledged_by = now, user_id, user_name

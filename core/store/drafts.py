@@ -5,14 +5,17 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from core.models import AgentActionRow, AlertRow, ReplyDraftRow
-from core.store.alerts import acknowledge
+from core.alert_state import AgentAction, AgentStep
+from core.models import AlertRow, ReplyDraftRow
+from core.states import DraftState, Origin
+from core.store.alerts import Alerts
 from core.store.outbox import Outbox
 from core.store.records import PlannedAction
 
 
-class Drafts(Outbox):
-    """Drafts queue their reply through the outbox's own insert, in the draft's transaction."""
+class Drafts(Outbox, Alerts):
+    """Drafts queue their reply through the outbox's own insert and move the alert through the
+    alerts' own transition, all in the draft's transaction."""
 
     def add_draft(
         self, alert_id: int, text: str, source: str, user_id: str, user_name: str, now: datetime
@@ -21,8 +24,10 @@ class Drafts(Outbox):
         with Session(self.engine) as session, session.begin():
             session.execute(
                 update(ReplyDraftRow)
-                .where(ReplyDraftRow.alert_id == alert_id, ReplyDraftRow.state == "pending")
-                .values(state="cancelled")
+                .where(
+                    ReplyDraftRow.alert_id == alert_id, ReplyDraftRow.state == DraftState.PENDING
+                )
+                .values(state=DraftState.CANCELLED)
             )
             draft = ReplyDraftRow(
                 alert_id=alert_id,
@@ -44,31 +49,27 @@ class Drafts(Outbox):
     def pending_draft(self, alert_id: int) -> ReplyDraftRow | None:
         with Session(self.engine) as session:
             query = select(ReplyDraftRow).where(
-                ReplyDraftRow.alert_id == alert_id, ReplyDraftRow.state == "pending"
+                ReplyDraftRow.alert_id == alert_id, ReplyDraftRow.state == DraftState.PENDING
             )
             return session.scalars(query.order_by(ReplyDraftRow.id.desc())).first()
 
     def cancel_draft(
-        self, draft_id: int, user_id: str, user_name: str, now: datetime, origin: str = "telegram"
+        self,
+        draft_id: int,
+        user_id: str,
+        user_name: str,
+        now: datetime,
+        origin: Origin = Origin.TELEGRAM,
     ) -> None:
         with Session(self.engine) as session, session.begin():
             draft = session.get(ReplyDraftRow, draft_id, with_for_update=True)
-            if draft is None or draft.state != "pending":
+            if draft is None or draft.state != DraftState.PENDING:
                 return
-            draft.state = "cancelled"
-            alert = session.get(AlertRow, draft.alert_id)
+            draft.state = DraftState.CANCELLED
+            alert = session.get(AlertRow, draft.alert_id, with_for_update=True)
             if alert is not None:
-                alert.replying_id = ""
-            session.add(
-                AgentActionRow(
-                    alert_id=draft.alert_id,
-                    action="reply_cancel",
-                    user_id=user_id,
-                    user_name=user_name,
-                    at=now,
-                    origin=origin,
-                )
-            )
+                step = AgentStep(AgentAction.REPLY_CANCEL, user_id, user_name, now)
+                self._apply(session, alert, step, origin)
 
     def send_draft(
         self,
@@ -77,7 +78,7 @@ class Drafts(Outbox):
         user_id: str,
         user_name: str,
         now: datetime,
-        origin: str = "telegram",
+        origin: Origin = Origin.TELEGRAM,
     ) -> int | None:
         """Queue the draft as a reply in the outbox and count it as the agent's answer.
 
@@ -86,27 +87,14 @@ class Drafts(Outbox):
         """
         with Session(self.engine) as session, session.begin():
             draft = session.get(ReplyDraftRow, draft_id, with_for_update=True)
-            if draft is None or draft.state != "pending":
+            if draft is None or draft.state != DraftState.PENDING:
                 return None
             alert = session.get(AlertRow, draft.alert_id, with_for_update=True)
             if alert is None or alert.mention_id is None:
                 return None
             outbox_id = self._queue(session, alert.mention_id, action, now)
-            draft.state, draft.outbox_id = "sent", outbox_id
-            alert.replying_id = ""
-            if alert.answered_at is None:
-                alert.answered_at, alert.answered_by = now, user_name
-            if alert.acknowledged_at is None:
-                alert.state = "acknowledged" if alert.state == "open" else alert.state
-                acknowledge(alert, now, user_id, user_name)
-            session.add(
-                AgentActionRow(
-                    alert_id=alert.id or 0,
-                    action="reply",
-                    user_id=user_id,
-                    user_name=user_name,
-                    at=now,
-                    origin=origin,
-                )
+            draft.state, draft.outbox_id = DraftState.SENT, outbox_id
+            self._apply(
+                session, alert, AgentStep(AgentAction.REPLY, user_id, user_name, now), origin
             )
             return outbox_id

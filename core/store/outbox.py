@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from core.models import LeaseRow, MentionRow, OutboxRow
+from core.states import OutboxKind
 from core.store._db import StoreBase
 from core.store.records import OutboxItem, PlannedAction
 
@@ -140,6 +141,16 @@ class Outbox(StoreBase):
         """Add one outbox action; None when its idempotency key was queued before."""
         with Session(self.engine) as session, session.begin():
             return self._queue(session, mention_id, action, now)
+
+    def reply_queued(self, mention_id: int, besides_rule: str) -> bool:
+        """Has any rule but `besides_rule` queued a reply to this mention?"""
+        with Session(self.engine) as session:
+            query = select(OutboxRow.id).where(
+                OutboxRow.mention_id == mention_id,
+                OutboxRow.kind == OutboxKind.REPLY,
+                OutboxRow.rule != besides_rule,
+            )
+            return session.scalars(query).first() is not None
 
     def _queue(
         self, session: Session, mention_id: int, action: PlannedAction, now: datetime

@@ -121,6 +121,37 @@ def test_agent_actions_move_the_alert_state(store: Store) -> None:
     assert len(store.agent_actions(alert.id or 0)) == 3
 
 
+def test_the_sla_watcher_sees_unanswered_alerts_with_a_deadline_soonest_first(
+    store: Store,
+) -> None:
+    store.ingest(
+        "x:mentions", [mention(str(n), 5 - n) for n in range(4)], None, alert_everything, NOW
+    )
+    late, soon, resolved, no_deadline = (
+        _sent_alert(store, item, 10 + n) for n, item in enumerate(store.claim_due(NOW))
+    )
+    store.update_alert(late.id or 0, due_at=NOW + timedelta(minutes=30))
+    store.update_alert(soon.id or 0, due_at=NOW + timedelta(minutes=5))
+    store.update_alert(resolved.id or 0, due_at=NOW)
+    store.record_agent_action(resolved.id or 0, "resolve", "7", "@ana", NOW)
+
+    watched = store.watched_alerts(NOW)
+
+    assert [item.alert.id for item in watched] == [soon.id, late.id]
+    assert [item.mention.external_id for item in watched if item.mention] == ["1", "0"]
+    assert no_deadline.id not in {item.alert.id for item in watched}
+
+
+def test_a_reply_queued_by_another_rule_is_seen_but_not_ones_own(store: Store) -> None:
+    [item] = store.ingest("x:mentions", [mention("1")], None, alert_everything, NOW)
+    mention_id = item.mention_id
+    store.queue_action(mention_id, PlannedAction("reply", "sla-holding", payload={}), NOW)
+    assert not store.reply_queued(mention_id, besides_rule="sla-holding")
+
+    store.queue_action(mention_id, PlannedAction("reply", "sorry", payload={}), NOW)
+    assert store.reply_queued(mention_id, besides_rule="sla-holding")
+
+
 def _sent_alert(store: Store, item: OutboxItem, message_id: int) -> AlertRow:
     """An alert as the alert responder writes it: opened, then its message sent."""
     values = {"outbox_id": item.id, "mention_id": item.mention_id, "chat_id": "-100"}

@@ -117,17 +117,32 @@ async def running(stream: XStreamListener, held: bool = True) -> AsyncIterator[R
         await asyncio.gather(task, return_exceptions=True)
 
 
+@contextlib.asynccontextmanager
+async def connected(stream: XStreamListener, fake: FakeXApi) -> AsyncIterator[Running]:
+    """`stream` running, holding the lease, once its connection to the fake is open."""
+    async with running(stream) as state:
+        await until(lambda: fake.stream.connected == 1)
+        yield state
+
+
+@pytest.fixture
+def timers() -> FakeTimers:
+    return FakeTimers()
+
+
+@pytest.fixture
+def stream(fake: FakeXApi, timers: FakeTimers) -> XStreamListener:
+    return listener(fake, timers)
+
+
 def pending_ids(stream: XStreamListener) -> set[str]:
     return set(stream._pending)
 
 
 async def test_a_streamed_post_is_a_mention_like_a_polled_one_with_its_matching_rules(
-    fake: FakeXApi,
+    fake: FakeXApi, stream: XStreamListener
 ) -> None:
-    timers = FakeTimers()
-    stream = listener(fake, timers)
-    async with running(stream):
-        await until(lambda: fake.stream.connected == 1)
+    async with connected(stream, fake):
         tweet_id = fake.post_tweet("@AcmeSupport where is my order?", "alice", followers=321)
         await until(lambda: tweet_id in pending_ids(stream))
     mention = stream._pending[tweet_id]
@@ -143,12 +158,9 @@ async def test_a_streamed_post_is_a_mention_like_a_polled_one_with_its_matching_
 
 
 async def test_a_drop_mid_line_reconnects_at_once_and_loses_nothing(
-    fake: FakeXApi, caplog: pytest.LogCaptureFixture
+    fake: FakeXApi, caplog: pytest.LogCaptureFixture, timers: FakeTimers, stream: XStreamListener
 ) -> None:
-    timers = FakeTimers()
-    stream = listener(fake, timers)
-    async with running(stream) as state:
-        await until(lambda: fake.stream.connected == 1)
+    async with connected(stream, fake) as state:
         before = fake.post_tweet("@AcmeSupport first", "alice")
         await until(lambda: before in pending_ids(stream))
         fake.stream.drop_stream(mid_line=True)
@@ -164,11 +176,10 @@ async def test_a_drop_mid_line_reconnects_at_once_and_loses_nothing(
     assert json.loads(batch.next_cursor or "{}")["since_id"] == max(ids, key=int)
 
 
-async def test_no_data_for_21_seconds_is_a_stall_and_reconnects(fake: FakeXApi) -> None:
-    timers = FakeTimers()
-    stream = listener(fake, timers)
-    async with running(stream) as state:
-        await until(lambda: fake.stream.connected == 1)
+async def test_no_data_for_21_seconds_is_a_stall_and_reconnects(
+    fake: FakeXApi, timers: FakeTimers, stream: XStreamListener
+) -> None:
+    async with connected(stream, fake) as state:
         fake.stream.stall_stream()
         await until(lambda: timers.waits_for(STALL_AFTER))
         timers.advance(STALL_AFTER - 1)
@@ -181,11 +192,10 @@ async def test_no_data_for_21_seconds_is_a_stall_and_reconnects(fake: FakeXApi) 
         assert state.reports[-1]["problem"] == ""
 
 
-async def test_429_on_connect_waits_from_60_s_doubling(fake: FakeXApi) -> None:
-    timers = FakeTimers()
-    stream = listener(fake, timers)
-    async with running(stream) as state:
-        await until(lambda: fake.stream.connected == 1)
+async def test_429_on_connect_waits_from_60_s_doubling(
+    fake: FakeXApi, timers: FakeTimers, stream: XStreamListener
+) -> None:
+    async with connected(stream, fake) as state:
         fake.fail_next(429, times=2)
         fake.stream.drop_stream()
         await until(lambda: timers.waits_for(60))
@@ -198,12 +208,9 @@ async def test_429_on_connect_waits_from_60_s_doubling(fake: FakeXApi) -> None:
 
 
 async def test_server_errors_wait_from_5_s_and_network_errors_250_ms_more_each_time(
-    fake: FakeXApi,
+    fake: FakeXApi, timers: FakeTimers, stream: XStreamListener
 ) -> None:
-    timers = FakeTimers()
-    stream = listener(fake, timers)
-    async with running(stream):
-        await until(lambda: fake.stream.connected == 1)
+    async with connected(stream, fake):
         fake.fail_next(503, times=2)
         fake.stream.drop_stream()
         await until(lambda: timers.waits_for(5))
@@ -223,9 +230,9 @@ async def test_server_errors_wait_from_5_s_and_network_errors_250_ms_more_each_t
     assert timers.backoffs == [5, 10, 0.25, 0.5]
 
 
-async def test_a_node_without_the_lease_opens_no_stream(fake: FakeXApi) -> None:
-    timers = FakeTimers()
-    stream = listener(fake, timers)
+async def test_a_node_without_the_lease_opens_no_stream(
+    fake: FakeXApi, timers: FakeTimers, stream: XStreamListener
+) -> None:
     async with running(stream, held=False):
         await until(lambda: timers.waits_for(LEASE_WAIT))
         timers.advance(LEASE_WAIT)
@@ -234,12 +241,9 @@ async def test_a_node_without_the_lease_opens_no_stream(fake: FakeXApi) -> None:
 
 
 async def test_a_malformed_line_is_skipped_and_the_stream_goes_on(
-    fake: FakeXApi, caplog: pytest.LogCaptureFixture
+    fake: FakeXApi, caplog: pytest.LogCaptureFixture, stream: XStreamListener
 ) -> None:
-    timers = FakeTimers()
-    stream = listener(fake, timers)
-    async with running(stream):
-        await until(lambda: fake.stream.connected == 1)
+    async with connected(stream, fake):
         fake.stream.send_raw(b'{"data": {"id": "12", "text": 5}}\r\n<html>oops</html>\r\n')
         good = fake.post_tweet("@AcmeSupport still here", "alice")
         await until(lambda: good in pending_ids(stream))
@@ -256,10 +260,8 @@ def store(database_url: str) -> Iterator[Store]:
 
 
 async def test_a_post_published_while_disconnected_arrives_once_through_the_gap_fill(
-    fake: FakeXApi, store: Store
+    fake: FakeXApi, store: Store, timers: FakeTimers, stream: XStreamListener
 ) -> None:
-    timers = FakeTimers()
-    stream = listener(fake, timers)
     pipeline = Pipeline(store, Engine(AppConfig(), Triage.default(["en"])))
     clock = FakeClock()
     job = SourcePoller(stream, pipeline, store, clock, timedelta(seconds=30), timedelta(hours=1))
@@ -268,8 +270,7 @@ async def test_a_post_published_while_disconnected_arrives_once_through_the_gap_
     def stored() -> list[str]:
         return sorted(m.external_id for m in store.mentions())
 
-    async with running(stream):
-        await until(lambda: fake.stream.connected == 1)
+    async with connected(stream, fake):
         streamed = fake.post_tweet("@AcmeSupport before", "alice")
         await until(lambda: stored() == [streamed])
         fake.fail_next(503)
@@ -388,12 +389,9 @@ async def test_rule_sync_reports_a_refused_credential_as_such(fake: FakeXApi) ->
 
 
 async def test_new_rules_from_a_config_reload_apply_on_the_open_connection(
-    fake: FakeXApi,
+    fake: FakeXApi, stream: XStreamListener
 ) -> None:
-    timers = FakeTimers()
-    stream = listener(fake, timers)
-    async with running(stream):
-        await until(lambda: fake.stream.connected == 1)
+    async with connected(stream, fake):
         rules = rules_from_config("AcmeSupport", True, [("kettles", "kettle recall")], [])
         await stream.replace_rules(rules)
         assert {(r.value, r.tag) for r in fake.stream.rules} == {

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from core.models import Mention
+from core.reasons import ReasonKind
 from rules.engine import Engine, Verdict
 from rules.schema import RulesConfig
 from rules.triage import Assessment, Signal, Triage
@@ -222,20 +223,30 @@ VADER = Signal("VADER -0.71", "sentiment", 30)
 REFUND_SIGNAL = Signal("refund", "refund", 35)
 
 
+def said(verdict: Verdict) -> tuple[str, ...]:
+    """The reasons as staff read them."""
+    return tuple(str(reason) for reason in verdict.reasons)
+
+
 def test_urgency_adds_weighted_parts_and_says_why() -> None:
     e = engine([{"name": "r", "when": {"keywords": {"lawsuit": 25}}, "actions": ["alert"]}])
     judged = assessment(-0.71, True, VADER)
     verdict = e.evaluate(mention("lawsuit coming", author_followers=48_000), judged)
-    assert verdict.reasons == ("VADER -0.71 +30", "lawsuit +25", "followers 48k +11")
+    assert said(verdict) == ("VADER -0.71 +30", "lawsuit +25", "followers 48k +11")
     assert verdict.urgency == 66
+    assert [(r.kind, r.points, r.counted_as) for r in verdict.reasons] == [
+        (ReasonKind.TRIAGE, 30, "VADER"),
+        (ReasonKind.KEYWORD, 25, "lawsuit"),
+        (ReasonKind.REACH, 11, "followers"),
+    ]
 
 
 def test_an_explicit_weight_replaces_the_triage_points_of_the_same_word() -> None:
     judged = assessment(0, True, REFUND_SIGNAL)
     weighted = engine([{"name": "r", "when": {"keywords": {"refund": 25}}, "actions": ["alert"]}])
     listed = engine([{"name": "r", "when": {"keywords": ["refund"]}, "actions": ["alert"]}])
-    assert weighted.evaluate(mention("refund!"), judged).reasons == ("refund +25",)
-    assert listed.evaluate(mention("refund!"), judged).reasons == ("refund +35",)
+    assert said(weighted.evaluate(mention("refund!"), judged)) == ("refund +25",)
+    assert said(listed.evaluate(mention("refund!"), judged)) == ("refund +35",)
 
 
 def test_keywords_count_once_only_for_rules_that_fire() -> None:
@@ -252,7 +263,7 @@ def test_keywords_count_once_only_for_rules_that_fire() -> None:
         urgency={"keyword": 7},
     )
     verdict = e.evaluate(mention("refund late, broken"))
-    assert verdict.reasons == ("refund +7", "broken +7")
+    assert said(verdict) == ("refund +7", "broken +7")
     assert verdict.rules == ("a", "b")
 
 
@@ -272,7 +283,7 @@ def test_weights_scale_sentiment_triage_reach_repeat_and_question() -> None:
     judged = assessment(-0.71, True, VADER, REFUND_SIGNAL, Signal("question", "question", 10))
     m = mention("refund?", author_followers=1_000_000, author_verified=True)
     verdict = e.evaluate(m, judged, author_recent_count=3)
-    assert verdict.reasons == (
+    assert said(verdict) == (
         "VADER -0.71 +60",
         "refund +18",
         "followers 1M +30",
@@ -388,7 +399,7 @@ def test_the_shipped_triage_and_rules_work_together() -> None:
     )
     verdict = e.evaluate(mention("I want a refund, this is awful"))
     assert verdict.sentiment < 0 and verdict.rules == ("r",)
-    assert any(reason.startswith("refund +") for reason in verdict.reasons)
+    assert any(reason.startswith("refund +") for reason in said(verdict))
 
 
 # --- planned actions ----------------------------------------------------------------------

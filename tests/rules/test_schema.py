@@ -12,11 +12,10 @@ from rules.schema import (
     Condition,
     Rule,
     RulesConfig,
-    TimeWindow,
     reference_problems,
-    render_template,
-    template_fields,
 )
+from rules.templates import render_template, template_fields
+from rules.time_window import TimeWindow
 from service.config import AppConfig
 
 REPO = Path(__file__).resolve().parents[2]

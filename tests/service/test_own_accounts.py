@@ -107,7 +107,9 @@ async def test_the_brands_replies_read_back_are_ours_on_every_platform(
             ("x", "AcmeSupport"),
         ]
     )
-    assert {(m.status, tuple(m.reasons), m.urgency) for m in brand} == {("ours", (OURS,), 0)}
+    assert {(m.status, tuple(map(str, m.reasons)), m.urgency) for m in brand} == {
+        ("ours", (OURS,), 0)
+    }
     assert {m.platform for m in customers} == {"x", "reddit", "telegram"}
     assert {m.status for m in customers} == {"triaged"}
     acted_on = {row.mention_id for row in app.store.outbox()}

@@ -30,13 +30,25 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-async def test_nothing_is_readable_without_a_session(
-    sandbox_config: Callable[..., AppConfig], clock: FakeClock
-) -> None:
-    app = web_app(sandbox_config, clock)
+@pytest.fixture
+def app(sandbox_config: Callable[..., AppConfig], clock: FakeClock) -> BrandPulse:
+    return web_app(sandbox_config, clock)
+
+
+@pytest.fixture
+def client(app: BrandPulse) -> TestClient:
+    return console_client(app)
+
+
+@pytest.fixture
+async def one_alert(app: BrandPulse, clock: FakeClock) -> None:
+    """Mention 1 ("order 1 arrived broken") is in, triaged and alerted."""
     ingest(app, mention(1, clock))
     await step(app)
-    client = console_client(app)
+
+
+@pytest.mark.usefixtures("one_alert")
+async def test_nothing_is_readable_without_a_session(app: BrandPulse, client: TestClient) -> None:
     for path in PAGES:
         response = client.get(path, follow_redirects=False)
         assert (response.status_code, response.headers["location"]) == (303, "/login"), path
@@ -49,10 +61,8 @@ async def test_nothing_is_readable_without_a_session(
 
 
 async def test_a_link_logs_in_once_with_a_strict_httponly_cookie(
-    sandbox_config: Callable[..., AppConfig], clock: FakeClock
+    app: BrandPulse, client: TestClient
 ) -> None:
-    app = web_app(sandbox_config, clock)
-    client = console_client(app)
     token = link_token(app, WebRole.AGENT, AGENT_ID, "@ayse_support")
 
     shown = client.get(f"/login?token={token}")  # a link preview fetching it spends nothing
@@ -74,10 +84,8 @@ async def test_a_link_logs_in_once_with_a_strict_httponly_cookie(
 
 
 async def test_an_expired_link_is_refused(
-    sandbox_config: Callable[..., AppConfig], clock: FakeClock
+    app: BrandPulse, client: TestClient, clock: FakeClock
 ) -> None:
-    app = web_app(sandbox_config, clock)
-    client = console_client(app)
     token = link_token(app, WebRole.VIEWER, "", "auditor")
     clock.advance(timedelta(minutes=10, seconds=1))
     response = client.post("/login", data={"token": token}, follow_redirects=False)
@@ -95,13 +103,8 @@ async def test_the_cookie_is_secure_behind_https(
     assert "; secure" in response.headers["set-cookie"].lower()
 
 
-async def test_a_viewer_may_look_but_not_act(
-    sandbox_config: Callable[..., AppConfig], clock: FakeClock
-) -> None:
-    app = web_app(sandbox_config, clock)
-    ingest(app, mention(1, clock))
-    await step(app)
-    client = console_client(app)
+@pytest.mark.usefixtures("one_alert")
+async def test_a_viewer_may_look_but_not_act(app: BrandPulse, client: TestClient) -> None:
     csrf = log_in(client, app, WebRole.VIEWER)
     [row] = app.store.mentions()
     page = client.get(f"/mentions/{row.id}")
@@ -113,13 +116,10 @@ async def test_a_viewer_may_look_but_not_act(
     assert app.store.agent_actions(app.store.alerts()[0].id or 0) == []
 
 
+@pytest.mark.usefixtures("one_alert")
 async def test_a_post_without_the_csrf_token_is_refused(
-    sandbox_config: Callable[..., AppConfig], clock: FakeClock
+    app: BrandPulse, client: TestClient
 ) -> None:
-    app = web_app(sandbox_config, clock)
-    ingest(app, mention(1, clock))
-    await step(app)
-    client = console_client(app)
     log_in(client, app)
     [row] = app.store.mentions()
     for form in ({}, {"csrf": "forged"}):
@@ -128,13 +128,10 @@ async def test_a_post_without_the_csrf_token_is_refused(
     assert app.store.alerts()[0].state == "open"
 
 
+@pytest.mark.usefixtures("one_alert")
 async def test_an_agent_taken_off_the_list_can_no_longer_act(
-    sandbox_config: Callable[..., AppConfig], clock: FakeClock
+    app: BrandPulse, client: TestClient
 ) -> None:
-    app = web_app(sandbox_config, clock)
-    ingest(app, mention(1, clock))
-    await step(app)
-    client = console_client(app)
     csrf = log_in(client, app)
     telegram = app.config.platforms.telegram.model_copy(update={"agents": [4243]})
     platforms = app.config.platforms.model_copy(update={"telegram": telegram})
@@ -154,9 +151,8 @@ def console_client_with(app: BrandPulse, client: TestClient) -> TestClient:
 
 
 async def test_hostile_texts_are_shown_as_text(
-    fake_telegram: FakeTelegram, sandbox_config: Callable[..., AppConfig], clock: FakeClock
+    fake_telegram: FakeTelegram, app: BrandPulse, clock: FakeClock
 ) -> None:
-    app = web_app(sandbox_config, clock)
     texts = {**HOSTILE, "script": '@AcmeSupport refund <script>alert("x")</script> broken'}
     texts["href"] = "@AcmeSupport refund <a href='javascript:alert(1)'>x</a> broken"
     for n, (name, text) in enumerate(texts.items()):
@@ -180,10 +176,8 @@ async def test_hostile_texts_are_shown_as_text(
 
 
 async def test_health_and_metrics_are_routes_of_the_console(
-    sandbox_config: Callable[..., AppConfig], clock: FakeClock
+    app: BrandPulse, client: TestClient
 ) -> None:
-    app = web_app(sandbox_config, clock)
-    client = console_client(app)
     assert client.get("/livez").text == "ok\n"
     health = client.get("/health")
     assert health.status_code == 503  # no node has a heartbeat: nothing runs
@@ -193,9 +187,8 @@ async def test_health_and_metrics_are_routes_of_the_console(
 
 
 async def test_the_queue_filters_and_pages_every_open_mention(
-    sandbox_config: Callable[..., AppConfig], clock: FakeClock
+    app: BrandPulse, clock: FakeClock
 ) -> None:
-    app = web_app(sandbox_config, clock)
     for n in range(1, 61):
         ingest(app, mention(n, clock, followers=n))
     for _ in range(5):  # the flood budget spreads the messages over minutes
@@ -221,9 +214,8 @@ async def test_the_queue_filters_and_pages_every_open_mention(
 
 
 async def test_the_sources_page_shows_the_x_streams_connection(
-    sandbox_config: Callable[..., AppConfig], clock: FakeClock
+    app: BrandPulse, clock: FakeClock
 ) -> None:
-    app = web_app(sandbox_config, clock)
     figures = {
         "connected_since": "2026-01-05T08:00:00+00:00",
         "last_keepalive": "2026-01-05T08:59:40+00:00",
