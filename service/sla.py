@@ -30,7 +30,7 @@ from core.models import AlertRow, MentionRow, OutboxRow
 from core.platforms import author_values
 from core.store import FINAL_STATES, PlannedAction, Store
 from responders.alert_format import clock_time
-from responders.telegram_alerts import FloodBudget
+from responders.flood_budget import FloodBudget
 from rules.schema import TimeWindow, check_timezone, render_template
 from service.alert_messages import AlertMessages
 

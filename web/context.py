@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from core.clock import Clock
 from core.store import Store
 from core.web_logins import WebLogins
-from responders.telegram_alerts import SavedReply
+from responders.telegram_config import SavedReply
 from rules.schema import RulesConfig
 from service.config import AppConfig
 from service.health import HealthReport
