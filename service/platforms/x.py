@@ -12,12 +12,13 @@ from pydantic import BaseModel, SecretStr
 from core.config_file import ConfigError, PathKey, load_yaml
 from core.platforms import PlatformInfo
 from listeners.x_config import XConfig
-from listeners.x_rules import Locate, StreamRule, rules_from_config
 from responders.replies import Poster
 from service.platforms import PushHook, SourceSpec, Wiring
 
 if TYPE_CHECKING:
     import tweepy
+
+    from listeners.x_rules import Locate, StreamRule
 
 log = logging.getLogger("service.app")
 
@@ -108,12 +109,14 @@ class XPlatform:
         return [x.account] + ([user_id] if dash and user_id.isdigit() else [])
 
 
-def _stream_rules(x: XConfig) -> list[StreamRule]:
+def _stream_rules(x: XConfig) -> list["StreamRule"]:
+    from listeners.x_rules import rules_from_config  # httpx: only in stream mode
+
     searches = [(search.name, search.query) for search in x.searches]
     return rules_from_config(x.account, x.mentions, searches, x.keywords)
 
 
-def _locator(wiring: Wiring) -> Locate | None:
+def _locator(wiring: Wiring) -> "Locate | None":
     """Names the config.yaml line of a stream rule X refused (None: no file to point into)."""
     path: Path | None = wiring.config_path
     if path is None:
