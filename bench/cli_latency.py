@@ -31,7 +31,7 @@ def main() -> None:
             "rules test": [sys.executable, str(REPO / "main.py"), "rules", "test", TEXT],
             "import floor": FLOOR,
         }
-        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+        runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
         for command in commands.values():
             timed(command, env)  # warm-up
         for _ in range(args.runs):
@@ -40,13 +40,14 @@ def main() -> None:
     rows = [
         (
             name,
-            f"{percentile([t for t, _ in times], 0.5):.2f}",
-            f"{max(t for t, _ in times):.2f}",
-            f"{max(mb for _, mb in times):.0f}",
+            f"{percentile([t for t, _, _ in times], 0.5):.2f}",
+            f"{max(t for t, _, _ in times):.2f}",
+            f"{percentile([c for _, _, c in times], 0.5):.2f}",
+            f"{max(mb for _, mb, _ in times):.0f}",
         )
         for name, times in runs.items()
     ]
-    print(table(["process", "median s", "max s", "peak RSS MB"], rows))
+    print(table(["process", "median s", "max s", "median CPU s", "peak RSS MB"], rows))
 
 
 if __name__ == "__main__":
