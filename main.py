@@ -9,6 +9,7 @@ import signal
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import make_url
 
@@ -16,9 +17,8 @@ from core.clock import SystemClock
 from core.config_file import ConfigError
 from core.states import WebRole
 from core.store import Store
-from rules.triage import LexiconError
-from service import db_cli, health
-from service.app import BrandPulse
+from rules.lexicon_file import LexiconError
+from service import health
 from service.cli_args import add_verbosity, log_level
 from service.cli_errors import (
     BAD_SETUP,
@@ -35,8 +35,14 @@ from service.report_cli import add_report_command
 from service.rules_cli import add_rules_commands
 from service.triage_cli import add_triage_command
 from service.web_links import login_link
-from web.server import ConsoleServer, WebListenError
 
+if TYPE_CHECKING:
+    from service.app import BrandPulse
+    from web.server import ConsoleServer
+
+# Heavy modules are imported by the commands that need them, so that a command starts without
+# the libraries it does not use: the service, the web console (uvicorn, Starlette, Jinja2) and
+# Alembic (`db` only).
 log = logging.getLogger("brandpulse")
 
 
@@ -60,6 +66,8 @@ def _load(path: Path) -> AppConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from service.app import BrandPulse
+
     config = _load(args.config)
     setup_logging(_secrets(config), config.service.log_format, log_level(args))
     with database_errors(config.database.url):
@@ -79,17 +87,23 @@ def cmd_run(args: argparse.Namespace) -> int:
                     summary.delivered,
                 )
                 return 0
-            try:
-                faces = [ConsoleServer(app)] if config.web.enabled else []
-            except WebListenError as exc:
-                raise CommandFailed(f"BrandPulse did not start: {exc}") from None
+            faces = _web_console(app) if config.web.enabled else []
             asyncio.run(_run_until_signal(app, faces))
             return 0
         finally:
             app.close()
 
 
-async def _run_until_signal(app: BrandPulse, faces: list[ConsoleServer]) -> None:
+def _web_console(app: "BrandPulse") -> list["ConsoleServer"]:
+    from web.server import ConsoleServer, WebListenError
+
+    try:
+        return [ConsoleServer(app)]
+    except WebListenError as exc:
+        raise CommandFailed(f"BrandPulse did not start: {exc}") from None
+
+
+async def _run_until_signal(app: "BrandPulse", faces: list["ConsoleServer"]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -122,6 +136,8 @@ def cmd_web_link(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    from service import db_cli
+
     if args.db_command == "revision":
         print(f"wrote {db_cli.revision(args.message)}")
         return 0

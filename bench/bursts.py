@@ -1,15 +1,19 @@
 """Bursts: 1,000 matching mentions planted at once, with the real service and Telegram's limits.
 
-    python bench/bursts.py [--mentions 1000] [--poll 2]
+    python bench/bursts.py [--mentions 1000] [--poll 2] [--platform x|reddit]
 
 Plants the burst in the fake X, runs `main.py run` as its own process against it and a fake
 Telegram that answers 429 like the real one above ~30 messages/s or 20 a minute into a group,
 and waits until every mention is stored and accounted for in an alert. Prints how many were
 fetched, alerted on their own or grouped into digests, how many messages Telegram received,
-the busiest minute into the staff chat, and any 429.
+the busiest minute into the staff chat, any 429, and the service's peak RSS (wait4).
+`--platform reddit` plants the burst as posts in a subreddit of the fake Reddit instead, with
+Reddit and Telegram the only platforms set up (target: ≤ 90 MB peak RSS).
 """
 
 import argparse
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +30,7 @@ from sqlmodel import Session
 
 from core.models import AlertRow, MentionRow
 from core.store import connect
+from sandbox import FakeReddit
 from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
 
@@ -36,9 +41,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mentions", type=int, default=1000)
     parser.add_argument("--poll", type=float, default=2.0)
+    parser.add_argument("--platform", choices=["x", "reddit"], default="x")
     args = parser.parse_args()
     with (
         FakeXApi() as x,
+        FakeReddit() as reddit,
         FakeTelegram(enforce_limits=True) as telegram,
         tempfile.TemporaryDirectory() as folder,
     ):
@@ -46,6 +53,15 @@ def main() -> None:
         env = service_env(
             x, telegram, url, X_POLL_EVERY=f"{args.poll}s", TELEGRAM_ALERT_CHAT_ID=str(STAFF_CHAT)
         )
+        if args.platform == "reddit":
+            env = {key: value for key, value in env.items() if not key.startswith("X_")}
+            env |= {
+                "REDDIT_API_BASE": reddit.base_url,
+                "REDDIT_CLIENT_ID": reddit.client_id,
+                "REDDIT_CLIENT_SECRET": reddit.client_secret,
+                "REDDIT_SUBREDDITS": "AcmeHelp",
+                "REDDIT_POLL_EVERY": f"{args.poll}s",
+            }
         service = subprocess.Popen(
             [sys.executable, str(REPO / "main.py"), "run"],
             env=env,
@@ -57,13 +73,18 @@ def main() -> None:
             time.sleep(3)  # let it start and take its first (empty) poll
             planted = time.monotonic()
             for n in range(args.mentions):
-                x.post_tweet(f"@AcmeSupport order {n} arrived broken, I want a refund", f"c{n}")
+                text = f"Acme order {n} arrived broken, I want a refund"
+                if args.platform == "reddit":
+                    reddit.post_submission("AcmeHelp", f"order {n}", text, author=f"c{n}")
+                else:
+                    x.post_tweet(f"@AcmeSupport order {n} arrived broken, I want a refund", f"c{n}")
             stored, accounted, settled, arrivals = wait_until_accounted(
                 url, args.mentions, planted, telegram
             )
         finally:
-            service.terminate()
-            service.wait(timeout=30)
+            service.send_signal(signal.SIGTERM)
+            _, status, usage = os.wait4(service.pid, 0)
+            service.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         sent = [m for m in telegram.sent if m.chat_id == STAFF_CHAT]
         statuses = Counter(r.status for r in telegram.requests)
         engine = connect(url)
@@ -89,6 +110,10 @@ def main() -> None:
         ("most messages into the staff chat in any 60 s", busiest_minute(arrivals)),
         ("seconds from planting to all accounted", settled),
         ("HTTP 429 from Telegram", statuses.get(429, 0)),
+        (
+            f"peak RSS of the service ({args.platform} + Telegram)",
+            f"{usage.ru_maxrss / 1024:.0f} MB",
+        ),
     ]
     print(table(["figure", "value"], rows))
 

@@ -1,12 +1,17 @@
-"""Startup: wall time of `main.py run --once` against an empty sandbox (fake X and Telegram).
+"""Startup: wall time of `main.py run --once`, beside the import floor measured in the same run.
 
     python bench/startup.py [--runs 5]
 
 Each run is a fresh process, as from cron: imports, config validation, rule compilation, one
-poll of X, one getUpdates and an empty outbox. Target: ≤ 2 s.
+pass and an empty outbox. Two set-ups, against an empty sandbox: nothing configured (no
+platform token: what the target is about) and X + Telegram (the shipped config with the fake X
+and Telegram: one poll of X, one getUpdates). The import floor is a process that only imports
+the libraries BrandPulse is built on (`FLOOR`); runs of the three alternate, so the machine's
+load moves them alike. Targets: nothing configured ≤ 1.5 s and ≤ 0.6 × the floor.
 """
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -19,41 +24,106 @@ from benchlib import REPO, machine, percentile, service_env, table
 from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
 
+FLOOR_LIBRARIES = (
+    "sqlalchemy",
+    "sqlmodel",
+    "telegram.ext",
+    "tweepy",
+    "praw",
+    "vaderSentiment.vaderSentiment",
+    "apscheduler.schedulers.asyncio",
+    "pydantic",
+    "ruamel.yaml",
+)
+FLOOR = [sys.executable, "-c", "import " + ", ".join(FLOOR_LIBRARIES)]
+RUN_ONCE = [sys.executable, str(REPO / "main.py"), "run", "--once"]
+
+
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS in MB, CPU seconds) of one process, read from the kernel (wait4).
+
+    CPU time (user + system) moves less than wall time on a machine shared with other work.
+    """
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    if process.returncode != 0:
+        assert process.stderr is not None
+        raise SystemExit(f"{' '.join(command)} failed:\n{process.stderr.read().decode()[-2000:]}")
+    assert process.stderr is not None
+    process.stderr.close()
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+
+
+def unconfigured_env(database_url: str) -> dict[str, str]:
+    """The environment with no platform token at all (and nothing of the developer's)."""
+    keep = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("X_", "REDDIT_", "TELEGRAM_", "BRANDPULSE_"))
+    }
+    return {**keep, "BRANDPULSE_DATABASE_URL": database_url}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     print(f"Startup of `main.py run --once` — {datetime.now(UTC):%Y-%m-%d}, {machine()}\n")
+    setups: dict[str, list[tuple[float, float, float]]] = {
+        "nothing": [],
+        "x+telegram": [],
+        "floor": [],
+    }
     with FakeXApi() as x, FakeTelegram() as telegram, tempfile.TemporaryDirectory() as folder:
-        env = service_env(x, telegram, f"sqlite:///{Path(folder) / 'startup.db'}")
-        times = []
+        nothing = unconfigured_env(f"sqlite:///{Path(folder) / 'nothing.db'}")
+        shipped = service_env(x, telegram, f"sqlite:///{Path(folder) / 'startup.db'}")
+        commands = {"nothing": (RUN_ONCE, nothing), "x+telegram": (RUN_ONCE, shipped)}
+        commands["floor"] = (FLOOR, nothing)
+        for command, env in commands.values():
+            timed(command, env)  # warm-up: creates the databases, fills the page cache
         for _ in range(args.runs):
-            started = time.perf_counter()
-            subprocess.run(
-                [sys.executable, str(REPO / "main.py"), "run", "--once"],
-                env=env,
-                check=True,
-                capture_output=True,
-                cwd=REPO,
-            )
-            times.append(time.perf_counter() - started)
+            for name, (command, env) in commands.items():
+                setups[name].append(timed(command, env))
         imports = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", "import main"],
-            env=env,
+            [sys.executable, "-X", "importtime", *RUN_ONCE[1:]],
+            env=nothing,
             capture_output=True,
             text=True,
             cwd=REPO,
             check=True,
         )
-    rows = [(f"run {n + 1}", t) for n, t in enumerate(times)]
-    rows += [("median", percentile(times, 0.5)), ("max", max(times))]
-    print(table(["run", "seconds"], rows))
-    print("\nslowest imports (µs, cumulative):")
-    lines = [line.split("|") for line in imports.stderr.splitlines()[1:] if "|" in line]
-    top = sorted(lines, key=lambda parts: -int(parts[1]))[:8]
-    for parts in top:
-        print(f"  {int(parts[1]):>9,}  {parts[2].strip()}")
+    medians = {name: percentile([t for t, _, _ in runs], 0.5) for name, runs in setups.items()}
+    cpu = {name: percentile([c for _, _, c in runs], 0.5) for name, runs in setups.items()}
+    rows = [
+        (
+            {
+                "nothing": "run --once, nothing configured",
+                "x+telegram": "run --once, X + Telegram",
+            }.get(name, "import floor (" + ", ".join(FLOOR_LIBRARIES) + ")"),
+            f"{medians[name]:.2f}",
+            f"{max(t for t, _, _ in runs):.2f}",
+            f"{cpu[name]:.2f}",
+            f"{max(mb for _, mb, _ in runs):.0f}",
+        )
+        for name, runs in setups.items()
+    ]
+    print(table(["process", "median s", "max s", "median CPU s", "peak RSS MB"], rows))
+    for name, label in (("nothing", "nothing configured"), ("x+telegram", "X + Telegram")):
+        print(
+            f"\n{label} / import floor: {medians[name] / medians['floor']:.2f} × wall, "
+            f"{cpu[name] / cpu['floor']:.2f} × CPU"
+            + (" (target ≤ 0.6 ×, ≤ 1.5 s)" if name == "nothing" else "")
+        )
+    print("\nslowest imports of run --once, nothing configured (µs, cumulative):")
+    lines = [line.split("|") for line in imports.stderr.splitlines() if line.count("|") == 2]
+    timed_lines = [parts for parts in lines if parts[1].strip().isdigit()]
+    for parts in sorted(timed_lines, key=lambda parts: -int(parts[1]))[:12]:
+        print(f"  {int(parts[1]):>9,}  {parts[2].rstrip()}")
 
 
 if __name__ == "__main__":

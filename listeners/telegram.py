@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.error import (
@@ -31,8 +30,6 @@ from telegram.error import (
 )
 from telegram.ext import Application, MessageHandler, filters
 
-from core.config_types import comma_separated
-from core.duration import Duration
 from core.models import Mention
 from core.retry import retry_after_seconds
 from listeners.base import (
@@ -42,33 +39,13 @@ from listeners.base import (
     ListenerUnavailable,
     RateLimited,
 )
+from listeners.telegram_config import TelegramGroupsConfig
 
 log = logging.getLogger(__name__)
 
 SOURCE = "telegram:groups"
 _GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP, ChatType.CHANNEL)
 _UPDATES_PER_READ = 100  # getUpdates' maximum
-
-
-class TelegramGroupsConfig(BaseModel):
-    """`platforms.telegram_groups`: listening in chats; the bot itself is `platforms.telegram`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = True
-    # Words that make a group message a mention (any case, whole words). Empty: listening off,
-    # since every message of a busy group would otherwise become a mention.
-    keywords: list[str] = Field(default_factory=list)
-    # Only these chat ids; empty: every group and channel the bot is in (never the staff chats).
-    chats: list[int] = Field(default_factory=list)
-    # Telegram keeps undelivered updates for 24 h; on first start only this much is triaged.
-    backfill: Duration = timedelta(hours=1)
-
-    _lists = field_validator("keywords", "chats", mode="before")(comma_separated)
-
-    @property
-    def listening(self) -> bool:
-        return self.enabled and bool(self.keywords)
 
 
 @dataclass(frozen=True, slots=True)

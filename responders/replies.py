@@ -10,33 +10,30 @@ is called and `sent` (with the outbox action, in one transaction) right after. A
 asked whether the brand's reply is there (X: the brand's recent replies; Reddit: the account's
 comments). Telegram's Bot API cannot list a chat's messages: such a reply is marked `uncertain`
 and never posted again, because a missing auto-reply embarrasses nobody and a double one does.
+
+The posters live beside this module, one per platform (x_poster, reddit_poster,
+telegram_poster), so a platform's library is imported only when that platform is set up.
 """
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Protocol
-
-import praw
-import prawcore
-import requests
-import tweepy
-from praw.exceptions import PRAWException, RedditAPIException
-from telegram import Bot
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from core import platforms
 from core.clock import Clock
 from core.models import Mention, ReplyRow
 from core.platforms import display_name
-from core.retry import backoff, retry_after_seconds
+from core.retry import backoff
 from core.store import OutboxItem, Store
 from responders.alert_format import safe_text
 from responders.base import Outcome, ResponderError
 from responders.guardrails import Guardrails, author_key, conversation_key
-from responders.telegram_alerts import TelegramAlerts
+
+if TYPE_CHECKING:  # python-telegram-bot is imported only when Telegram is set up
+    from responders.telegram_alerts import TelegramAlerts
 
 log = logging.getLogger(__name__)
 
@@ -76,202 +73,6 @@ class Poster(Protocol):
     async def find(self, mention: Mention, text: str) -> Posted | None:
         """The brand's reply `text` to `mention` if it is on the platform; CannotCheck."""
         ...
-
-
-class XPoster:
-    """`create_tweet(in_reply_to_tweet_id=…)` with the user-context keys (tweepy client)."""
-
-    platform: ClassVar[str] = "x"
-
-    def __init__(self, client: tweepy.Client, account: str, clock: Clock):
-        self.client = client
-        self.account = account
-        self.clock = clock
-
-    async def post(self, mention: Mention, text: str) -> Posted:
-        return await asyncio.to_thread(self._post, mention, text)
-
-    def _post(self, mention: Mention, text: str) -> Posted:
-        response = self._call(
-            lambda: self.client.create_tweet(
-                text=text, in_reply_to_tweet_id=mention.external_id, user_auth=True
-            )
-        )
-        tweet_id = str(response["data"]["id"])
-        return Posted(tweet_id, f"https://x.com/{self.account or 'i'}/status/{tweet_id}")
-
-    async def find(self, mention: Mention, text: str) -> Posted | None:
-        if not self.account:
-            raise CannotCheck("the brand's X account (X_ACCOUNT) is not configured")
-        return await asyncio.to_thread(self._find, mention, text)
-
-    def _find(self, mention: Mention, text: str) -> Posted | None:
-        # The brand's replies since the mention was written (recent search covers 7 days).
-        start = max(mention.created_at, self.clock.now() - timedelta(days=6))
-        params = {
-            "query": f"from:{self.account} is:reply",
-            "start_time": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "max_results": 100,
-            "tweet.fields": "referenced_tweets",
-        }
-        body = self._call(
-            lambda: self.client.request("GET", "/2/tweets/search/recent", params=params)
-        )
-        for tweet in body.get("data") or []:
-            replied = {
-                str(ref.get("id"))
-                for ref in tweet.get("referenced_tweets") or []
-                if ref.get("type") == "replied_to"
-            }
-            if mention.external_id in replied and tweet.get("text", "").strip() == text.strip():
-                tweet_id = str(tweet["id"])
-                return Posted(tweet_id, f"https://x.com/{self.account}/status/{tweet_id}")
-        return None
-
-    def _call(self, request: Callable[[], Any]) -> dict[str, Any]:
-        now = self.clock.now()
-        try:
-            response = request()
-        except tweepy.TooManyRequests as exc:
-            reset = getattr(exc.response, "headers", {}).get("x-rate-limit-reset")
-            at = datetime.fromtimestamp(int(reset), now.tzinfo) if reset else now + AUTH_RETRY
-            raise PostFailed("X rate limit reached (429)", at) from None
-        except tweepy.Unauthorized:
-            raise PostFailed("X refused the user-context keys (401)", now + AUTH_RETRY) from None
-        except tweepy.Forbidden as exc:
-            raise PostFailed(f"X refused the reply: {_x_detail(exc)}", None) from None
-        except tweepy.TwitterServerError as exc:
-            raise PostFailed(f"X server error ({_status(exc)})", now + backoff(1)) from None
-        except tweepy.HTTPException as exc:
-            raise PostFailed(f"X refused the reply: {_x_detail(exc)}", None) from None
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            message = f"X unreachable ({type(exc).__name__})"
-            raise PostFailed(message, now + backoff(1), unknown=True) from None
-        try:
-            body = response.json()
-        except ValueError:
-            raise PostFailed("X sent a malformed answer", now + backoff(1), unknown=True) from None
-        return body if isinstance(body, dict) else {}
-
-
-def _status(exc: tweepy.HTTPException) -> int:
-    return getattr(exc.response, "status_code", 0)
-
-
-def _x_detail(exc: tweepy.HTTPException) -> str:
-    return "; ".join(exc.api_messages) or str(_status(exc))
-
-
-class RedditPoster:
-    """A comment under the submission or comment, via praw (`POST /api/comment`)."""
-
-    platform: ClassVar[str] = "reddit"
-
-    def __init__(self, reddit: praw.Reddit, account: str, clock: Clock):
-        self.reddit = reddit
-        self.account = account
-        self.clock = clock
-
-    async def post(self, mention: Mention, text: str) -> Posted:
-        return await asyncio.to_thread(self._post, mention, text)
-
-    def _post(self, mention: Mention, text: str) -> Posted:
-        kind, _, thing_id = mention.external_id.partition("_")
-        parent = self.reddit.submission(thing_id) if kind == "t3" else self.reddit.comment(thing_id)
-        comment = self._call(lambda: parent.reply(body=text))
-        if comment is None:
-            raise PostFailed("Reddit accepted the comment but returned none", None, unknown=True)
-        return Posted(comment.fullname, f"https://www.reddit.com{comment.permalink}")
-
-    async def find(self, mention: Mention, text: str) -> Posted | None:
-        return await asyncio.to_thread(self._find, mention, text)
-
-    def _find(self, mention: Mention, text: str) -> Posted | None:
-        path = f"user/{self.account}/comments"
-        body = self._call(
-            lambda: self.reddit.request(
-                method="GET", path=path, params={"limit": 100, "sort": "new"}
-            )
-        )
-        for child in (body.get("data") or {}).get("children") or []:
-            data = child.get("data") or {}
-            if data.get("parent_id") == mention.external_id and data.get("body") == text:
-                return Posted(
-                    str(data["name"]), f"https://www.reddit.com{data.get('permalink', '')}"
-                )
-        return None
-
-    def _call(self, request: Callable[[], Any]) -> Any:
-        now = self.clock.now()
-        try:
-            return request()
-        except RedditAPIException as exc:
-            if any(item.error_type == "RATELIMIT" for item in exc.items):
-                raise PostFailed(f"Reddit: {exc}", now + AUTH_RETRY) from None
-            raise PostFailed(f"Reddit refused the reply: {exc}", None) from None
-        except prawcore.TooManyRequests:
-            raise PostFailed("Reddit rate limit reached (429)", now + AUTH_RETRY) from None
-        except (prawcore.InvalidToken, prawcore.OAuthException):
-            raise PostFailed("Reddit refused the credentials", now + AUTH_RETRY) from None
-        except prawcore.ServerError as exc:
-            status = exc.response.status_code
-            raise PostFailed(f"Reddit server error ({status})", now + backoff(1)) from None
-        except prawcore.RequestException as exc:
-            message = f"Reddit unreachable ({type(exc.original_exception).__name__})"
-            raise PostFailed(message, now + backoff(1), unknown=True) from None
-        except prawcore.ResponseException as exc:
-            status = exc.response.status_code
-            # The token endpoint's answers, which prawcore does not map to its own classes.
-            if status == 429:
-                raise PostFailed("Reddit rate limit reached (429)", now + AUTH_RETRY) from None
-            if status >= 500:
-                raise PostFailed(f"Reddit server error ({status})", now + backoff(1)) from None
-            raise PostFailed(f"Reddit refused the reply ({status})", None) from None
-        except PRAWException as exc:
-            raise PostFailed(f"Reddit: {exc}", None) from None
-
-
-class TelegramPoster:
-    """A message in the same chat answering the mention (`reply_to_message_id`)."""
-
-    platform: ClassVar[str] = "telegram"
-
-    def __init__(self, bot: Bot, account: str, clock: Clock):
-        self.bot = bot
-        self.account = account
-        self.clock = clock
-
-    async def post(self, mention: Mention, text: str) -> Posted:
-        chat, _, message = mention.external_id.partition(":")
-        raw = mention.raw or {}
-        now = self.clock.now()
-        try:
-            sent = await self.bot.send_message(
-                chat_id=int(chat),
-                text=text,
-                reply_to_message_id=int(message),
-                message_thread_id=raw.get("message_thread_id")
-                if raw.get("is_topic_message")
-                else None,
-                disable_web_page_preview=True,
-            )
-        except RetryAfter as exc:
-            wait = timedelta(seconds=retry_after_seconds(exc.retry_after))
-            raise PostFailed("Telegram flood control", now + wait) from None
-        except (BadRequest, Forbidden) as exc:
-            raise PostFailed(f"Telegram refused the reply: {exc.message}", None) from None
-        except TimedOut as exc:
-            # The request went out; Telegram may well have posted it.
-            raise PostFailed(f"Telegram: {exc.message}", now + backoff(1), unknown=True) from None
-        except (NetworkError, TelegramError) as exc:
-            raise PostFailed(f"Telegram: {exc.message}", now + backoff(1)) from None
-        ref = f"{chat}:{sent.message_id}"
-        username = (raw.get("chat") or {}).get("username")
-        url = f"https://t.me/{username}/{sent.message_id}" if username else ""
-        return Posted(ref, url)
-
-    async def find(self, mention: Mention, text: str) -> Posted | None:
-        raise CannotCheck("Telegram's Bot API cannot list the messages of a chat")
 
 
 class Replies:
@@ -452,7 +253,7 @@ class ReplyNotes:
     claims) from wiping the reply out of view.
     """
 
-    def __init__(self, store: Store, alerts: TelegramAlerts, clock: Clock):
+    def __init__(self, store: Store, alerts: "TelegramAlerts", clock: Clock):
         self.store = store
         self.alerts = alerts
         self.clock = clock

@@ -7,107 +7,20 @@ the service can keep each chat under Telegram's limit of 20 messages a minute.
 """
 
 import logging
-from collections import deque
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
-from core.clock import Clock
-from core.config_types import blank_is_none, comma_separated, http_url
 from core.retry import backoff, retry_after_seconds
 from responders.base import ResponderError
+from responders.flood_budget import FloodBudget
+from responders.telegram_config import TelegramConfig
 
 log = logging.getLogger(__name__)
 
 REFUSAL = "Sorry, only the support team's agents can act on alerts."
-TELEGRAM_PER_MINUTE = 20  # messages a minute into one group
-
-
-class Route(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    chat_id: int
-    topic: int | None = None  # a forum topic (message_thread_id) inside the chat
-
-
-class SavedReply(BaseModel):
-    """A ready answer agents pick from the Reply button; `{author}` and `{platform}` filled in."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1, max_length=40)
-    text: str = Field(min_length=1, max_length=2000)
-
-
-class TelegramConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    api_base: str = "https://api.telegram.org"
-    bot_token: SecretStr = SecretStr("")
-    alert_chat_id: int | None = None  # the "staff" route
-    escalation_chat_id: int | None = None  # the "escalation" route: leads, on-call
-    routes: dict[str, Route] = Field(default_factory=dict)
-    # Telegram user ids allowed to act on alerts; empty: anyone in the staff chat.
-    agents: list[int] = Field(default_factory=list)
-
-    _chats = field_validator("alert_chat_id", "escalation_chat_id", mode="before")(blank_is_none)
-    _lists = field_validator("agents", mode="before")(comma_separated)
-    _urls = field_validator("api_base")(http_url)
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.bot_token.get_secret_value())
-
-    def route(self, name: str) -> Route | None:
-        if name in self.routes:
-            return self.routes[name]
-        if name == "staff" and self.alert_chat_id is not None:
-            return Route(chat_id=self.alert_chat_id)
-        if name == "escalation" and self.escalation_chat_id is not None:
-            return Route(chat_id=self.escalation_chat_id)
-        return None
-
-    def is_agent(self, user_id: int) -> bool:
-        return not self.agents or user_id in self.agents
-
-
-class FloodBudget:
-    """Messages and edits per chat in the last minute, on the service's clock.
-
-    PTB's AIORateLimiter would also hold calls back, but by waiting: a storm would stall the
-    service for minutes. Counting here lets the service decide to group instead of waiting.
-    """
-
-    def __init__(self, clock: Clock, per_minute: int = TELEGRAM_PER_MINUTE - 2):
-        self.clock = clock
-        self.per_minute = per_minute
-        self._calls: dict[str, deque[datetime]] = {}
-
-    def left(self, chat_id: int | str) -> int:
-        return self.per_minute - len(self._recent(str(chat_id)))
-
-    def spend(self, chat_id: int | str) -> None:
-        self._recent(str(chat_id)).append(self.clock.now())
-
-    def next_free(self, chat_id: int | str) -> datetime:
-        calls = self._recent(str(chat_id))
-        if len(calls) < self.per_minute:
-            return self.clock.now()
-        return calls[len(calls) - self.per_minute] + timedelta(minutes=1)
-
-    def busiest_minute(self, chat_id: int | str) -> int:
-        """Calls in the last minute (what a test or a health check compares with the limit)."""
-        return len(self._recent(str(chat_id)))
-
-    def _recent(self, chat_id: str) -> deque[datetime]:
-        calls = self._calls.setdefault(chat_id, deque())
-        horizon = self.clock.now() - timedelta(minutes=1)
-        while calls and calls[0] <= horizon:
-            calls.popleft()
-        return calls
 
 
 class TelegramAlerts:

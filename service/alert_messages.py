@@ -4,8 +4,11 @@ The agent workflow, the SLA watcher and the alert responder all change alerts; t
 staff chat then sees the change. Database reads run off the event loop.
 """
 
+from __future__ import annotations
+
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from core.clock import Clock
 from core.models import AlertRow
@@ -13,8 +16,10 @@ from core.states import Delivery
 from core.store import Store
 from responders.alert_format import message_link, render_escalation
 from responders.base import ResponderError
-from responders.telegram_alerts import TelegramAlerts
-from service.alert_views import AlertViews, Shown
+
+if TYPE_CHECKING:  # the staff side, built only when Telegram is set up (python-telegram-bot)
+    from responders.telegram_alerts import TelegramAlerts
+    from service.alert_views import AlertViews, Shown
 
 log = logging.getLogger(__name__)
 

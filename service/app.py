@@ -8,17 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from telegram.error import TelegramError
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    CommandHandler,
-    MessageHandler,
-    filters,
-)
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.clock import Clock, SystemClock
 from core.leases import Leases, new_owner, source_lease
@@ -26,18 +16,14 @@ from core.states import OutboxKind
 from core.store import Store
 from responders.alert_format import safe_text
 from responders.base import Responder, ResponderError
+from responders.flood_budget import FloodBudget
 from responders.guardrails import Guardrails
 from responders.replies import Replies, ReplyNotes
-from responders.telegram_alerts import FloodBudget, TelegramAlerts
 from rules.engine import Engine
 from rules.loader import ReloadRecord, RulesWatcher
 from rules.schema import SpikeWindow
 from rules.triage import Triage
-from service.alert_messages import AlertMessages
-from service.alert_views import AlertViews
-from service.commands import StaffCommands
 from service.config import AppConfig
-from service.grouping import AlertResponder
 from service.health import HealthReport, collect
 from service.metrics import Metrics
 from service.outage import DatabaseOutage
@@ -46,22 +32,25 @@ from service.pipeline import Pipeline
 from service.platforms import PushHook, Wiring, descriptors, own_accounts
 from service.polling import SourcePoller
 from service.report import build_report, digest_text
-from service.scheduler import StepsInFlight, every, run_until
-from service.sla import SlaClock, SlaWatcher
-from service.staff_buttons import StaffButtons
-from service.telegram_runtime import TelegramRuntime, build_application
-from service.web_command import WebCommand
+from service.scheduler import StepsInFlight
+from service.sla import SlaClock
 from service.windows import check_windows
-from service.workflow import AgentWorkflow
+
+if TYPE_CHECKING:  # built only when Telegram is set up (python-telegram-bot), or to run
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from responders.telegram_alerts import TelegramAlerts
+    from service.alert_messages import AlertMessages
+    from service.grouping import AlertResponder
+    from service.sla import SlaWatcher
+    from service.telegram_runtime import TelegramApp, TelegramRuntime
+    from service.workflow import AgentWorkflow
 
 log = logging.getLogger(__name__)
 
 TICK = timedelta(seconds=1)
 WINDOWS_EVERY = timedelta(seconds=30)
 RULES_EVERY = timedelta(seconds=3)  # how soon an edited rule file takes effect
-# Staff handlers (buttons, replies to alerts, commands) get their own handler group, so a
-# listener's catch-all group-message handler in group 0 never shadows them, nor they it.
-STAFF_HANDLERS = 1
 
 
 class Face(Protocol):
@@ -107,8 +96,15 @@ class BrandPulse:
             self.store.engine, self.store.node, config.service.lease_ttl, self.clock
         )
         self.metrics = Metrics(self.store, self.clock)
-        self.telegram = build_application(config.platforms.telegram)
-        self.runtime = TelegramRuntime(self.telegram, self.leases) if self.telegram else None
+        self.telegram: TelegramApp | None = None
+        self.runtime: TelegramRuntime | None = None
+        if config.platforms.telegram.enabled:
+            from service import telegram_runtime  # python-telegram-bot: only with a bot
+
+            self.telegram = telegram_runtime.build_application(config.platforms.telegram)
+            self.runtime = telegram_runtime.TelegramRuntime(self.telegram, self.leases)
+        else:
+            log.info("Telegram disabled: TELEGRAM_BOT_TOKEN is not set; alerts wait in the outbox")
         wiring = Wiring(self.clock, self.telegram, config_path)
         self.pollers: list[SourcePoller] = []  # polled sources
         self.pushed: list[tuple[SourcePoller, PushHook]] = []  # sources the platform pushes to
@@ -164,40 +160,15 @@ class BrandPulse:
         guardrails = Guardrails(self.config.replies, self.store, self.own.everywhere())
         return Replies(self.store, posters, guardrails, self.clock)
 
-    def _staff_side(self, telegram: Application) -> None:
-        """Alerts, the agent workflow, the SLA watcher and staff commands in the staff chats."""
-        config = self.config
-        bot_config = config.platforms.telegram
-        saved = config.alerts.saved_replies
-        self.alerts = TelegramAlerts(bot_config, telegram.bot, self.budget)
-        console = config.web.public_url if config.web.enabled else ""
-        views = AlertViews(
-            self.store, self.clock, [reply.name for reply in saved], self.zone, console
+    def _staff_side(self, telegram: "TelegramApp") -> None:
+        from service.staff_side import StaffContext, build_staff_side
+
+        context = StaffContext(
+            self.config, self.store, self.clock, self.budget, self.sla, self.zone, self._rule_names
         )
-        self.messages = AlertMessages(views, self.alerts, self.store, self.clock)
-        self.workflow = AgentWorkflow(self.store, self.messages, self.clock, saved, self.zone)
-        self.watcher = SlaWatcher(
-            self.store, self.messages, self.budget, self.sla, self.clock, self.zone
-        )
-        commands = StaffCommands(
-            self.store, bot_config, self.budget, self.clock, self._rule_names, self.zone
-        )
-        self.alert_responder = AlertResponder(
-            self.store, self.messages, config.alerts, self.clock, self.sla.deadlines
-        )
-        buttons = StaffButtons(
-            self.store, self.workflow, bot_config, self.alert_responder.show_each
-        )
-        web = WebCommand(self.store, config, self.budget, self.clock)
-        for handler in (
-            CallbackQueryHandler(buttons.on_button),
-            MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, buttons.on_reply),
-            CommandHandler("queue", commands.queue),
-            CommandHandler("stats", commands.stats),
-            CommandHandler("mute", commands.mute),
-            CommandHandler("web", web.web),
-        ):
-            telegram.add_handler(handler, group=STAFF_HANDLERS)
+        staff = build_staff_side(telegram, context)
+        self.alerts, self.messages, self.workflow = staff.alerts, staff.messages, staff.workflow
+        self.watcher, self.alert_responder = staff.watcher, staff.alert_responder
 
     def _rule_names(self) -> list[str]:
         config = self.pipeline.engine.config
@@ -269,10 +240,7 @@ class BrandPulse:
                     len(item.decision.actions) for item in result.new if item.decision
                 )
         if self.telegram is not None and self.runtime is not None:
-            try:
-                await self.telegram.initialize()
-            except TelegramError as exc:
-                log.warning("Telegram unreachable (%s): alerts stay in the outbox", exc)
+            if not await self.runtime.open_once():
                 return
             try:
                 await self._tell_staff_of_auth_failures(self.pollers)
@@ -329,7 +297,9 @@ class BrandPulse:
         )
 
     async def _run(self, stop: asyncio.Event) -> None:
-        scheduler = AsyncIOScheduler(timezone="UTC")
+        from service.scheduler import every, new_scheduler, run_until
+
+        scheduler = new_scheduler()
         beat = max(1.0, self.config.service.lease_ttl.total_seconds() / 3)
         guard = self.outage.guard  # a lost database pauses the jobs, it does not end the node
         every(scheduler, guard(self._lease_job), timedelta(seconds=beat), "leases")
@@ -393,10 +363,7 @@ class BrandPulse:
             await self._recover()
             if self.runtime is None:
                 return
-            try:
-                await self.runtime.follow_updates()
-            except TelegramError as exc:
-                log.warning("Telegram updates not followed (%s); retrying", exc)
+            await self.runtime.keep_following_updates()
 
     async def _poll_job(self, poller: SourcePoller) -> None:
         async with self._steps:
@@ -439,7 +406,7 @@ class BrandPulse:
             except ResponderError as exc:
                 log.warning("could not tell staff about the refused rule change: %s", exc)
 
-    def _staff_jobs(self, scheduler: AsyncIOScheduler) -> None:
+    def _staff_jobs(self, scheduler: "AsyncIOScheduler") -> None:
         """The SLA watcher, window rules (spikes) and the daily digest, when Telegram is set up."""
         if self.watcher is None:
             return

@@ -40,7 +40,7 @@ from core.duration import Duration
 from core.states import AlertKind, Delivery, OutboxKind
 from core.store import OutboxItem, Store
 from responders.base import ResponderError, Settled
-from responders.telegram_alerts import SavedReply
+from responders.telegram_config import SavedReply
 from rules.windows import WindowAlert
 from service.alert_messages import AlertMessages
 from service.budget_shares import EDIT_NEEDS, GROUP_NEEDS, SINGLE_NEEDS, singles_per_minute

@@ -3,9 +3,10 @@
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+if TYPE_CHECKING:  # APScheduler is imported only by a long-running node (`new_scheduler`)
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 
 class StepsInFlight:
@@ -29,8 +30,14 @@ class StepsInFlight:
         await self._idle.wait()
 
 
+def new_scheduler() -> "AsyncIOScheduler":
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    return AsyncIOScheduler(timezone="UTC")
+
+
 def every(
-    scheduler: AsyncIOScheduler,
+    scheduler: "AsyncIOScheduler",
     job: Callable[..., Awaitable[None]],
     interval: timedelta,
     job_id: str,
@@ -52,7 +59,7 @@ def every(
 
 
 async def run_until(
-    scheduler: AsyncIOScheduler,
+    scheduler: "AsyncIOScheduler",
     steps: StepsInFlight,
     stop: asyncio.Event,
     start_now: Iterable[str],

@@ -27,7 +27,7 @@ from core.models import AlertRow
 from core.platforms import author_values
 from core.store import PlannedAction, Store, WatchedAlert
 from responders.alert_format import clock_time
-from responders.telegram_alerts import FloodBudget
+from responders.flood_budget import FloodBudget
 from rules.templates import render_template
 from rules.time_window import TimeWindow, check_timezone
 from service.alert_messages import AlertMessages

@@ -13,7 +13,8 @@ from core.models import AlertRow
 from core.states import Delivery
 from core.store import Store
 from responders.alert_buttons import DRAFT_VERBS, SNOOZES, Tap
-from responders.telegram_alerts import REFUSAL, TelegramConfig
+from responders.telegram_alerts import REFUSAL
+from responders.telegram_config import TelegramConfig
 from service.show_each import ShowEach
 from service.workflow import UNKNOWN_ALERT, Agent, AgentWorkflow
 

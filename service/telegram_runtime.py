@@ -21,7 +21,7 @@ from core.leases import Leases
 from core.retry import backoff
 from listeners.base import ListenerError
 from listeners.telegram import read_waiting_updates
-from responders.telegram_alerts import TelegramConfig
+from responders.telegram_config import TelegramConfig
 
 # The logger the service has always reported Telegram's state under.
 log = logging.getLogger("service.app")
@@ -31,11 +31,8 @@ TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 UPDATES_LEASE = "telegram:updates"
 
 
-def build_application(telegram: TelegramConfig) -> TelegramApp | None:
-    """The bot's Application on the configured API host, or None when no token is set."""
-    if not telegram.enabled:
-        log.info("Telegram disabled: TELEGRAM_BOT_TOKEN is not set; alerts wait in the outbox")
-        return None
+def build_application(telegram: TelegramConfig) -> TelegramApp:
+    """The bot's Application on the configured API host (Telegram is set up: a token)."""
     return (
         Application.builder()
         .token(telegram.bot_token.get_secret_value())
@@ -84,6 +81,22 @@ class TelegramRuntime:
         if telegram.running:
             await telegram.stop()
         await telegram.shutdown()
+
+    async def open_once(self) -> bool:
+        """One-shot: initialize the bot; False (logged) when Telegram is unreachable."""
+        try:
+            await self.application.initialize()
+        except TelegramError as exc:
+            log.warning("Telegram unreachable (%s): alerts stay in the outbox", exc)
+            return False
+        return True
+
+    async def keep_following_updates(self) -> None:
+        """`follow_updates` from the lease job: a failure is logged and retried next beat."""
+        try:
+            await self.follow_updates()
+        except TelegramError as exc:
+            log.warning("Telegram updates not followed (%s); retrying", exc)
 
     async def follow_updates(self) -> None:
         """Read Telegram updates (button presses, replies) on the node holding their lease only."""

@@ -18,7 +18,8 @@ from telegram.ext import ContextTypes
 from core.clock import Clock
 from core.states import WebRole
 from core.store import Store
-from responders.telegram_alerts import REFUSAL, FloodBudget
+from responders.flood_budget import FloodBudget
+from responders.telegram_alerts import REFUSAL
 from service.config import AppConfig
 from service.staff_buttons import agent_of
 from service.web_links import login_link

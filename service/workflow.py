@@ -20,7 +20,7 @@ from core.platforms import author_values
 from core.states import FINAL_STATES, AlertKind, DraftState, Origin, OutboxKind
 from core.store import PlannedAction, Store
 from responders.alert_format import clock_time
-from responders.telegram_alerts import SavedReply
+from responders.telegram_config import SavedReply
 from service.alert_messages import AlertMessages
 
 

@@ -13,7 +13,7 @@ from core.clock import Clock
 from core.config_file import Location
 from core.store import Store
 from core.web_logins import WebLogins
-from responders.telegram_alerts import SavedReply
+from responders.telegram_config import SavedReply
 from rules.engine import Engine
 from rules.loader import ReloadRecord
 from rules.schema import RulesConfig

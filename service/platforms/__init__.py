@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, SecretStr
-from telegram.ext import Application
 
 from core.clock import Clock
 from core.own_accounts import OwnAccounts
@@ -26,7 +25,9 @@ from core.platforms import PlatformInfo, register
 from listeners.base import Listener
 from responders.replies import Poster
 
-TelegramApp = Application[Any, Any, Any, Any, Any, Any]
+if TYPE_CHECKING:  # python-telegram-bot is imported only when Telegram is set up
+    from service.telegram_runtime import TelegramApp
+
 HoldLease = Callable[[], Awaitable[bool]]
 ReportFigures = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -38,7 +39,7 @@ class Wiring:
     clock: Clock
     # The one python-telegram-bot Application of the process (alerts, buttons, group
     # messages); None when Telegram is not set up.
-    telegram: TelegramApp | None
+    telegram: "TelegramApp | None"
     # The config file, so a platform can name the line of a value the platform refused.
     config_path: Path | None = None
 

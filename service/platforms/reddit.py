@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, SecretStr
 
 from core.platforms import PlatformInfo
-from listeners.reddit import RedditClient, RedditConfig, make_reddit, reddit_sources
-from responders.replies import Poster, RedditPoster
+from listeners.reddit_config import RedditConfig
+from responders.replies import Poster
 from service.platforms import SourceSpec, Wiring
 
 log = logging.getLogger("service.app")
@@ -23,6 +23,9 @@ class RedditPlatform:
         if not reddit.enabled:
             log.info("Reddit listener disabled: REDDIT_CLIENT_ID is not set")
             return []
+        # praw (and requests) only when Reddit is set up: imported here, not at start-up.
+        from listeners.reddit import RedditClient, reddit_sources
+
         client = RedditClient(reddit, wiring.clock.now)
         listeners = reddit_sources(reddit, client, wiring.clock.now)
         return [SourceSpec(listener, reddit.poll_every, reddit.backfill) for listener in listeners]
@@ -31,6 +34,9 @@ class RedditPlatform:
         reddit: RedditConfig = platforms.reddit
         if not (reddit.enabled and reddit.has_account):
             return None
+        from listeners.reddit import make_reddit
+        from responders.reddit_poster import RedditPoster
+
         return RedditPoster(make_reddit(reddit), reddit.username, wiring.clock)
 
     def secrets(self, platforms: Any) -> list[SecretStr]:

@@ -10,9 +10,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, SecretStr
 
 from core.platforms import PlatformInfo
-from listeners.telegram import TelegramGroupsConfig, TelegramListener
-from responders.replies import Poster, TelegramPoster
-from responders.telegram_alerts import TelegramConfig
+from listeners.telegram_config import TelegramGroupsConfig
+from responders.replies import Poster
+from responders.telegram_config import TelegramConfig
 from service.platforms import PushHook, SourceSpec, Wiring
 
 # Group messages are pushed and saved as they arrive; the poll job only retries a failed save.
@@ -35,6 +35,10 @@ class TelegramPlatform:
         application = wiring.telegram
         if application is None or not groups.listening:
             return []
+        # python-telegram-bot is loaded already (the Application exists); imported here so
+        # that loading the config does not load it.
+        from listeners.telegram import TelegramListener
+
         staff = {route.chat_id for route in bot.routes.values()}
         if bot.alert_chat_id is not None:
             staff.add(bot.alert_chat_id)
@@ -48,6 +52,8 @@ class TelegramPlatform:
     def poster(self, platforms: Any, wiring: Wiring) -> Poster | None:
         if wiring.telegram is None:
             return None
+        from responders.telegram_poster import TelegramPoster
+
         return TelegramPoster(wiring.telegram.bot, "the bot", wiring.clock)
 
     def secrets(self, platforms: Any) -> list[SecretStr]:

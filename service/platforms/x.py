@@ -5,18 +5,20 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import tweepy
 from pydantic import BaseModel, SecretStr
 
 from core.config_file import ConfigError, PathKey, load_yaml
 from core.platforms import PlatformInfo
-from listeners.x import XConfig, XListener, make_client
-from listeners.x_rules import Locate, StreamRule, rules_from_config
-from listeners.x_stream import XStreamListener
-from responders.replies import Poster, XPoster
+from listeners.x_config import XConfig
+from responders.replies import Poster
 from service.platforms import PushHook, SourceSpec, Wiring
+
+if TYPE_CHECKING:
+    import tweepy
+
+    from listeners.x_rules import Locate, StreamRule
 
 log = logging.getLogger("service.app")
 
@@ -35,6 +37,9 @@ class XPlatform:
         if not x.enabled:
             log.info("X listener disabled: X_BEARER_TOKEN is not set")
             return []
+        # tweepy (and requests) only when X is set up: imported here, not at start-up.
+        from listeners.x import XListener, make_client
+
         client = make_client(x)
         now = wiring.clock.now
         if x.mode == "stream":
@@ -45,8 +50,10 @@ class XPlatform:
         ]
         return [SourceSpec(listener, x.poll_every, x.backfill) for listener in listeners]
 
-    def _stream(self, x: XConfig, client: tweepy.Client, wiring: Wiring) -> SourceSpec:
+    def _stream(self, x: XConfig, client: "tweepy.Client", wiring: Wiring) -> SourceSpec:
         """One stream source for the handle, the searches and the keywords together."""
+        from listeners.x_stream import XStreamListener
+
         rules = _stream_rules(x)
         if x.mentions and not x.account:
             # A stream rule needs the handle itself; the poller could ask X for it instead.
@@ -70,7 +77,12 @@ class XPlatform:
 
     def poster(self, platforms: Any, wiring: Wiring) -> Poster | None:
         x: XConfig = platforms.x
-        return XPoster(make_client(x), x.account, wiring.clock) if x.can_post else None
+        if not x.can_post:
+            return None
+        from listeners.x import make_client
+        from responders.x_poster import XPoster
+
+        return XPoster(make_client(x), x.account, wiring.clock)
 
     def secrets(self, platforms: Any) -> list[SecretStr]:
         x: XConfig = platforms.x
@@ -97,12 +109,14 @@ class XPlatform:
         return [x.account] + ([user_id] if dash and user_id.isdigit() else [])
 
 
-def _stream_rules(x: XConfig) -> list[StreamRule]:
+def _stream_rules(x: XConfig) -> list["StreamRule"]:
+    from listeners.x_rules import rules_from_config  # httpx: only in stream mode
+
     searches = [(search.name, search.query) for search in x.searches]
     return rules_from_config(x.account, x.mentions, searches, x.keywords)
 
 
-def _locator(wiring: Wiring) -> Locate | None:
+def _locator(wiring: Wiring) -> "Locate | None":
     """Names the config.yaml line of a stream rule X refused (None: no file to point into)."""
     path: Path | None = wiring.config_path
     if path is None:

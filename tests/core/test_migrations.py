@@ -5,6 +5,8 @@ When this fails after a change to core/models.py, add a revision: `python3 main.
 """
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +23,7 @@ from core import migrations
 from core.models import Mention
 from core.store import Decision, Store, connect
 from service import db_cli
-from tests.conftest import SHIPPED_CONFIG
+from tests.conftest import REPO, SHIPPED_CONFIG
 
 EXTRA_REVISION = '''
 """a column added after the first release"""
@@ -89,6 +91,24 @@ def test_a_new_empty_database_is_created_on_first_open(empty_url: str) -> None:
         store.close()
 
 
+def test_the_head_revision_constant_is_the_newest_migration() -> None:
+    # The hot path trusts HEAD_REVISION instead of reading versions/ through Alembic.
+    assert migrations.head() == migrations.HEAD_REVISION
+
+
+def test_a_current_database_is_checked_without_importing_alembic(empty_url: str) -> None:
+    Store.open(empty_url).close()  # creates the schema (Alembic)
+    check = (
+        "import sys; from core.store import Store; "
+        f"Store.open({empty_url!r}).close(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert result.stdout.strip() == "[]"
+
+
 def test_an_outdated_schema_is_refused_until_db_upgrade_keeps_the_data(
     empty_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -102,6 +122,7 @@ def test_an_outdated_schema_is_refused_until_db_upgrade_keeps_the_data(
     shutil.copytree(migrations.HERE, newer)
     (newer / "versions" / "9001_extra.py").write_text(EXTRA_REVISION.format(head=released))
     monkeypatch.setattr(migrations, "HERE", newer)
+    monkeypatch.setattr(migrations, "HEAD_REVISION", "9001")  # that BrandPulse's constant
 
     with pytest.raises(migrations.SchemaError, match=r"run `main.py db upgrade`"):
         Store.open(empty_url)

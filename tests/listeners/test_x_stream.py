@@ -17,7 +17,8 @@ import pytest
 from core.clock import FakeClock
 from core.config_file import load_yaml
 from core.store import Store
-from listeners.x import XConfig, XSearch, make_client
+from listeners.x import make_client
+from listeners.x_config import XConfig, XSearch
 from listeners.x_rules import RuleSync, rules_from_config
 from listeners.x_stream import LEASE_WAIT, STALL_AFTER, XStreamListener
 from rules.engine import Engine

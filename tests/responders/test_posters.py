@@ -20,7 +20,10 @@ from core.models import Mention
 from core.platforms import platform, platforms
 from listeners.reddit import RedditConfig, make_reddit
 from listeners.x import XConfig, make_client
-from responders.replies import Posted, Poster, PostFailed, RedditPoster, TelegramPoster, XPoster
+from responders.reddit_poster import RedditPoster
+from responders.replies import Posted, Poster, PostFailed
+from responders.telegram_poster import TelegramPoster
+from responders.x_poster import XPoster
 from sandbox import FakeReddit, FakeTelegram, FakeXApi
 from sandbox.http import FakeServer
 from service.config import AppConfig  # noqa: F401  discovers and registers the platforms

@@ -8,7 +8,8 @@ from pydantic import ValidationError
 from core.clock import FakeClock
 from core.models import AlertRow, MentionRow, ReplyDraftRow
 from responders.alert_buttons import keyboard
-from responders.telegram_alerts import FloodBudget, TelegramConfig
+from responders.flood_budget import FloodBudget
+from responders.telegram_config import TelegramConfig
 from service.workflow import fill
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
