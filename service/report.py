@@ -28,12 +28,11 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
-from sqlalchemy import select
-from sqlmodel import Session
 
 from core.duration import human_duration
-from core.models import AlertRow, MentionRow, ReplyRow
 from core.store import Store
+from core.store.reporting import PeriodRows, ReportMention
+from service.report_facts import AlertFacts, Outcome, bot_first_touches, classify_alerts
 
 NEGATIVE, POSITIVE = -0.05, 0.05
 TOP = 5
@@ -124,63 +123,36 @@ class Report:
 
 
 def build_report(store: Store, since: datetime, until: datetime, zone: tzinfo) -> Report:
+    return report_of(store.period_rows(since, until), since, until, zone)
+
+
+def report_of(rows: PeriodRows, since: datetime, until: datetime, zone: tzinfo) -> Report:
+    """The report of rows already read (the dashboard reads them once for all its figures)."""
     report = Report(since=since, until=until)
-    with Session(store.engine) as session:
-        mentions = list(
-            session.scalars(
-                select(MentionRow).where(
-                    MentionRow.created_at >= since, MentionRow.created_at < until
-                )
-            )
-        )
-        alerts = [
-            (row[0], row[1])
-            for row in session.execute(
-                select(AlertRow, MentionRow.created_at)
-                .outerjoin(MentionRow, MentionRow.id == AlertRow.mention_id)
-                .where(AlertRow.created_at >= since, AlertRow.created_at < until)
-            )
-        ]
-        replies = [
-            (row[0], row[1], row[2])
-            for row in session.execute(
-                select(ReplyRow.mention_id, ReplyRow.sent_at, MentionRow.created_at)
-                .join(MentionRow, MentionRow.id == ReplyRow.mention_id)
-                .where(
-                    ReplyRow.automatic.is_(True),  # a rule's or the SLA watcher's, not an agent's
-                    ReplyRow.state == "sent",
-                    MentionRow.created_at >= since,
-                    MentionRow.created_at < until,
-                )
-            )
-        ]
-    _volume(report, mentions)
-    _alerts(report, alerts, mentions, until)
-    first_touch: dict[int, float] = {}
-    for mention_id, sent_at, created_at in replies:
-        if sent_at is not None:
-            wait = (sent_at - created_at).total_seconds()
-            first_touch[mention_id] = min(wait, first_touch.get(mention_id, wait))
-    report.bot_first_touch = Percentiles.of(list(first_touch.values()))
-    _sentiment(report, mentions, zone)
+    _volume(report, rows.mentions)
+    _alerts(report, classify_alerts(rows.alerts, until), rows.mentions)
+    report.bot_first_touch = Percentiles.of(
+        list(bot_first_touches(rows.automatic_replies).values())
+    )
+    _sentiment(report, rows.mentions, zone)
     return report
 
 
-def _volume(report: Report, mentions: list[MentionRow]) -> None:
+def _volume(report: Report, mentions: list[ReportMention]) -> None:
     report.mentions = len(mentions)
     report.by_platform = dict(Counter(m.platform for m in mentions).most_common())
     report.by_source = dict(Counter(m.source or "(none)" for m in mentions).most_common())
     reasons: Counter[str] = Counter()
     rules: Counter[str] = Counter()
     for mention in mentions:
-        reasons.update({_reason(reason) for reason in mention.reasons or ()})
-        rules.update(set(mention.rules or ()))
+        reasons.update(reason_names(mention))
+        rules.update(set(mention.rules))
     report.top_reasons = _top(reasons)
     report.top_rules = _top(rules)
     followers: dict[tuple[str, str], int] = {}
     counts: Counter[tuple[str, str]] = Counter()
     for mention in mentions:
-        author = (mention.platform, mention.author_id or mention.author_handle)
+        author = author_key(mention)
         counts[author] += 1
         followers[author] = max(followers.get(author, 0), mention.author_followers)
     report.authors = len(counts)
@@ -188,57 +160,47 @@ def _volume(report: Report, mentions: list[MentionRow]) -> None:
     report.reach = sum(followers.values())
 
 
-def _alerts(
-    report: Report,
-    alerts: list[tuple[AlertRow, datetime | None]],
-    mentions: list[MentionRow],
-    until: datetime,
-) -> None:
-    counted: Counter[str] = Counter()
+def _alerts(report: Report, classified: AlertFacts, mentions: list[ReportMention]) -> None:
     human: list[float] = []
     resolution: list[float] = []
     answered_mentions: set[int] = set()
-    for alert, written in alerts:
-        if alert.delivery != "sent":
-            counted[alert.delivery] += 1
-            continue
-        if alert.kind == "window":
-            continue  # a spike stands for a period, not for a customer waiting
+    outcomes: Counter[Outcome] = Counter()
+    for fact in classified.facts:
         report.alerts += 1
-        if alert.state == "not_relevant":
-            report.not_relevant += 1
+        outcomes[fact.outcome] += 1
+        if fact.outcome == Outcome.NOT_RELEVANT:
             continue
-        start = min(written, alert.created_at) if written else alert.created_at
-        responses = [alert.answered_at]
-        if alert.state == "resolved":
-            responses.append(alert.resolved_at)
-            if alert.resolved_at is not None:
-                resolution.append((alert.resolved_at - start).total_seconds())
-        response = min((r for r in responses if r is not None), default=None)
-        if alert.answered_at is not None and alert.mention_id is not None:
-            answered_mentions.add(alert.mention_id)
-        if response is not None:
-            human.append((response - start).total_seconds())
-            if alert.due_at is None or response <= alert.due_at:
-                report.within_target += 1
-            else:
-                report.missed_target += 1
-        elif alert.due_at is not None and alert.due_at <= until:
-            report.missed_target += 1
-        else:
-            report.pending += 1
-    report.counted_in_alerts = dict(counted.most_common())
+        if fact.resolution is not None:
+            resolution.append(fact.resolution)
+        if fact.alert.answered_at is not None and fact.alert.mention_id is not None:
+            answered_mentions.add(fact.alert.mention_id)
+        if fact.response_seconds is not None:
+            human.append(fact.response_seconds)
+    report.not_relevant = outcomes[Outcome.NOT_RELEVANT]
+    report.within_target = outcomes[Outcome.WITHIN]
+    report.missed_target = outcomes[Outcome.MISSED]
+    report.pending = outcomes[Outcome.PENDING]
+    report.counted_in_alerts = dict(classified.counted.most_common())
     report.human_first_response = Percentiles.of(human)
     report.resolution = Percentiles.of(resolution)
     reached: dict[tuple[str, str], int] = {}
     for mention in mentions:
         if mention.id in answered_mentions:
-            author = (mention.platform, mention.author_id or mention.author_handle)
+            author = author_key(mention)
             reached[author] = max(reached.get(author, 0), mention.author_followers)
     report.reach_answered = sum(reached.values())
 
 
-def _sentiment(report: Report, mentions: list[MentionRow], zone: tzinfo) -> None:
+def author_key(mention: ReportMention) -> tuple[str, str]:
+    return (mention.platform, mention.author_id or mention.author_handle)
+
+
+def reason_names(mention: ReportMention) -> set[str]:
+    """The mention's reasons without their points, each counted once."""
+    return {_reason(reason) for reason in mention.reasons}
+
+
+def _sentiment(report: Report, mentions: list[ReportMention], zone: tzinfo) -> None:
     scored = [(m.created_at, m.sentiment) for m in mentions if m.sentiment is not None]
     if not scored:
         return

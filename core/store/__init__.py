@@ -29,6 +29,7 @@ from core.store.records import (
     PlannedAction,
 )
 from core.store.replies import Replies
+from core.store.reporting import Reporting
 from core.store.show_each import ShowEach
 from core.store.silences import Silences
 from core.store.status import SourceStatus
@@ -60,6 +61,7 @@ class Store(
     Replies,
     SourceStatus,
     Inbox,
+    Reporting,
 ):
     """The database door: each subject's queries are in its mixin's module beside this one."""
 
