@@ -268,8 +268,16 @@ def as_csv(report: Report) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "name", "value"])
     for section, name, value in _rows(report):
-        writer.writerow([section, name, "" if value is None else value])
+        writer.writerow([section, csv_cell(name), "" if value is None else csv_cell(value)])
     return out.getvalue()
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: one starting with = + - @ would be a formula."""
+    text = "; ".join(value) if isinstance(value, list) else value
+    if isinstance(text, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
 
 
 def _rows(report: Report) -> list[tuple[str, str, Any]]:

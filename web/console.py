@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core.web_logins import Login
 from web.auth import start_session, visitor
 from web.context import HERE, ConsoleContext, templates
+from web.dashboard import Dashboard
 from web.inbox import Inbox
 from web.ops import Ops
 
@@ -70,6 +71,7 @@ def build_console(context: ConsoleContext, key: str | None = None) -> Starlette:
     login = LoginPages(context, render)
     inbox = Inbox(context, render)
     ops = Ops(context, render)
+    dashboard = Dashboard(context, render)
     routes = [
         Route("/", lambda _request: RedirectResponse("/queue", status_code=303)),
         Route("/login", login.page, methods=["GET"]),
@@ -77,6 +79,7 @@ def build_console(context: ConsoleContext, key: str | None = None) -> Starlette:
         Route("/logout", login.logout, methods=["POST"]),
         *inbox.routes(),
         *ops.routes(),
+        *dashboard.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [
