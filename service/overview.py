@@ -28,6 +28,7 @@ from service.report import (
 from service.report_facts import AlertFact, Outcome, bot_first_touches, classify_alerts
 
 SENTIMENTS = ("negative", "neutral", "positive")
+LONGEST_DAILY = 45  # days; longer periods get a bar a week
 # First-response buckets: (key, label, upper bound in seconds, inclusive).
 BUCKETS = (
     ("0-15", "0–15 min", 15 * 60),
@@ -61,7 +62,7 @@ class Drill:
     Empty fields do not narrow; the period itself comes with the link (`from`, `to`).
     """
 
-    day: str = ""  # YYYY-MM-DD in the brand's time zone
+    day: str = ""  # YYYY-MM-DD in the brand's time zone: the first day of the bar's days
     platform: str = ""
     sentiment: str = ""  # negative | neutral | positive
     lang: str = ""
@@ -151,7 +152,9 @@ class Overview:
     rows: PeriodRows
     facts: list[AlertFact]
     bot_touch: dict[int, float]
-    days: list[date] = field(default_factory=list)
+    days: list[date] = field(default_factory=list)  # the first day of each bar
+    width: int = 1  # days a bar stands for: 1, or 7 when the period is too long for a bar a day
+    _local: dict[datetime, date] = field(default_factory=dict)
     platforms: list[str] = field(default_factory=list)
     mentions_by_day: dict[date, Counter[str]] = field(default_factory=dict)
     sentiment_by_day: dict[date, SentimentDay] = field(default_factory=dict)
@@ -163,7 +166,18 @@ class Overview:
     repeat_authors: set[tuple[str, str]] = field(default_factory=set)
 
     def day(self, moment: datetime) -> date:
-        return moment.astimezone(self.zone).date()
+        """The bar `moment` falls in (its first day, in the brand's time zone)."""
+        # Every zone's offset is a multiple of 15 minutes: a year is 35,040 quarters, so the
+        # local day is looked up for 100,000 mentions, not converted for each.
+        quarter = moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+        found = self._local.get(quarter)
+        if found is None:
+            local = quarter.astimezone(self.zone).date()
+            found = self.days[0] + timedelta(
+                days=(local - self.days[0]).days // self.width * self.width
+            )
+            self._local[quarter] = found
+        return found
 
     def agents(self) -> list[AgentFigures]:
         """Per agent who claimed, replied to, resolved or first answered an alert."""
@@ -270,8 +284,12 @@ def build_overview(store: Store, since: datetime, until: datetime, zone: tzinfo)
     overview = Overview(
         report, zone, rows, classified.facts, bot_first_touches(rows.automatic_replies)
     )
-    first, last = overview.day(since), overview.day(until - timedelta(microseconds=1))
-    overview.days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    first = since.astimezone(zone).date()
+    last = (until - timedelta(microseconds=1)).astimezone(zone).date()
+    overview.width = 1 if (last - first).days < LONGEST_DAILY else 7
+    overview.days = [
+        first + timedelta(days=n) for n in range(0, (last - first).days + 1, overview.width)
+    ]
     overview.platforms = list(report.by_platform)
     _mention_series(overview)
     _response_series(overview)

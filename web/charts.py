@@ -9,6 +9,7 @@ point prints its value and is a link to the mentions it counts; colour is never 
 """
 
 import functools
+import html
 import re
 from dataclasses import dataclass
 
@@ -74,10 +75,16 @@ def line(title: str, labels: list[str], name: str, points: list[Point]) -> Marku
 def stylesheet() -> str:
     """pygal's own CSS for our style, for every chart on the page (ids made classes)."""
     sample = pygal.Bar(**_config("", percent=False))
-    sample.add("", [1])
-    css = "\n".join(_STYLE.findall(sample.render(is_unicode=True)))
-    # The tooltips are drawn by pygal's script, which we do not load.
-    return _CHART_ID.sub(".pygal-chart", css) + "\n.pygal-chart .tooltip{display:none}\n"
+    for n in range(len(STYLE.colors)):  # a rule per series colour
+        sample.add(str(n), [1])
+    # pygal writes the CSS as XML text (`>` as `&gt;`); a stylesheet file wants it plain.
+    css = html.unescape("\n".join(_STYLE.findall(sample.render(is_unicode=True))))
+    # The tooltips are drawn by pygal's script, which we do not load; the values printed on
+    # the bars must let a click through to the bar's link.
+    return _CHART_ID.sub(".pygal-chart", css) + (
+        "\n.pygal-chart .tooltip{display:none}"
+        "\n.pygal-chart .text-overlay,.pygal-chart .tooltip-overlay{pointer-events:none}\n"
+    )
 
 
 def _config(title: str, percent: bool) -> dict[str, object]:
@@ -94,8 +101,10 @@ def _config(title: str, percent: bool) -> dict[str, object]:
         "width": 720,
         "height": 300,
         "margin": 12,
+        "margin_bottom": 28,  # room for the legend's text below the axis labels
         "x_label_rotation": 0,
         "truncate_label": -1,
+        "truncate_legend": -1,
         "value_formatter": (lambda v: f"{v:.0%}") if percent else (lambda v: f"{v:g}"),
     }
 

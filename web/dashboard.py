@@ -139,12 +139,9 @@ def _last_day(period: Period, zone: Any) -> date:
     return (period.until - timedelta(microseconds=1)).astimezone(zone).date()
 
 
-def _day_label(day: date, days: int) -> str:
-    return day.strftime("%m-%d") if days > 1 else day.isoformat()
-
-
 def _charts(o: Overview, links: Links) -> dict[str, Markup]:
-    labels = [_day_label(day, len(o.days)) for day in o.days]
+    labels = [day.strftime("%m-%d") if len(o.days) > 1 else day.isoformat() for day in o.days]
+    per = "day" if o.width == 1 else "week"
     by_platform = {
         platform: [
             Point(
@@ -188,8 +185,8 @@ def _charts(o: Overview, links: Links) -> dict[str, Markup]:
         for day in o.days
     ]
     return {
-        "mentions": charts.bars("Mentions by day and platform", labels, by_platform, True),
-        "sentiment": charts.bars("Sentiment: share of the day", labels, feelings, True, True),
+        "mentions": charts.bars(f"Mentions by {per} and platform", labels, by_platform, True),
+        "sentiment": charts.bars(f"Sentiment: share of the {per}", labels, feelings, True, True),
         "mean": charts.line("Mean sentiment (VADER compound)", labels, "mean", means),
         "response": charts.bars(
             "First response (alerts) and bot first touch (mentions)",
@@ -197,7 +194,10 @@ def _charts(o: Overview, links: Links) -> dict[str, Markup]:
             responses,
         ),
         "target": charts.bars(
-            "Share answered within target", labels, {"within target": within}, percent=True
+            f"Share answered within target, by {per}",
+            labels,
+            {"within target": within},
+            percent=True,
         ),
         "breaches": charts.bars("SLA breaches (missed target)", labels, {"breaches": breaches}),
     }

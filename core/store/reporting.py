@@ -6,11 +6,11 @@ Also the history list behind a figure: mentions by id, closed ones included, wit
 stands for each (the `/queue` a chart's bar opens).
 """
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlmodel import Session
 
 from core.models import AlertRow, MentionRow, ReplyRow
@@ -116,8 +116,9 @@ _MENTION_COLUMNS = (
     MentionRow.lang,
     MentionRow.created_at,
     MentionRow.sentiment,
-    MentionRow.reasons,
-    MentionRow.rules,
+    # As text: a year has 100,000 of each, but few different ones, each decoded once.
+    cast(MentionRow.reasons, Text),
+    cast(MentionRow.rules, Text),
 )
 _ALERT_COLUMNS = (
     AlertRow.id,
@@ -159,9 +160,19 @@ class Reporting(StoreBase):
                 MentionRow.created_at < until,
             )
         )
+        decoded: dict[str | None, tuple[str, ...]] = {}
+
+        def labels(text: str | None) -> tuple[str, ...]:
+            if text not in decoded:
+                decoded[text] = tuple(json.loads(text)) if text else ()
+            return decoded[text]
+
         with Session(self.engine) as session, session.begin():
             return PeriodRows(
-                [_mention(row) for row in session.execute(mentions)],
+                [
+                    ReportMention(*head, labels(reasons), labels(rules))
+                    for *head, reasons, rules in session.execute(mentions)
+                ],
                 [ReportAlert(*row) for row in session.execute(alerts)],
                 [AutomaticReply(*row) for row in session.execute(replies)],
             )
@@ -194,8 +205,3 @@ class Reporting(StoreBase):
                 group = groups.get(alert.group_id) if alert and alert.group_id else None
                 rows.append(HistoryRow(by_id[mention_id], alert, group))
         return rows
-
-
-def _mention(row: Any) -> ReportMention:
-    *head, reasons, rules = row
-    return ReportMention(*head, tuple(reasons or ()), tuple(rules or ()))
