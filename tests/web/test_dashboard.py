@@ -7,8 +7,9 @@ import csv
 import io
 import json
 from collections.abc import Callable
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 from starlette.testclient import TestClient
@@ -23,6 +24,7 @@ from service.report_cli import cmd_report
 from tests.conftest import SHIPPED_CONFIG
 from tests.service.test_report import SINCE, UNTIL, seed
 from tests.web.harness import console_client, log_in, web_app
+from web.period import PeriodError, period_of
 
 PERIOD = {"from": SINCE.isoformat(), "to": UNTIL.isoformat()}
 
@@ -211,3 +213,19 @@ def test_hostile_texts_reasons_and_rule_names_render_as_text(
     assert "'=cmd|' /C calc'!A0" in export.text  # a formula stays text in a spreadsheet
     rules = viewer.get("/dashboard.csv?" + urlencode({"series": "rules", **PERIOD}))
     assert "'=cmd|" in rules.text
+
+
+def test_periods_are_days_in_the_brand_time_zone() -> None:
+    istanbul = ZoneInfo("Europe/Istanbul")  # UTC+3
+    day = period_of({"from": "2026-01-01", "to": "2026-01-01"}, UNTIL, istanbul)
+    assert (day.since, day.until) == (
+        datetime(2025, 12, 31, 21, tzinfo=UTC),
+        datetime(2026, 1, 1, 21, tzinfo=UTC),
+    )
+    late = datetime(2026, 1, 2, 22, tzinfo=UTC)  # already Jan 3 in Istanbul
+    today = period_of({"period": "today"}, late, istanbul)
+    assert (today.since, today.until) == (datetime(2026, 1, 2, 21, tzinfo=UTC), late)
+    week = period_of({}, late, istanbul)
+    assert (week.since, week.until, week.choice) == (late - timedelta(days=7), late, "7d")
+    with pytest.raises(PeriodError, match="`to` '2026-01-01T00:00:00' has no time zone offset"):
+        period_of({"from": "2025-12-01", "to": "2026-01-01T00:00:00"}, late, istanbul)
