@@ -9,6 +9,7 @@ dashboard's totals are `main.py report`'s. `Drill` names one figure (a bar, a po
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
@@ -22,6 +23,7 @@ from service.report import (
     Percentiles,
     Report,
     author_key,
+    day_finder,
     reason_names,
     report_of,
 )
@@ -154,7 +156,8 @@ class Overview:
     bot_touch: dict[int, float]
     days: list[date] = field(default_factory=list)  # the first day of each bar
     width: int = 1  # days a bar stands for: 1, or 7 when the period is too long for a bar a day
-    _local: dict[datetime, date] = field(default_factory=dict)
+    _bars: dict[date, date] = field(default_factory=dict)
+    _local_day: Callable[[datetime], date] | None = None
     platforms: list[str] = field(default_factory=list)
     mentions_by_day: dict[date, Counter[str]] = field(default_factory=dict)
     sentiment_by_day: dict[date, SentimentDay] = field(default_factory=dict)
@@ -167,16 +170,14 @@ class Overview:
 
     def day(self, moment: datetime) -> date:
         """The bar `moment` falls in (its first day, in the brand's time zone)."""
-        # Every zone's offset is a multiple of 15 minutes: a year is 35,040 quarters, so the
-        # local day is looked up for 100,000 mentions, not converted for each.
-        quarter = moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
-        found = self._local.get(quarter)
+        if self._local_day is None:
+            self._local_day = day_finder(self.zone)
+        local = self._local_day(moment)
+        found = self._bars.get(local)
         if found is None:
-            local = quarter.astimezone(self.zone).date()
-            found = self.days[0] + timedelta(
-                days=(local - self.days[0]).days // self.width * self.width
-            )
-            self._local[quarter] = found
+            start = self.days[0]
+            found = start + timedelta(days=(local - start).days // self.width * self.width)
+            self._bars[local] = found
         return found
 
     def agents(self) -> list[AgentFigures]:

@@ -23,6 +23,7 @@ import json
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
@@ -142,11 +143,17 @@ def _volume(report: Report, mentions: list[ReportMention]) -> None:
     report.mentions = len(mentions)
     report.by_platform = dict(Counter(m.platform for m in mentions).most_common())
     report.by_source = dict(Counter(m.source or "(none)" for m in mentions).most_common())
+    # A year holds few different lists of reasons and rules: count each list, then its names.
+    reason_lists = Counter(m.reasons for m in mentions)
+    rule_lists = Counter(m.rules for m in mentions)
     reasons: Counter[str] = Counter()
     rules: Counter[str] = Counter()
-    for mention in mentions:
-        reasons.update(reason_names(mention))
-        rules.update(set(mention.rules))
+    for labels, times in reason_lists.items():
+        for name in {_reason(label) for label in labels}:
+            reasons[name] += times
+    for names, times in rule_lists.items():
+        for name in set(names):
+            rules[name] += times
     report.top_reasons = _top(reasons)
     report.top_rules = _top(rules)
     followers: dict[tuple[str, str], int] = {}
@@ -209,8 +216,9 @@ def _sentiment(report: Report, mentions: list[ReportMention], zone: tzinfo) -> N
     report.share_negative = _share(values, negative=True)
     report.share_positive = _share(values, negative=False)
     by_day: dict[date, list[float]] = defaultdict(list)
+    local_day = day_finder(zone)
     for created, sentiment in scored:
-        by_day[created.astimezone(zone).date()].append(sentiment)
+        by_day[local_day(created)].append(sentiment)
     report.daily = [
         Day(day, len(v), round(sum(v) / len(v), 3), _share(v, negative=True))
         for day, v in sorted(by_day.items())
@@ -221,6 +229,21 @@ def _sentiment(report: Report, mentions: list[ReportMention], zone: tzinfo) -> N
     if first and second:
         report.net_first_half = _net(first)
         report.net_second_half = _net(second)
+
+
+def day_finder(zone: tzinfo) -> Callable[[datetime], date]:
+    """`moment` → its date in `zone`, remembered per quarter hour: every zone's offset is a
+    multiple of 15 minutes, and a year is 35,040 quarters against 100,000 mentions."""
+    known: dict[datetime, date] = {}
+
+    def local_day(moment: datetime) -> date:
+        quarter = moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+        found = known.get(quarter)
+        if found is None:
+            found = known[quarter] = quarter.astimezone(zone).date()
+        return found
+
+    return local_day
 
 
 def _share(values: list[float], negative: bool) -> float:
