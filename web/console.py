@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core.web_logins import Login
 from web.auth import start_session, visitor
 from web.context import HERE, ConsoleContext, templates
+from web.dashboard import Dashboard
 from web.inbox import Inbox
 from web.ops import Ops
 from web.rules_page import RulesPage
@@ -72,6 +73,7 @@ def build_console(context: ConsoleContext, key: str | None = None) -> Starlette:
     inbox = Inbox(context, render)
     ops = Ops(context, render)
     rules = RulesPage(context, render)
+    dashboard = Dashboard(context, render)
     routes = [
         Route("/", lambda _request: RedirectResponse("/queue", status_code=303)),
         Route("/login", login.page, methods=["GET"]),
@@ -80,6 +82,7 @@ def build_console(context: ConsoleContext, key: str | None = None) -> Starlette:
         *inbox.routes(),
         *ops.routes(),
         *rules.routes(),
+        *dashboard.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [

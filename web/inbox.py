@@ -17,10 +17,13 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from core.store import InboxFilter, InboxPage, InboxRow
+from core.store.reporting import HistoryRow
 from responders.alert_buttons import SNOOZES
+from service.report import csv_cell
 from service.workflow import Agent
 from web.auth import agent_action, login_required, visitor
 from web.context import ConsoleContext, as_json
+from web.history import HistoryPage, history_page, history_params
 
 PER_PAGE = 50
 STATES = ("open", "claimed", "snoozed")
@@ -42,6 +45,7 @@ class QueueQuery:
     mine: bool
     page: int
     args: dict[str, str]  # the filters as given, for links that keep them
+    history: bool = False  # `state=all` or a period: the mentions behind a figure, closed too
 
     def link(self, **changes: Any) -> str:
         args = {**self.args, **{k: str(v) for k, v in changes.items()}}
@@ -69,6 +73,8 @@ def queue_query(request: Request, me: str) -> QueueQuery:
         breached=bool(args["breached"]),
     )
     number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    if state == "all" or "from" in params:
+        return QueueQuery(wanted, False, number, history_params(params), history=True)
     return QueueQuery(wanted, bool(args["mine"]), number, args)
 
 
@@ -89,11 +95,13 @@ class Inbox:
             Route("/drafts/{draft_id:int}/{verb}", act(self.draft), methods=["POST"]),
         ]
 
-    async def _page(self, request: Request) -> tuple[QueueQuery, InboxPage]:
+    async def _page(self, request: Request) -> tuple[QueueQuery, InboxPage | HistoryPage]:
         who = visitor(request)
         query = queue_query(request, who.user_id if who else "")
         store, now = self.context.store, self.context.clock.now()
         offset = (query.page - 1) * PER_PAGE
+        if query.history:
+            return query, await history_page(self.context, request.query_params, offset, PER_PAGE)
         page = await asyncio.to_thread(store.inbox, query.wanted, now, offset, PER_PAGE)
         return query, page
 
@@ -128,7 +136,7 @@ class Inbox:
         rows = [_row_data(r) for r in page.rows]
         writer = csv.DictWriter(out, fieldnames=ROW_FIELDS)
         writer.writeheader()
-        writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
+        writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
         return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
 
     async def mention(self, request: Request) -> Response:
@@ -218,12 +226,12 @@ def _visitor_agent(request: Request) -> Agent:
     return who.agent
 
 
-def _row_data(row: InboxRow) -> dict[str, Any]:
+def _row_data(row: InboxRow | HistoryRow) -> dict[str, Any]:
     mention, alert = row.mention, row.alert
     return {
         "mention_id": mention.id,
-        "alert_id": alert.id,
-        "group_id": alert.group_id,
+        "alert_id": alert.id if alert else None,
+        "group_id": alert.group_id if alert else None,
         "platform": mention.platform,
         "author": mention.author_handle,
         "followers": mention.author_followers,
@@ -233,18 +241,10 @@ def _row_data(row: InboxRow) -> dict[str, Any]:
         "urgency": mention.urgency,
         "reasons": [str(reason) for reason in mention.reasons or []],
         "rules": list(mention.rules or []),
-        "state": alert.state,
+        "state": alert.state if alert else "not alerted",
         "claimed_by": row.claimed_by,
         "due_at": as_json(row.due_at),
         "snoozed_until": as_json(row.snoozed_until),
         "url": mention.url,
         "created_at": as_json(mention.created_at),
     }
-
-
-def _csv_cell(value: Any) -> Any:
-    text = "; ".join(value) if isinstance(value, list) else value
-    # A cell starting with = + - @ is a formula to a spreadsheet: hostile text stays text.
-    if isinstance(text, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text

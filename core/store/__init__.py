@@ -32,6 +32,7 @@ from core.store.records import (
 )
 from core.store.replies import Replies
 from core.store.rule_history import RuleHistory
+from core.store.reporting import Reporting
 from core.store.show_each import ShowEach
 from core.store.silences import Silences
 from core.store.status import SourceStatus
@@ -68,6 +69,7 @@ class Store(
     Inbox,
     RuleHistory,
     TriageLabels,
+    Reporting,
 ):
     """The database door: each subject's queries are in its mixin's module beside this one."""
 
