@@ -32,6 +32,7 @@ from core.store.replies import Replies
 from core.store.show_each import ShowEach
 from core.store.silences import Silences
 from core.store.status import SourceStatus
+from core.store.telegram_budget import TelegramBudget
 
 __all__ = [
     "FINAL_STATES",
@@ -60,6 +61,7 @@ class Store(
     Replies,
     SourceStatus,
     Inbox,
+    TelegramBudget,
 ):
     """The database door: each subject's queries are in its mixin's module beside this one."""
 
