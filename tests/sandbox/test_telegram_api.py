@@ -289,6 +289,7 @@ async def test_flood_limits_per_group_and_overall() -> None:
             clock[0] += 1
             await limited.send_message(31, "next second")
     assert len(fake.sent) == 20 + 1 + 30 + 1
+    assert fake.flood_refusals == [(1_700_000_010.0, GROUP), (1_700_000_061.0, 31)]
 
 
 async def test_a_bot_cannot_write_first_to_a_person(fake: FakeTelegram, bot: Bot) -> None:
