@@ -39,7 +39,8 @@ from sandbox.telegram_wire import (
 __all__ = ["AnsweredCallback", "FakeTelegram", "SentMessage", "TelegramError", "make_user"]
 
 # Telegram's documented flood limits (core.telegram.org/bots/faq, "My bot is hitting limits"):
-# about 30 messages per second overall and 20 messages per minute into one group.
+# about 30 messages per second overall and 20 messages per minute into one group. Edits count
+# too: flood control answers 429 to editMessageText as it does to sendMessage.
 _GLOBAL_PER_SECOND = 30
 _GROUP_PER_MINUTE = 20
 _PATH = re.compile(r"/bot(?P<token>[^/]+)/(?P<method>\w+)")
@@ -172,6 +173,7 @@ class FakeTelegram(TelegramUpdates, FakeServer):
                     reply_to=reply_to,
                     message_thread_id=thread_id,
                     link_preview_disabled=preview_disabled(params),
+                    sent_at=self.now(),
                 )
             )
             return copy.deepcopy(message)
@@ -181,6 +183,7 @@ class FakeTelegram(TelegramUpdates, FakeServer):
         markup = checked_markup(params.get("reply_markup"))
         with self._lock:
             message = self._message_to_edit(params)
+            self._check_flood(message["chat"]["id"])
             # Telegram drops an inline keyboard that an edit does not repeat.
             changes = {"text": plain_text(text, params), "reply_markup": markup}
             return self._apply_edit(message, changes)
@@ -188,7 +191,9 @@ class FakeTelegram(TelegramUpdates, FakeServer):
     def _edit_reply_markup(self, params: dict[str, Any]) -> dict[str, Any]:
         markup = checked_markup(params.get("reply_markup"))
         with self._lock:
-            return self._apply_edit(self._message_to_edit(params), {"reply_markup": markup})
+            message = self._message_to_edit(params)
+            self._check_flood(message["chat"]["id"])
+            return self._apply_edit(message, {"reply_markup": markup})
 
     def _message_to_edit(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id, message_id = required(params, "chat_id"), required(params, "message_id")

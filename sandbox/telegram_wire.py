@@ -58,6 +58,7 @@ class SentMessage:
     reply_to: int | None
     message_thread_id: int | None
     link_preview_disabled: bool
+    sent_at: float  # on the server's clock, POSIX seconds
 
 
 @dataclass(frozen=True)

@@ -271,11 +271,16 @@ async def test_flood_limits_per_group_and_overall() -> None:
     clock = [1_700_000_000.0]
     with FakeTelegram(enforce_limits=True, clock=lambda: clock[0]) as fake:
         async with Bot(fake.token, base_url=f"{fake.base_url}/bot") as limited:
-            for i in range(20):
+            for i in range(19):
                 await limited.send_message(GROUP, f"alert {i}")
                 clock[0] += 0.5
+            first = fake.sent[0]
+            await limited.edit_message_text("edited", GROUP, first.message_id)  # the 20th
+            clock[0] += 0.5
             with pytest.raises(RetryAfter, match="Retry in 50 seconds"):
                 await limited.send_message(GROUP, "one too many")
+            with pytest.raises(RetryAfter, match="Retry in 50 seconds"):
+                await limited.edit_message_text("edited again", GROUP, first.message_id)
             clock[0] += 50
             await limited.send_message(GROUP, "paced")
             clock[0] += 1
@@ -288,8 +293,12 @@ async def test_flood_limits_per_group_and_overall() -> None:
                 await limited.send_message(31, "31st in one second")
             clock[0] += 1
             await limited.send_message(31, "next second")
-    assert len(fake.sent) == 20 + 1 + 30 + 1
-    assert fake.flood_refusals == [(1_700_000_010.0, GROUP), (1_700_000_061.0, 31)]
+    assert len(fake.sent) == 19 + 1 + 30 + 1
+    assert fake.flood_refusals == [
+        (1_700_000_010.0, GROUP),
+        (1_700_000_010.0, GROUP),
+        (1_700_000_061.0, 31),
+    ]
 
 
 async def test_a_bot_cannot_write_first_to_a_person(fake: FakeTelegram, bot: Bot) -> None:
