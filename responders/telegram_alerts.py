@@ -3,7 +3,8 @@
 `TelegramAlerts` posts and edits messages and maps Telegram's errors to retry times; what an
 alert says and which buttons it has come from service/alert_views.py, when to post it from the
 alert responder (service/grouping.py). Every send and edit is counted in a `FloodBudget`, so
-the service can keep each chat under Telegram's limit of 20 messages a minute.
+the service can keep each chat under Telegram's limit of 20 messages a minute, counted in the
+database so that several nodes share it.
 """
 
 import asyncio
