@@ -99,9 +99,8 @@ class FloodBudget:
     service for minutes. Counting here lets the service decide to group instead of waiting.
     The count lives in the database, so nodes sharing it share each chat's 20 a minute: `take`
     checks and counts a send in one transaction. `left` and `next_free` answer from the chat's
-    sends as last read (each `take`, and `refresh` before the service plans a batch), so
-    planning costs no query; a send they let through that another node's took the room of is
-    refused by `take`.
+    sends as last read (by each `take`, and by `refresh` before the service plans a batch), so
+    planning costs no query; when another node took the room since, `take` refuses the send.
     """
 
     def __init__(
