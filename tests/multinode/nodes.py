@@ -13,6 +13,11 @@ from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
 from tests.conftest import REPO, SHIPPED_CONFIG, STAFF_CHAT
 
+# How long a wait that includes a node's start may take: importing the service is about 3 s of
+# CPU, and took 50 s on this machine with 7 engineers' work on 2 cores (load 15). A bound for
+# "something is broken", never a figure the test checks.
+START_TIMEOUT = 180.0
+
 
 def node_config(
     directory: Path,

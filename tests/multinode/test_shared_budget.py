@@ -14,7 +14,7 @@ from core.store import Store, connect
 from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
 from tests.conftest import STAFF_CHAT
-from tests.multinode.nodes import Node, node_config, node_env, until
+from tests.multinode.nodes import START_TIMEOUT, Node, node_config, node_env, until
 
 SOURCES = ["x:mentions", "x:search:s0", "x:search:s1", "x:search:s2"]
 PER_SOURCE = 3
@@ -36,7 +36,7 @@ def test_three_nodes_never_pass_the_chat_limit_together(
         config = node_config(directory, "10s", searches=3)
         nodes.append(Node(config, env, directory / "node.log"))
     try:
-        until(lambda: _polled(engine) == len(SOURCES), 60, "a first poll of every source")
+        until(lambda: _polled(engine) == len(SOURCES), START_TIMEOUT, "a first poll of each source")
         wave_size = len(SOURCES) * PER_SOURCE
         for wave in range(WAVES):
             # Each wave once the last is stored: the first is alerted one by one, the rest
