@@ -316,3 +316,17 @@ class WebLoginRow(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = _utc_column()
+
+
+class TelegramBudgetRow(SQLModel, table=True):
+    """The moments of a chat's sends and edits in the last minute, by whichever node made them.
+
+    One row per chat, so a node locks it to check and spend the chat's minute budget in one
+    step: nodes counting apart could each send Telegram's 20 a minute into the same group.
+    """
+
+    __tablename__ = "telegram_budget"
+
+    chat_id: str = Field(primary_key=True, max_length=64)
+    # POSIX seconds of the sends within the last minute, oldest first (at most the budget's size).
+    sends: list[float] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -3,7 +3,8 @@
 `TelegramAlerts` posts and edits messages and maps Telegram's errors to retry times; what an
 alert says and which buttons it has come from service/alert_views.py, when to post it from the
 alert responder (service/grouping.py). Every send and edit is counted in a `FloodBudget`, so
-the service can keep each chat under Telegram's limit of 20 messages a minute.
+the service can keep each chat under Telegram's limit of 20 messages a minute, counted in the
+database so that several nodes share it.
 """
 
 import logging
@@ -34,6 +35,10 @@ class TelegramAlerts:
         self.bot = bot
         self.budget = budget
 
+    async def refresh_budget(self) -> None:
+        """Read the staff chats' sends of the last minute again, other nodes' included."""
+        await self.budget.refresh(self.config.chat_ids())
+
     async def send(
         self,
         route_name: str,
@@ -45,7 +50,9 @@ class TelegramAlerts:
         route = self.config.route(route_name)
         if route is None:
             raise ResponderError(f"no Telegram chat configured for route {route_name!r}", None)
-        self.budget.spend(route.chat_id)
+        if not await self.budget.take(route.chat_id):
+            retry_at = self.budget.next_free(route.chat_id)
+            raise ResponderError("the chat's minute budget is spent", retry_at)
         try:
             message = await self.bot.send_message(
                 chat_id=route.chat_id,
@@ -63,7 +70,9 @@ class TelegramAlerts:
         self, chat_id: str, message_id: int, text: str, markup: InlineKeyboardMarkup | None
     ) -> bool:
         """Show `text` in the message instead; False when Telegram could not be told."""
-        self.budget.spend(chat_id)
+        if not await self.budget.take(chat_id):
+            log.debug("message %s not edited yet: the chat's minute budget is spent", message_id)
+            return False
         try:
             await self.bot.edit_message_text(
                 text,
@@ -83,7 +92,9 @@ class TelegramAlerts:
 
     async def notify(self, chat_id: str, message_id: int, text: str) -> bool:
         """A short note answering message `message_id` (SLA warning, snooze over, reply note)."""
-        self.budget.spend(chat_id)
+        if not await self.budget.take(chat_id):
+            log.warning("note on message %s not sent: the chat's budget is spent", message_id)
+            return False
         try:
             await self.bot.send_message(
                 chat_id=int(chat_id),

@@ -55,3 +55,8 @@ class TelegramConfig(BaseModel):
 
     def is_agent(self, user_id: int) -> bool:
         return not self.agents or user_id in self.agents
+
+    def chat_ids(self) -> set[int]:
+        """Every chat a route points at: the staff chats whose minute budget is watched."""
+        names = ("staff", "escalation", *self.routes)
+        return {route.chat_id for route in map(self.route, names) if route is not None}

@@ -111,7 +111,7 @@ class BrandPulse:
         self._add_sources(wiring)
         self.zone = zoneinfo.ZoneInfo(config.timezone)
         self.sla = SlaClock(config.sla, config.timezone)
-        self.budget = FloodBudget(self.clock, config.alerts.max_per_minute)
+        self.budget = FloodBudget(self.clock, self.store, config.alerts.max_per_minute)
         self.alerts: TelegramAlerts | None = None
         self.messages: AlertMessages | None = None
         self.alert_responder: AlertResponder | None = None

@@ -1,10 +1,10 @@
 """How a chat's minute budget is shared between the kinds of message the service sends.
 
-`FloodBudget` counts every send and edit into a chat (at most `alerts.max_per_minute`, 18 of
-Telegram's 20 a minute into a group). Each constant is what must still be left for that kind
-of call to go now. A per-mention alert (or one posted by Show each) leaves room for the group
-message a storm needs, for edits and for the SLA watcher's escalations; an edit leaves one for
-those; a group message may take the last.
+`FloodBudget` counts every send and edit into a chat by every node sharing the database (at
+most `alerts.max_per_minute`, 18 of Telegram's 20 a minute into a group). Each constant is what
+must still be left for that kind of call to go now. A per-mention alert (or one posted by Show
+each) leaves room for the group message a storm needs, for edits and for the SLA watcher's
+escalations; an edit leaves one for those; a group message may take the last.
 """
 
 SINGLE_NEEDS = 7  # so at most 12 per-mention alerts a minute into one chat

@@ -52,7 +52,7 @@ class StaffCommands:
         message = update.effective_message
         if message is None:
             return
-        self.budget.spend(message.chat_id)
+        await self.budget.record(message.chat_id)
         await message.reply_text(text, parse_mode=ParseMode.HTML, disable_web_page_preview=True)
 
     async def _allowed(self, update: Update) -> bool:

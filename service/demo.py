@@ -76,8 +76,9 @@ def run_demo(log_level: int = logging.WARNING, config_path: Path = CONFIG) -> in
         summary = asyncio.run(app.run_once())
         print(
             f"fetched {summary.fetched}, stored {summary.new} new, queued "
-            f"{summary.alerts_queued} alerts, delivered {summary.delivered}\n"
+            f"{summary.alerts_queued} alerts, delivered {summary.delivered}"
         )
+        print(_fetched_twice(summary.fetched - summary.new, config_path == CONFIG))
         for message in telegram.messages(STAFF_CHAT):
             print(_as_seen(message))
         print(
@@ -114,6 +115,24 @@ def run_demo(log_level: int = logging.WARNING, config_path: Path = CONFIG) -> in
         asyncio.run(_show_stream(streaming, x, telegram))
         streaming.close()
     return 0
+
+
+def _fetched_twice(extra: int, shipped_config: bool) -> str:
+    """Why a first pass into an empty database fetches more than it stores, if it does."""
+    if extra <= 0:
+        return ""
+    why = (
+        f" (with the shipped config, r/{SUBREDDIT}'s new posts and the Reddit search for the "
+        "brand's keywords both find the Reddit posts)"
+        if shipped_config
+        else ""
+    )
+    plural = "s" if extra > 1 else ""
+    text = (
+        f"Each source counts what it read: {extra} mention{plural} found by two sources{why} "
+        "count twice in 'fetched' and are stored once."
+    )
+    return textwrap.fill(text, width=78) + "\n"
 
 
 STREAMED = f"@{BRAND} the replacement kettle is broken too. Refund me, or I call my lawyer."

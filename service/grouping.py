@@ -120,6 +120,7 @@ class AlertResponder:
         their full count and samples instead of "1 mention" edited a moment later.
         """
         async with self._lock:
+            await self.telegram.refresh_budget()  # other nodes may have sent since
             now = self.clock.now()
             state = await asyncio.to_thread(load_state, self.store, items, now, self._windows)
             handled = 0
@@ -156,6 +157,7 @@ class AlertResponder:
         then post what agents asked to see one by one (Show each), paced."""
         now = self.clock.now()
         due = await asyncio.to_thread(self.store.dirty_messages, now - self.config.edit_every)
+        await self.telegram.refresh_budget()
         for alert_id, chat in due:
             if self.budget.left(chat) < EDIT_NEEDS:
                 continue
@@ -343,6 +345,8 @@ class AlertResponder:
         """
         sent = 0
         async with self._lock:
+            if fired:
+                await self.telegram.refresh_budget()
             for window in fired:
                 if await asyncio.to_thread(self.store.window_seen, window.key):
                     continue

@@ -74,7 +74,7 @@ class WebCommand:
             await self._say(message, text)
             return
         try:
-            self.budget.spend(user.id)
+            await self.budget.record(user.id)
             await context.bot.send_message(
                 user.id, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True
             )
@@ -88,7 +88,7 @@ class WebCommand:
         await self._say(message, "I sent you a login link in our private chat.")
 
     async def _say(self, message: Message, text: str) -> None:
-        self.budget.spend(message.chat_id)
+        await self.budget.record(message.chat_id)
         await message.reply_text(text, parse_mode=ParseMode.HTML, disable_web_page_preview=True)
 
 

@@ -31,11 +31,12 @@ from core.store.records import (
     PlannedAction,
 )
 from core.store.replies import Replies
-from core.store.rule_history import RuleHistory
 from core.store.reporting import Reporting
+from core.store.rule_history import RuleHistory
 from core.store.show_each import ShowEach
 from core.store.silences import Silences
 from core.store.status import SourceStatus
+from core.store.telegram_budget import TelegramBudget
 
 __all__ = [
     "FINAL_STATES",
@@ -70,6 +71,7 @@ class Store(
     RuleHistory,
     TriageLabels,
     Reporting,
+    TelegramBudget,
 ):
     """The database door: each subject's queries are in its mixin's module beside this one."""
 

@@ -1,4 +1,4 @@
-"""Migration 0008: reasons stored as text before it become structured, both ways, and read back
+"""Migration 0006: reasons stored as text before it become structured, both ways, and read back
 as the same text staff saw before."""
 
 import json

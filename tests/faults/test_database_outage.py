@@ -13,7 +13,7 @@ from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
 from tests.conftest import STAFF_CHAT
 from tests.faults.tcp_proxy import TcpProxy
-from tests.multinode.nodes import Node, node_config, node_env, until
+from tests.multinode.nodes import START_TIMEOUT, Node, node_config, node_env, until
 
 
 def _alerted(fake_telegram: FakeTelegram, handle: str) -> bool:
@@ -29,7 +29,7 @@ def test_a_node_rides_out_a_database_outage(
         node = Node(node_config(tmp_path), node_env(fake_x, fake_telegram, url), tmp_path / "n.log")
         try:
             fake_x.post_tweet("@AcmeSupport my order arrived broken, refund please", "before")
-            until(lambda: _alerted(fake_telegram, "before"), 40, "the alert before the outage")
+            until(lambda: _alerted(fake_telegram, "before"), START_TIMEOUT, "the alert before")
 
             proxy.cut()
             until(lambda: "database unavailable" in node.output(), 30, "the outage logged")

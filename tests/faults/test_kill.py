@@ -33,7 +33,7 @@ from sandbox.http import Request
 from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
 from tests.conftest import STAFF_CHAT
-from tests.multinode.nodes import Node, node_config, node_env, until
+from tests.multinode.nodes import START_TIMEOUT, Node, node_config, node_env, until
 
 LOOPS = 10
 POINTS = ("poll", "save", "send", "record", "any")
@@ -71,14 +71,16 @@ def test_sigkill_in_a_loop_loses_nothing_and_repeats_only_flagged(
         else:
             _later(kill, rng.uniform(0.3, 1.5))(Request("GET", "", {}, None, {}))
         try:
-            until(lambda n=node: n.process.poll() is not None, 20, f"the kill at {point}")
+            until(
+                lambda n=node: n.process.poll() is not None, START_TIMEOUT, f"the kill at {point}"
+            )
         finally:
             node.kill()
         kills[point] += 1
 
     # A last node, left alone, must deliver everything; then a graceful stop.
     survivor = Node(config, env, tmp_path / "node.log")
-    until(lambda: _all_alerted(fake_telegram, handles), 40, "every alert in the chat")
+    until(lambda: _all_alerted(fake_telegram, handles), START_TIMEOUT, "every alert in the chat")
     until(lambda: _unsent(url) == 0, 20, "an empty outbox")
     assert survivor.terminate() == 0
 
@@ -100,7 +102,7 @@ def test_sigterm_finishes_the_poll_under_way_and_exits_0(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'term.db'}"
     node = Node(node_config(tmp_path), node_env(fake_x, fake_telegram, url), tmp_path / "n.log")
-    until(lambda: _stored(url) is not None, 20, "the node to start polling")
+    until(lambda: _stored(url) is not None, START_TIMEOUT, "the node to start polling")
     fake_x.post_tweet("@AcmeSupport my order arrived broken, refund please", "late_customer")
     in_flight = threading.Event()
 

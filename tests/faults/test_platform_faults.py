@@ -52,8 +52,12 @@ FAULTS = {
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(datetime.now(UTC))  # the fake API stamps tweets with the real time
+def clock(fake_x: FakeXApi) -> FakeClock:
+    clock = FakeClock(datetime.now(UTC))
+    # The fake API stamps tweets and rate-limit resets on the same clock: a 429's reset is then
+    # 90 s of the test's time away, however slowly a busy machine runs the test.
+    fake_x.set_clock(lambda: clock.now().timestamp())
+    return clock
 
 
 def service(config: AppConfig, clock: FakeClock) -> BrandPulse:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from core.store import connect
 from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
-from tests.multinode.nodes import Node, node_config, node_env, until
+from tests.multinode.nodes import START_TIMEOUT, Node, node_config, node_env, until
 
 
 def test_no_secret_in_output_alerts_or_the_database(
@@ -26,7 +26,7 @@ def test_no_secret_in_output_alerts_or_the_database(
     fake_telegram.set_down(True)  # sends fail with the token in every request URL
     config = node_config(tmp_path, log_format="json")
     node = Node(config, node_env(fake_x, fake_telegram, url), tmp_path / "node.log")
-    until(lambda: _stored(url) > 0, 30, "the mention, fetched after the dropped connection")
+    until(lambda: _stored(url) > 0, START_TIMEOUT, "the mention, after the dropped connection")
     until(lambda: bool(fake_telegram.calls(f"/bot{fake_telegram.token}/")), 30, "a failed call")
     fake_telegram.set_down(False)
     until(lambda: bool(fake_telegram.sent), 30, "the alert, once Telegram is back")

@@ -17,7 +17,7 @@ from core.store import connect
 from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
 from tests.conftest import STAFF_CHAT
-from tests.multinode.nodes import Node, free_port, node_config, node_env, until
+from tests.multinode.nodes import START_TIMEOUT, Node, free_port, node_config, node_env, until
 
 # Long enough that a node starved of CPU on a busy machine (seconds without renewing) keeps its
 # leases: the test counts takeovers, and only the kill may cause one.
@@ -50,7 +50,7 @@ def test_three_nodes_share_the_work_and_survive_losing_one(
         nodes.append(Node(config, env, directory / "node.log"))
     try:
         before = post_round(fake_x, "before")
-        until(lambda: _alerted(fake_telegram, before), 40, "the first round's alerts")
+        until(lambda: _alerted(fake_telegram, before), START_TIMEOUT, "the first round's alerts")
         until(lambda: _unsent(engine) == 0, 20, "an empty outbox")
         holders = _source_holders(engine)
         assert set(holders) == set(SOURCES), holders

@@ -1,12 +1,15 @@
 """The Telegram side of alerts without a server: routes, agents, buttons, the flood budget."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from core.clock import FakeClock
 from core.models import AlertRow, MentionRow, ReplyDraftRow
+from core.store import Store
 from responders.alert_buttons import keyboard
 from responders.flood_budget import FloodBudget
 from responders.telegram_config import TelegramConfig
@@ -66,19 +69,37 @@ def test_buttons_follow_the_state_and_carry_only_verb_and_id() -> None:
     assert len(longest.encode()) <= 64
 
 
-def test_flood_budget_counts_the_last_minute_per_chat() -> None:
+async def test_flood_budget_counts_the_last_minute_per_chat(tmp_path: Path) -> None:
     clock = FakeClock(NOW)
-    budget = FloodBudget(clock, per_minute=3)
+    store = await asyncio.to_thread(Store.open, f"sqlite:///{tmp_path / 'budget.db'}")
+    budget = FloodBudget(clock, store, per_minute=3)
     for _ in range(3):
-        budget.spend(-100)
+        assert await budget.take(-100)
         clock.advance(10)
-    budget.spend(-200)
+    assert not await budget.take(-100)  # full: not sent, not counted
+    assert await budget.take(-200)
     assert budget.left(-100) == 0
     assert budget.left("-200") == 2  # chats are counted apart, whatever the id's type
     assert budget.next_free(-100) == NOW + timedelta(minutes=1)
     clock.advance(timedelta(seconds=30))  # the first call is a minute old
     assert budget.left(-100) == 1
     assert budget.busiest_minute(-100) == 2
+    await asyncio.to_thread(store.close)
+
+
+async def test_a_node_sees_the_sends_of_another_once_it_refreshes(tmp_path: Path) -> None:
+    clock = FakeClock(NOW)
+    store = await asyncio.to_thread(Store.open, f"sqlite:///{tmp_path / 'budget.db'}")
+    first, second = FloodBudget(clock, store, per_minute=3), FloodBudget(clock, store, 3)
+    for _ in range(2):
+        assert await first.take(-100)
+    assert second.left(-100) == 3  # planning answers from what it last read
+    await second.refresh([-100])
+    assert second.left(-100) == 1
+    assert await second.take(-100)
+    assert not await first.take(-100)  # the room went to the other node
+    assert first.left(-100) == 0  # and the refusal told it so
+    await asyncio.to_thread(store.close)
 
 
 def test_saved_replies_fill_author_and_platform_only() -> None:

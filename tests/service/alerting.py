@@ -2,7 +2,7 @@
 the pipeline, and the staff chat as the fake Telegram shows it."""
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.clock import FakeClock
@@ -89,3 +89,18 @@ def press(
 def current(fake: FakeTelegram, message: dict[str, Any]) -> dict[str, Any]:
     [now] = [m for m in fake.messages(STAFF_CHAT) if m["message_id"] == message["message_id"]]
     return now
+
+
+def counting_calls(app: BrandPulse, clock: FakeClock) -> list[datetime]:
+    """Every send and edit into the staff chat, as the budget counts them."""
+    calls: list[datetime] = []
+    take = app.budget.take
+
+    async def counted(chat: int | str) -> bool:
+        spent = await take(chat)
+        if spent:
+            calls.append(clock.now())
+        return spent
+
+    app.budget.take = counted  # type: ignore[method-assign]
+    return calls

@@ -13,6 +13,7 @@ from service.config import AppConfig
 from tests.conftest import STAFF_CHAT
 from tests.service.alerting import (
     AGENT,
+    counting_calls,
     ingest,
     mention,
     press,
@@ -177,8 +178,8 @@ async def test_near_the_chat_limit_new_alerts_share_one_message(
 ) -> None:
     clock = FakeClock()
     app = staff_app(sandbox_config, clock)
-    for _ in range(app.budget.per_minute - 4):  # someone else used the minute's messages
-        app.budget.spend(STAFF_CHAT)
+    for _ in range(app.budget.per_minute - 4):  # another node used the minute's messages
+        app.store.spend_telegram(str(STAFF_CHAT), clock.now(), None)
     ingest(app, mention(1, clock), mention(2, clock, text=NEGATIVE), mention(3, clock, text=LOGIN))
     await step(app)
     [overflow] = staff_messages(fake_telegram)
@@ -204,9 +205,7 @@ async def test_a_storm_of_5000_mentions_in_a_minute_stays_within_telegram_limits
     fake_telegram.enforce_limits = True  # 429 on > 30 msg/s or > 20 msg/min into a group
     fake_telegram.set_clock(lambda: clock.now().timestamp())
     app = staff_app(sandbox_config, clock)
-    calls: list[datetime] = []  # every send and edit into the staff chat
-    spend = app.budget.spend
-    app.budget.spend = lambda chat: (calls.append(clock.now()), spend(chat))  # type: ignore[method-assign]
+    calls = counting_calls(app, clock)  # every send and edit into the staff chat
     texts = (mention.__defaults__[0], NEGATIVE, LOGIN)  # type: ignore[index]
     assert app.telegram is not None
     storm = 5000

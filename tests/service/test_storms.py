@@ -15,9 +15,16 @@ from telegram.ext import AIORateLimiter
 
 from core.clock import FakeClock
 from sandbox.telegram_api import FakeTelegram
-from service.app import BrandPulse
 from service.config import AppConfig
-from tests.service.alerting import ingest, mention, press, staff_app, staff_messages, step
+from tests.service.alerting import (
+    counting_calls,
+    ingest,
+    mention,
+    press,
+    staff_app,
+    staff_messages,
+    step,
+)
 
 POLL = 10  # seconds between polls, as in the issue's measurement
 COMPLAINTS = (
@@ -46,14 +53,6 @@ def busiest_minute(times: list[datetime]) -> int:
         ),
         default=0,
     )
-
-
-def counting_calls(app: BrandPulse, clock: FakeClock) -> list[datetime]:
-    """Every send and edit into the staff chat, as the budget counts them."""
-    calls: list[datetime] = []
-    spend = app.budget.spend
-    app.budget.spend = lambda chat: (calls.append(clock.now()), spend(chat))  # type: ignore[method-assign]
-    return calls
 
 
 async def test_twelve_customers_in_two_minutes_get_twelve_alerts_each_within_the_interval(

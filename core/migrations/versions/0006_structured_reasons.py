@@ -1,6 +1,6 @@
 """mention reasons: structured objects ({label, points, kind, topic}) instead of display text
 
-Revision ID: 0008
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-02 18:30:00
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 from core.reasons import as_reason
 
-revision: str = "0008"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
