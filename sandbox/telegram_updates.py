@@ -11,7 +11,7 @@ import copy
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox.telegram_wire import (
     DEFAULT_CUSTOMER,
@@ -41,20 +41,20 @@ class TelegramUpdates:
     _open_callbacks: set[str]
     _next_callback_id: int
 
-    def _chat(
-        self, chat_id: int, title: str | None, member: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
-        raise NotImplementedError  # FakeTelegram's chats
+    if TYPE_CHECKING:  # FakeTelegram keeps the chats and their history
 
-    def _store(
-        self,
-        chat: dict[str, Any],
-        sender: Mapping[str, Any],
-        text: str,
-        reply_to: int | None,
-        thread_id: int | None,
-    ) -> dict[str, Any]:
-        raise NotImplementedError  # FakeTelegram's chat history
+        def _chat(
+            self, chat_id: int, title: str | None, member: Mapping[str, Any] | None
+        ) -> dict[str, Any]: ...
+
+        def _store(
+            self,
+            chat: dict[str, Any],
+            sender: Mapping[str, Any],
+            text: str,
+            reply_to: int | None,
+            thread_id: int | None,
+        ) -> dict[str, Any]: ...
 
     # -- knobs: the people on the other side ---------------------------------------------------
 

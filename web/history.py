@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+from core.store import InboxRow
 from core.store.reporting import HistoryRow
 from service.overview import Drill, Overview, build_overview
 from service.report import csv_cell
@@ -89,9 +90,9 @@ async def export_csv(context: ConsoleContext, params: Any) -> tuple[str, str]:
     return out.getvalue(), ""
 
 
-def export_row(row: HistoryRow, fact: Any, overview: Overview) -> dict[str, Any]:
+def queue_row(row: InboxRow | HistoryRow) -> dict[str, Any]:
+    """What a row of the queue shows, as /queue.json and /queue.csv give it."""
     mention, alert = row.mention, row.alert
-    bot = overview.bot_touch.get(mention.id or 0)
     return {
         "mention_id": mention.id,
         "alert_id": alert.id if alert else None,
@@ -105,12 +106,20 @@ def export_row(row: HistoryRow, fact: Any, overview: Overview) -> dict[str, Any]
         "urgency": mention.urgency,
         "reasons": [str(reason) for reason in mention.reasons or []],
         "rules": list(mention.rules or []),
-        "state": row.state,
+        "state": alert.state if alert else "not alerted",
         "claimed_by": row.claimed_by,
         "due_at": as_json(row.due_at),
         "snoozed_until": as_json(row.snoozed_until),
         "url": mention.url,
         "created_at": as_json(mention.created_at),
+    }
+
+
+def export_row(row: HistoryRow, fact: Any, overview: Overview) -> dict[str, Any]:
+    mention, alert = row.mention, row.alert
+    bot = overview.bot_touch.get(mention.id or 0)
+    return {
+        **queue_row(row),
         "sla": fact.outcome.value if fact else "",
         "first_response_s": _seconds(fact.response_seconds if fact else None),
         "first_response_by": fact.responder if fact else "",

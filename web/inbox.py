@@ -16,14 +16,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from core.store import InboxFilter, InboxPage, InboxRow
-from core.store.reporting import HistoryRow
+from core.store import InboxFilter, InboxPage
 from responders.alert_buttons import SNOOZES
 from service.report import csv_cell
 from service.workflow import Agent
 from web.auth import agent_action, login_required, visitor
-from web.context import ConsoleContext, as_json
-from web.history import HistoryPage, history_page, history_params
+from web.context import ConsoleContext
+from web.history import HistoryPage, history_page, history_params, queue_row
 
 PER_PAGE = 50
 STATES = ("open", "claimed", "snoozed")
@@ -127,13 +126,13 @@ class Inbox:
     async def queue_json(self, request: Request) -> Response:
         query, page = await self._page(request)
         return JSONResponse(
-            {"total": page.total, "page": query.page, "rows": [_row_data(r) for r in page.rows]}
+            {"total": page.total, "page": query.page, "rows": [queue_row(r) for r in page.rows]}
         )
 
     async def queue_csv(self, request: Request) -> Response:
         _query, page = await self._page(request)
         out = io.StringIO()
-        rows = [_row_data(r) for r in page.rows]
+        rows = [queue_row(r) for r in page.rows]
         writer = csv.DictWriter(out, fieldnames=ROW_FIELDS)
         writer.writeheader()
         writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
@@ -224,27 +223,3 @@ def _visitor_agent(request: Request) -> Agent:
     who = visitor(request)
     assert who is not None  # agent_action let the request in
     return who.agent
-
-
-def _row_data(row: InboxRow | HistoryRow) -> dict[str, Any]:
-    mention, alert = row.mention, row.alert
-    return {
-        "mention_id": mention.id,
-        "alert_id": alert.id if alert else None,
-        "group_id": alert.group_id if alert else None,
-        "platform": mention.platform,
-        "author": mention.author_handle,
-        "followers": mention.author_followers,
-        "text": mention.text,
-        "lang": mention.lang,
-        "sentiment": mention.sentiment,
-        "urgency": mention.urgency,
-        "reasons": [str(reason) for reason in mention.reasons or []],
-        "rules": list(mention.rules or []),
-        "state": alert.state if alert else "not alerted",
-        "claimed_by": row.claimed_by,
-        "due_at": as_json(row.due_at),
-        "snoozed_until": as_json(row.snoozed_until),
-        "url": mention.url,
-        "created_at": as_json(mention.created_at),
-    }
