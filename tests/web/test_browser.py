@@ -2,7 +2,7 @@
 service and the sandbox. Screenshots of each page go to artifacts/web/ (ignored by git)."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,9 +15,9 @@ from service.config import AppConfig
 from service.web_links import login_link
 from tests.conftest import REPO
 from tests.service.alerting import OTHER_AGENT, buttons, staff_messages
+from tests.web.conftest import CHROMIUM
 from tests.web.harness import all_hostile, edits_of, live_console, post_storm, reply_env, until
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "artifacts" / "web"
 
 pytestmark = pytest.mark.skipif(
@@ -31,20 +31,6 @@ pytestmark = pytest.mark.skipif(
 def database_url(tmp_path: Path) -> str:
     """One backend is enough here: the storage paths are covered by the route tests."""
     return f"sqlite:///{tmp_path / 'brandpulse.db'}"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox"]
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def shot(page: object, name: str) -> None:

@@ -18,8 +18,9 @@ from service.app import BrandPulse
 from service.config import AppConfig
 from service.web_links import login_link
 from tests.service.test_report import SINCE, UNTIL, seed
+from tests.web.conftest import CHROMIUM
 from tests.web.harness import until, web_app
-from tests.web.test_browser import CHROMIUM, browser, database_url, shot  # noqa: F401
+from tests.web.test_browser import database_url, shot  # noqa: F401
 from web.server import ConsoleServer
 
 pytestmark = pytest.mark.skipif(
@@ -51,7 +52,7 @@ async def console(
 
 
 async def test_the_dashboard_in_a_browser(
-    browser: object,  # noqa: F811 (the fixture of tests/web/test_browser.py)
+    browser: object,
     console: tuple[BrandPulse, str],
 ) -> None:
     app, url = console

@@ -3,7 +3,6 @@ from the page, its difference listed and each mention opening; screenshots of /r
 desktop's 1280×800 and a phone's 390×844 go to artifacts/web/ (ignored by git)."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,8 +15,9 @@ from service.app import BrandPulse
 from service.config import load_config
 from service.web_links import login_link
 from tests.service.alerting import mention
+from tests.web.conftest import CHROMIUM
 from tests.web.harness import live_console
-from tests.web.test_browser import CHROMIUM, shot
+from tests.web.test_browser import shot
 from tests.web.test_rules_page import CANDIDATE, MAIN, SEEDED, TEAM, edit
 
 pytestmark = pytest.mark.skipif(
@@ -26,20 +26,6 @@ pytestmark = pytest.mark.skipif(
     "(apt-get install chromium; .ci/run installs it)",
 )
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox"]
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 @pytest.mark.parametrize("size", list(SIZES))
