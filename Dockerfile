@@ -25,6 +25,7 @@ COPY rules ./rules
 COPY responders ./responders
 COPY service ./service
 COPY sandbox ./sandbox
+COPY web ./web
 RUN pip install --no-cache-dir -e . && python main.py --version
 
 USER brandpulse

@@ -3,6 +3,8 @@
 import re
 import shutil
 import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,65 @@ def test_every_copied_path_exists_and_no_secret_is_copied() -> None:
     ignored = (REPO / ".dockerignore").read_text().split()
     for secret_or_state in (".env", ".env.*", "*.db", ".git", ".venv"):
         assert secret_or_state in ignored
+
+
+def image_tree(into: Path) -> Path:
+    """The files the Dockerfile's COPY lines put into /app, .dockerignore applied."""
+    ignored = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith(("#", "!"))
+    ]
+    skip = shutil.ignore_patterns(*ignored)
+    app = into / "app"
+    app.mkdir()
+    for word, rest in instructions(DOCKERFILE):
+        if word != "COPY":
+            continue
+        *sources, target = rest.split()
+        for source in sources:
+            path = REPO / source
+            if path.is_dir():
+                shutil.copytree(path, app / target, ignore=skip)
+            else:
+                shutil.copy2(path, app / Path(source).name)
+    return app
+
+
+def test_the_image_holds_every_package_the_project_installs(tmp_path: Path) -> None:
+    """Without Docker here, the image's own tree is rebuilt from its COPY lines: it must hold
+    every file of every package pyproject.toml installs, and those packages must import from it
+    (a package the image forgot, as it once forgot the web console, fails here)."""
+    app = image_tree(tmp_path)
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packages = [
+        name.rstrip("*") for name in project["tool"]["setuptools"]["packages"]["find"]["include"]
+    ]
+    for package in packages:
+        shipped = {
+            path.relative_to(REPO)
+            for path in (REPO / package).rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts
+        }
+        missing = sorted(str(path) for path in shipped if not (app / path).is_file())
+        assert not missing, f"the image lacks {missing[:5]}"
+    probe = (
+        "import importlib, os, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    assert importlib.import_module(name).__file__.startswith(os.getcwd()), name\n"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", probe, *packages, "web.server", "service.app"],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    version = subprocess.run(
+        [sys.executable, "main.py", "--version"], cwd=app, capture_output=True, text=True
+    )
+    assert version.stdout.startswith("main.py "), version.stderr
 
 
 def test_compose_runs_brandpulse_on_postgresql_once_it_is_ready() -> None:
