@@ -69,16 +69,32 @@ def agent_action(is_agent: Callable[[str], bool]) -> Callable[[Handler], Handler
                 return PlainTextResponse("Log in first.", status_code=401)
             if who.role != WebRole.AGENT or not is_agent(who.user_id):
                 return PlainTextResponse("Viewers may look, not act.", status_code=403)
-            form = await request.form()
-            sent = form.get("csrf")
-            if not isinstance(sent, str) or not secrets.compare_digest(sent, who.csrf):
-                return PlainTextResponse(
-                    "This form is stale or came from elsewhere (CSRF token missing or wrong); "
-                    "reload the page and try again.",
-                    status_code=403,
-                )
-            return await handler(request)
+            return await stale_form(request, who) or await handler(request)
 
         return guarded
 
     return wrap
+
+
+def form_checked(handler: Handler) -> Handler:
+    """Forms any session may post (an agent's or a viewer's): the session's CSRF token, or 403."""
+
+    async def guarded(request: Request) -> Response:
+        who = visitor(request)
+        if who is None:
+            return PlainTextResponse("Log in first.", status_code=401)
+        return await stale_form(request, who) or await handler(request)
+
+    return guarded
+
+
+async def stale_form(request: Request, who: Visitor) -> Response | None:
+    """The refusal of a form whose CSRF token is not the session's, None for a good one."""
+    sent = (await request.form()).get("csrf")
+    if isinstance(sent, str) and secrets.compare_digest(sent, who.csrf):
+        return None
+    return PlainTextResponse(
+        "This form is stale or came from elsewhere (CSRF token missing or wrong); "
+        "reload the page and try again.",
+        status_code=403,
+    )

@@ -9,9 +9,8 @@ carry the session's CSRF token, so another site cannot make a logged-in browser 
 
 import asyncio
 import math
-import secrets
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from core.config_file import Location
@@ -36,7 +35,7 @@ from service.backtest import (
 from service.candidates import MAX_PASTE, candidate_files, load_candidate_file, load_pasted
 from service.platforms import descriptors
 from service.rules_cli import sample_mention, verdict_text
-from web.auth import login_required, visitor
+from web.auth import form_checked, login_required
 from web.context import ConsoleContext
 from web.rules_period import PERIODS, Period, period_of
 
@@ -45,7 +44,6 @@ from web.rules_period import PERIODS, Period, period_of
 MAX_REPLAY = 5_000
 SHOW_CHANGES = 100  # mentions listed per kind of change
 MAX_TEXT = 4000
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,25 +74,6 @@ class Backtested:
 
     def changes(self) -> list[tuple[ChangeKind, list[Change]]]:
         return [(kind, self.report.of_kind(kind)) for kind in ChangeKind]
-
-
-def form_checked(handler: Handler) -> Handler:
-    """A session (agent or viewer) and its CSRF token, as every form of the console."""
-
-    async def guarded(request: Request) -> Response:
-        who = visitor(request)
-        if who is None:
-            return PlainTextResponse("Log in first.", status_code=401)
-        sent = (await request.form()).get("csrf")
-        if not isinstance(sent, str) or not secrets.compare_digest(sent, who.csrf):
-            return PlainTextResponse(
-                "This form is stale or came from elsewhere (CSRF token missing or wrong); "
-                "reload the page and try again.",
-                status_code=403,
-            )
-        return await handler(request)
-
-    return guarded
 
 
 class RulesPage:
