@@ -53,7 +53,8 @@ def parse_yaml(text: str) -> Any:
         pass  # not cached yet, or unreadable: parse and (re)write it
     root = YAML(typ="rt", pure=True).load(text)
     try:
-        encoded = json.dumps(_encode(root), ensure_ascii=False, separators=(",", ":"))
+        # ASCII: a YAML escape may give a lone surrogate, which UTF-8 cannot write.
+        encoded = json.dumps(_encode(root), separators=(",", ":"))
     except _Uncacheable:
         return root
     _write(entry, encoded)

@@ -73,6 +73,13 @@ def test_what_json_cannot_hold_is_parsed_every_time(cache: Path) -> None:
     assert not cache.exists() or not list(cache.glob("*.json"))
 
 
+def test_a_lone_surrogate_from_an_escape_is_cached_too(cache: Path) -> None:
+    text = long_text('label: "\\ud83d broken"\n')
+    assert parse_yaml(text)["label"] == "\ud83d broken"
+    assert parse_yaml(text)["label"] == "\ud83d broken"
+    assert len(list(cache.glob("*.json"))) == 1
+
+
 def test_a_small_file_is_not_cached(cache: Path) -> None:
     assert parse_yaml("a: 1\n") == {"a": 1}
     assert not cache.exists()
