@@ -32,9 +32,15 @@ class _Uncacheable(Exception):
     """The document holds something JSON cannot give back as it was."""
 
 
-def cache_dir() -> Path:
-    """`$XDG_CACHE_HOME/brandpulse/yaml`, or `~/.cache/brandpulse/yaml`."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+def cache_dir() -> Path | None:
+    """`$XDG_CACHE_HOME/brandpulse/yaml`, or `~/.cache/brandpulse/yaml`; None without a home
+    (a container user with neither HOME nor a passwd entry)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:
+            return None
     return Path(base) / "brandpulse" / "yaml"
 
 
@@ -43,10 +49,11 @@ def parse_yaml(text: str) -> Any:
 
     Raises what ruamel raises for invalid YAML (an invalid text is never cached).
     """
-    if len(text) < MIN_CACHED_CHARS:
+    folder = cache_dir()
+    if len(text) < MIN_CACHED_CHARS or folder is None:
         return YAML(typ="rt", pure=True).load(text)
     digest = hashlib.sha256(f"{_FORMAT}\n{text}".encode()).hexdigest()
-    entry = cache_dir() / f"{digest}.json"
+    entry = folder / f"{digest}.json"
     try:
         return _restore(json.loads(entry.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError, KeyError, IndexError):

@@ -103,6 +103,16 @@ def test_an_unwritable_cache_directory_only_costs_the_parse(
     assert parse_yaml(long_text("a: [1, 2]\n"))["a"] == [1, 2]
 
 
+def test_without_a_home_nothing_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_CACHE_HOME")
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", no_home)
+    assert parse_yaml(long_text("a: 1\n")) == {"a": 1}
+
+
 def test_the_cache_keeps_only_the_newest_entries(cache: Path) -> None:
     for number in range(MAX_ENTRIES + 3):
         parse_yaml(long_text(f"n: {number}\n"))
