@@ -18,7 +18,6 @@ from core.config_file import ConfigError
 from core.states import WebRole
 from core.store import Store
 from rules.lexicon_file import LexiconError
-from service import health
 from service.cli_args import add_verbosity, log_level
 from service.cli_errors import (
     BAD_SETUP,
@@ -34,15 +33,14 @@ from service.platforms import descriptors
 from service.report_cli import add_report_command
 from service.rules_cli import add_rules_commands
 from service.triage_cli import add_triage_command
-from service.web_links import login_link
 
 if TYPE_CHECKING:
     from service.app import BrandPulse
     from web.server import ConsoleServer
 
 # Heavy modules are imported by the commands that need them, so that a command starts without
-# the libraries it does not use: the service, the web console (uvicorn, Starlette, Jinja2) and
-# Alembic (`db` only).
+# the libraries it does not use: the service, the web console (uvicorn, Starlette, Jinja2),
+# Alembic (`db` only), the health report and login links.
 log = logging.getLogger("brandpulse")
 
 
@@ -113,6 +111,8 @@ async def _run_until_signal(app: "BrandPulse", faces: list["ConsoleServer"]) -> 
 
 
 def cmd_web_link(args: argparse.Namespace) -> int:
+    from service.web_links import login_link
+
     config = _load(args.config)
     if args.agent is not None:
         agents = config.platforms.telegram.agents
@@ -153,6 +153,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
+    from service import health
+
     config = _load(args.config)
     url = config.database.url
     require_existing_database(url)

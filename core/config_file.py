@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+
+from core.yaml_cache import parse_yaml
 
 PathKey = tuple[str | int, ...]
 Model = TypeVar("Model", bound=BaseModel)
@@ -118,7 +119,7 @@ def load_yaml(path: Path, env: Mapping[str, str] | None = None) -> LocatedDocume
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(None, "", f"{name}: cannot read: {exc}")]) from exc
     try:
-        root = YAML(typ="rt", pure=True).load(text)
+        root = parse_yaml(text)
     except MarkedYAMLError as exc:
         line, reason = _syntax_error(exc)
         raise ConfigError(

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from core.yaml_cache import parse_yaml
 from rules.text import fold
 from rules.triage_model import check_model_file
 
@@ -117,11 +117,12 @@ class FileReader:
 
     def read(self, into: dict[str, Settings]) -> None:
         try:
-            with self.path.open(encoding="utf-8") as handle:
-                doc = YAML(typ="rt").load(handle)
+            text = self.path.read_text(encoding="utf-8")
         except OSError as exc:
             self.errors.append(f"{self.path}:0: cannot read: {exc.strerror or exc}")
             return
+        try:
+            doc = parse_yaml(text)
         except YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else 0

@@ -12,17 +12,15 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from core.config_file import Problem
 from core.duration import format_duration
 from core.models import Mention
-from core.store import Store
 from rules.engine import Engine, Verdict
 from rules.loader import LoadedRules, RulesError, load_rules
 from rules.schema import ReplyAction, RulesConfig, routes_used
 from rules.triage import LexiconError, Triage
-from service.backtest import BacktestReport, Change, replay_stored
 from service.cli_args import duration, moment
 from service.cli_errors import (
     BAD_SETUP,
@@ -33,7 +31,12 @@ from service.cli_errors import (
 from service.config import DEFAULT_CONFIG, AppConfig, config_warnings
 from service.pipeline import plan_actions
 from service.platforms import descriptors, without_own_account
-from service.progress import Progress
+
+if TYPE_CHECKING:
+    from service.backtest import BacktestReport, Change
+
+# The backtest's modules (the store's queries, the replay, the progress bar) are imported by
+# `rules backtest` alone: `rules check` and `rules test` read no database.
 
 # --- wiring -------------------------------------------------------------------------------
 
@@ -324,6 +327,10 @@ def cmd_backtest(
     progress_to: TextIO | None = None,
 ) -> int:
     """`progress_to` (default: stderr) shows a bar while replaying, if it is a terminal."""
+    from core.store import Store
+    from service.backtest import replay_stored
+    from service.progress import Progress
+
     out = out or sys.stdout
     try:
         loaded = load_rules(args.config, AppConfig)
@@ -358,14 +365,16 @@ def cmd_backtest(
     return 0
 
 
-def _span(report: BacktestReport) -> str:
+def _span(report: "BacktestReport") -> str:
     if not report.first or not report.last:
         return "no stored mentions in that span"
     span = f"{report.first:%Y-%m-%d %H:%M} to {report.last:%Y-%m-%d %H:%M} UTC"
     return f"{report.mentions} mentions, {span}"
 
 
-def format_report(report: BacktestReport, in_force: Path, trial: Path | None, examples: int) -> str:
+def format_report(
+    report: "BacktestReport", in_force: Path, trial: Path | None, examples: int
+) -> str:
     """Per rule and per route: what fired under the rules in force and under the trial file."""
     columns = ("in force", trial.name, "change") if trial else ("fired",)
     width = max(12, *(len(c) for c in columns))
@@ -399,7 +408,7 @@ def _union(*counters: Counter[str]) -> list[str]:
     return names
 
 
-def _change_lines(changes: list[Change], examples: int) -> list[str]:
+def _change_lines(changes: list["Change"], examples: int) -> list[str]:
     lines = []
     for change in changes[:examples]:
         mention = change.mention

@@ -13,13 +13,13 @@ from core.store import Store
 from sandbox.telegram_api import FakeTelegram
 from tests.conftest import REPO
 
-# Runs main.py as `python main.py …` would, then writes the top-level packages it imported.
+# Runs main.py as `python main.py …` would, then writes the modules it imported.
 RECORDER = """
 import atexit, json, runpy, sys
 path = sys.argv[1]
 def record():
     with open(path, "w") as out:
-        json.dump(sorted({name.split(".")[0] for name in sys.modules}), out)
+        json.dump(sorted(sys.modules), out)
 atexit.register(record)
 sys.argv = ["main.py"] + sys.argv[2:]
 runpy.run_path("main.py", run_name="__main__")
@@ -30,8 +30,13 @@ def _command(record: Path, *args: str) -> list[str]:
     return [sys.executable, "-c", RECORDER, str(record), *args]
 
 
-def _imported(record: Path) -> set[str]:
+def _modules(record: Path) -> set[str]:
     return set(json.loads(record.read_text()))
+
+
+def _imported(record: Path) -> set[str]:
+    """The top-level packages imported."""
+    return {name.split(".")[0] for name in _modules(record)}
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
@@ -95,3 +100,6 @@ def test_rules_test_loads_no_platform_library_nor_the_scheduler(tmp_path: Path) 
     imported = _imported(record)
     unused = {"telegram", "tweepy", "praw", "apscheduler", "alembic", "uvicorn", "starlette"}
     assert not unused & imported
+    # Nor what reads the database: the backtest's replay, the health report, login links.
+    ours = {"service.backtest", "service.progress", "service.health", "service.web_links"}
+    assert not ours & _modules(record)
