@@ -8,6 +8,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     # The default database lives on the volume, so it outlives the container.
     BRANDPULSE_DATABASE_URL=sqlite:////data/brandpulse.db \
+    # Parsed lexicons and config are cached on the volume too: /app, the user's home, is
+    # read-only to it, and without a cache every start parses them again.
+    XDG_CACHE_HOME=/data/cache \
     # The web console (/livez, /health, /metrics) listens on every interface inside the
     # container; publish the port to 127.0.0.1 only (compose.yaml does).
     BRANDPULSE_WEB_LISTEN=0.0.0.0:8080

@@ -11,6 +11,7 @@ import pytest
 from dotenv import dotenv_values
 from ruamel.yaml import YAML
 
+from core import yaml_cache
 from tests.conftest import REPO, SHIPPED_CONFIG
 
 DOCKERFILE = REPO / "Dockerfile"
@@ -167,6 +168,24 @@ def test_the_systemd_unit_runs_the_node_unprivileged_and_stops_it_gracefully() -
     assert service["WorkingDirectory"] == ["/var/lib/brandpulse"]
     assert service["StateDirectory"] == ["brandpulse"]
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
+
+
+def test_the_yaml_cache_lands_where_the_service_may_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ProtectSystem=strict and the image's read-only /app leave only the state, cache and data
+    directories writable: the parsed-YAML cache must be inside one, or every start parses again."""
+    service = unit_sections(REPO / "docs" / "brandpulse.service")["Service"]
+    [cache_home] = [
+        line.partition("=")[2]
+        for line in service.get("Environment", [])
+        if line.startswith("XDG_CACHE_HOME=")
+    ]
+    monkeypatch.setenv("XDG_CACHE_HOME", cache_home)
+    writable = [Path("/var/cache") / name for name in service["CacheDirectory"]]
+    assert any(yaml_cache.cache_dir().is_relative_to(path) for path in writable)  # type: ignore[union-attr]
+    env = " ".join(rest for word, rest in instructions(DOCKERFILE) if word == "ENV")
+    [image_cache_home] = re.findall(r"XDG_CACHE_HOME=(\S+)", env)
+    monkeypatch.setenv("XDG_CACHE_HOME", image_cache_home)
+    assert yaml_cache.cache_dir().is_relative_to("/data")  # type: ignore[union-attr]  # the VOLUME
 
 
 def test_the_env_example_lists_every_variable_the_shipped_config_reads() -> None:
