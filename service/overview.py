@@ -17,7 +17,8 @@ from typing import Any
 
 from core.reasons import Reason
 from core.store import Store
-from core.store.reporting import PeriodFigures, PeriodRows, ReportMention
+from core.store.figures import PeriodFigures
+from core.store.reporting import PeriodRows, ReportMention
 from service.report import (
     NEGATIVE,
     POSITIVE,

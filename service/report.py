@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from core.duration import human_duration
 from core.store import Store
-from core.store.reporting import MentionGroup, PeriodFigures, Sentiment
+from core.store.figures import MentionGroup, PeriodFigures, Sentiment
 
 NEGATIVE, POSITIVE = -0.05, 0.05
 TOP = 5
