@@ -213,7 +213,9 @@ class _Dialect:
         first, changes = self.offsets
         offset: Any = first
         if changes:
-            offset = case(*((moment < at, before) for at, before in changes), else_=changes[-1][2])
+            offset = case(
+                *((moment < at, before) for at, before, _after in changes), else_=changes[-1][2]
+            )
         return (self.epoch(moment) + offset) // 86400
 
     def micros(self, later: Any, earlier: Any) -> Any:
