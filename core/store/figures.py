@@ -130,15 +130,15 @@ def read_figures(
         .where(alerts_in_period, AlertRow.delivery != "sent")
         .group_by(AlertRow.delivery)
     )
-    with engine.connect() as session, session.begin():  # Core rows: no ORM cost per row
-        mentions = _Mentions(session.execute(groups).all())
-        authors, repeat, reach, reached = session.execute(_authors(in_period, answered)).one()
+    with engine.connect() as connection, connection.begin():  # Core rows: no ORM cost per row
+        mentions = _Mentions(connection.execute(groups).all())
+        authors, repeat, reach, reached = connection.execute(_authors(in_period, answered)).one()
         return PeriodFigures(
             groups=mentions.groups(),
             platforms=mentions.tallies(1),
             sources=mentions.tallies(3),
             languages=mentions.tallies(4),
-            **_lists(session.execute(lists).all()),
+            **_lists(connection.execute(lists).all()),
             authors=authors,
             repeat_authors=int(repeat or 0),
             reach=int(reach or 0),
@@ -146,14 +146,14 @@ def read_figures(
             counted=[
                 Tally(delivery, n)
                 for delivery, n, _first in sorted(
-                    session.execute(counted), key=lambda row: (-row[1], row[2])
+                    connection.execute(counted), key=lambda row: (-row[1], row[2])
                 )
             ],
             alerts=[
                 AlertFigure(_day(n), *rest)
-                for n, *rest in session.execute(sql.alerts(stands, until))
+                for n, *rest in connection.execute(sql.alerts(stands, until))
             ],
-            bot_touch_us=list(session.scalars(sql.bot_touches(in_period))),
+            bot_touch_us=list(connection.scalars(sql.bot_touches(in_period))),
         )
 
 
