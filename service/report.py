@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from core.duration import human_duration
 from core.store import Store
 from core.store.figures import MentionGroup, PeriodFigures, Sentiment
+from service.report_facts import Outcome
 
 NEGATIVE, POSITIVE = -0.05, 0.05
 TOP = 5
@@ -160,10 +161,10 @@ def _volume(report: Report, figures: PeriodFigures) -> None:
 def _alerts(report: Report, figures: PeriodFigures) -> None:
     outcomes = Counter(alert.outcome for alert in figures.alerts)
     report.alerts = len(figures.alerts)
-    report.not_relevant = outcomes["not_relevant"]
-    report.within_target = outcomes["within"]
-    report.missed_target = outcomes["missed"]
-    report.pending = outcomes["pending"]
+    report.not_relevant = outcomes[Outcome.NOT_RELEVANT]
+    report.within_target = outcomes[Outcome.WITHIN]
+    report.missed_target = outcomes[Outcome.MISSED]
+    report.pending = outcomes[Outcome.PENDING]
     report.counted_in_alerts = {tally.name: tally.count for tally in figures.counted}
     report.human_first_response = Percentiles.of(
         [a.response_us / 1_000_000 for a in figures.alerts if a.response_us is not None]

@@ -45,7 +45,7 @@ class AlertFigure:
     """One alert message standing for a customer waiting, classified by the database."""
 
     day: date  # the alert's own local day
-    outcome: str  # within | missed | pending | not_relevant
+    outcome: str  # within | missed | pending | not_relevant: service.report_facts.Outcome
     response_us: int | None  # human first response, from when the customer wrote
     resolution_us: int | None
     claimed_by: str
