@@ -18,6 +18,7 @@ PostgreSQL a database of its own is created and dropped (`--postgres` names the 
 """
 
 import argparse
+import os
 import secrets
 import statistics
 import tempfile
@@ -248,6 +249,9 @@ def year_bench(count: int, runs: int, postgres: str) -> None:
     # CPU ms: the process's own CPU time (PostgreSQL's work is in its server, not counted);
     # on a shared machine it tells the code's cost apart from waiting for a core.
     print(table(("backend", "page", "median ms", "max ms", "CPU ms", "seeded in s"), rows))
+    # Wall time waits for a core when others share the machine; the load says how much.
+    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    print(f"\n{machine()}; load average (1, 5, 15 min) at the end: {load}")
     print("\ntarget: /dashboard over 100,000 stored mentions ≤ 1000 ms on both backends")
 
 

@@ -1,9 +1,10 @@
 """The dashboard's figures and the agents' table for a period, and the mentions behind each.
 
-Everything is computed from one read of the period (`Store.period_rows`) through the report's
-own classification (service/report_facts.py), and the report is built from the same rows: the
-dashboard's totals are `main.py report`'s. `Drill` names one figure (a bar, a point, a row);
-`Overview.select` gives exactly the mentions that figure counts, for the list it opens.
+The figures come from what the database counts for the report (`service.report.period_figures`)
+and the report is built from the same read: the dashboard's totals are `main.py report`'s.
+`Drill` names one figure (a bar, a point, a row); `Overview.select` gives exactly the mentions
+that figure counts, for the list it opens: it reads the period's rows (`Store.period_rows`), on
+the first drill only, and classifies them by service/report_facts.py, the same definitions.
 """
 
 import math
@@ -14,7 +15,9 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
+from core.reasons import Reason
 from core.store import Store
+from core.store.figures import PeriodFigures
 from core.store.reporting import PeriodRows, ReportMention
 from service.report import (
     NEGATIVE,
@@ -22,9 +25,7 @@ from service.report import (
     TOP,
     Percentiles,
     Report,
-    author_key,
-    day_finder,
-    reason_names,
+    period_figures,
     report_of,
 )
 from service.report_facts import AlertFact, Outcome, bot_first_touches, classify_alerts
@@ -53,8 +54,28 @@ def bucket_of(seconds: float) -> str:
     return next(key for key, _label, upper in BUCKETS if seconds <= upper)
 
 
-def terms_of(mention: ReportMention) -> set[str]:
-    return {found.group(1) for name in reason_names(mention) if (found := _TERM.match(name))}
+def terms_of(reasons: tuple[Reason, ...]) -> set[str]:
+    names = {reason.counted_as for reason in reasons}
+    return {found.group(1) for name in names if (found := _TERM.match(name))}
+
+
+def author_key(mention: ReportMention) -> tuple[str, str]:
+    return (mention.platform, mention.author_id or mention.author_handle)
+
+
+def day_finder(zone: tzinfo) -> Callable[[datetime], date]:
+    """`moment` → its date in `zone`, remembered per quarter hour: every zone's offset is a
+    multiple of 15 minutes, and a year is 35,040 quarters against 100,000 mentions."""
+    known: dict[datetime, date] = {}
+
+    def local_day(moment: datetime) -> date:
+        quarter = moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+        found = known.get(quarter)
+        if found is None:
+            found = known[quarter] = quarter.astimezone(zone).date()
+        return found
+
+    return local_day
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,16 +169,28 @@ class AgentFigures:
 
 
 @dataclass(slots=True)
-class Overview:
-    report: Report
-    zone: tzinfo
+class Drilled:
+    """The period's rows and their classification, which the lists behind figures read."""
+
     rows: PeriodRows
     facts: list[AlertFact]
     bot_touch: dict[int, float]
+    repeat_authors: set[tuple[str, str]]
+
+
+@dataclass(slots=True)
+class Overview:
+    report: Report
+    zone: tzinfo
+    figures: PeriodFigures
+    store: Store
+    since: datetime
+    until: datetime
     days: list[date] = field(default_factory=list)  # the first day of each bar
     width: int = 1  # days a bar stands for: 1, or 7 when the period is too long for a bar a day
     _bars: dict[date, date] = field(default_factory=dict)
     _local_day: Callable[[datetime], date] | None = None
+    _drilled: Drilled | None = None
     platforms: list[str] = field(default_factory=list)
     mentions_by_day: dict[date, Counter[str]] = field(default_factory=dict)
     sentiment_by_day: dict[date, SentimentDay] = field(default_factory=dict)
@@ -166,13 +199,9 @@ class Overview:
     target_by_day: dict[date, Counter[Outcome]] = field(default_factory=dict)
     top_terms: list[tuple[str, int]] = field(default_factory=list)
     languages: list[tuple[str, int]] = field(default_factory=list)
-    repeat_authors: set[tuple[str, str]] = field(default_factory=set)
 
-    def day(self, moment: datetime) -> date:
-        """The bar `moment` falls in (its first day, in the brand's time zone)."""
-        if self._local_day is None:
-            self._local_day = day_finder(self.zone)
-        local = self._local_day(moment)
+    def bar(self, local: date) -> date:
+        """The bar the local day `local` falls in (its first day)."""
         found = self._bars.get(local)
         if found is None:
             start = self.days[0]
@@ -180,25 +209,51 @@ class Overview:
             self._bars[local] = found
         return found
 
+    def day(self, moment: datetime) -> date:
+        """The bar `moment` falls in (its first day, in the brand's time zone)."""
+        if self._local_day is None:
+            self._local_day = day_finder(self.zone)
+        return self.bar(self._local_day(moment))
+
+    @property
+    def drilled(self) -> Drilled:
+        """The rows behind the figures, read once, when a list of them is first asked for."""
+        if self._drilled is None:
+            rows = self.store.period_rows(self.since, self.until)
+            authors = Counter(author_key(m) for m in rows.mentions)
+            self._drilled = Drilled(
+                rows,
+                classify_alerts(rows.alerts, self.until).facts,
+                bot_first_touches(rows.automatic_replies),
+                {author for author, n in authors.items() if n >= 2},
+            )
+        return self._drilled
+
+    @property
+    def facts(self) -> list[AlertFact]:
+        return self.drilled.facts
+
+    @property
+    def bot_touch(self) -> dict[int, float]:
+        return self.drilled.bot_touch
+
     def agents(self) -> list[AgentFigures]:
         """Per agent who claimed, replied to, resolved or first answered an alert."""
         claimed: Counter[str] = Counter()
         replied: Counter[str] = Counter()
         resolved: Counter[str] = Counter()
         waits: dict[str, list[float]] = defaultdict(list)
-        outcomes: dict[str, Counter[Outcome]] = defaultdict(Counter)
-        for fact in self.facts:
-            alert = fact.alert
-            if alert.acknowledged_by:
-                claimed[alert.acknowledged_by] += 1
-            if alert.answered_at is not None and alert.answered_by:
-                replied[alert.answered_by] += 1
-            if alert.state == "resolved" and alert.resolved_by:
-                resolved[alert.resolved_by] += 1
-            who, seconds = fact.responder, fact.response_seconds
-            if who and seconds is not None and fact.outcome != Outcome.NOT_RELEVANT:
-                waits[who].append(seconds)
-                outcomes[who][fact.outcome] += 1
+        outcomes: dict[str, Counter[str]] = defaultdict(Counter)
+        for alert in self.figures.alerts:
+            claimed[alert.claimed_by] += 1
+            replied[alert.replied_by] += 1
+            resolved[alert.resolved_by] += 1
+            who, micros = alert.responder, alert.response_us
+            if who and micros is not None and alert.outcome != Outcome.NOT_RELEVANT:
+                waits[who].append(micros / 1_000_000)
+                outcomes[who][alert.outcome] += 1
+        for counter in (claimed, replied, resolved):
+            counter.pop("", None)  # nobody did it
         names = sorted({*claimed, *replied, *resolved, *waits}, key=str.casefold)
         return [
             AgentFigures(
@@ -215,21 +270,22 @@ class Overview:
 
     def select(self, drill: Drill) -> list[int]:
         """The ids of exactly the mentions the figure `drill` names counts."""
+        drilled = self.drilled
         if drill.by_alert:
             # SLA figures count alerts opened in the period, by the alert's own day.
             wanted = {
                 fact.alert.mention_id
-                for fact in self.facts
+                for fact in drilled.facts
                 if fact.alert.mention_id is not None and self._fact_matches(fact, drill)
             }
             if drill.narrows_mentions:
-                wanted &= {m.id for m in self.rows.mentions if self._mention_matches(m, drill)}
+                wanted &= {m.id for m in drilled.rows.mentions if self._mention_matches(m, drill)}
             return sorted(wanted)
-        wanted = {m.id for m in self.rows.mentions if self._mention_matches(m, drill)}
+        wanted = {m.id for m in drilled.rows.mentions if self._mention_matches(m, drill)}
         if drill.responder == "bot":
             wanted &= {
                 mention_id
-                for mention_id, seconds in self.bot_touch.items()
+                for mention_id, seconds in drilled.bot_touch.items()
                 if not drill.bucket or bucket_of(seconds) == drill.bucket
             }
         return sorted(wanted)
@@ -246,11 +302,11 @@ class Overview:
             return False
         if drill.rule and drill.rule not in mention.rules:
             return False
-        if drill.reason and drill.reason not in reason_names(mention):
+        if drill.reason and drill.reason not in {r.counted_as for r in mention.reasons}:
             return False
-        if drill.term and drill.term not in terms_of(mention):
+        if drill.term and drill.term not in terms_of(mention.reasons):
             return False
-        return not drill.repeat or author_key(mention) in self.repeat_authors
+        return not drill.repeat or author_key(mention) in self.drilled.repeat_authors
 
     def _fact_matches(self, fact: AlertFact, drill: Drill) -> bool:
         alert = fact.alert
@@ -279,12 +335,9 @@ def _agent_role(fact: AlertFact, agent: str, role: str) -> bool:
 
 
 def build_overview(store: Store, since: datetime, until: datetime, zone: tzinfo) -> Overview:
-    rows = store.period_rows(since, until)
-    report = report_of(rows, since, until, zone)
-    classified = classify_alerts(rows.alerts, until)
-    overview = Overview(
-        report, zone, rows, classified.facts, bot_first_touches(rows.automatic_replies)
-    )
+    figures = period_figures(store, since, until, zone)
+    report = report_of(figures, since, until)
+    overview = Overview(report, zone, figures, store, since, until)
     first = since.astimezone(zone).date()
     last = (until - timedelta(microseconds=1)).astimezone(zone).date()
     overview.width = 1 if (last - first).days < LONGEST_DAILY else 7
@@ -299,37 +352,39 @@ def build_overview(store: Store, since: datetime, until: datetime, zone: tzinfo)
 
 def _mention_series(overview: Overview) -> None:
     by_day: dict[date, Counter[str]] = defaultdict(Counter)
-    feelings: dict[date, list[float]] = defaultdict(list)
-    terms: Counter[str] = Counter()
-    languages: Counter[str] = Counter()
-    for mention in overview.rows.mentions:
-        day = overview.day(mention.created_at)
-        by_day[day][mention.platform] += 1
-        if mention.sentiment is not None:
-            feelings[day].append(mention.sentiment)
-        terms.update(terms_of(mention))
-        languages[mention.lang or "?"] += 1
+    feelings: dict[date, Counter[str]] = defaultdict(Counter)
+    totals: dict[date, float] = defaultdict(float)
+    for group in overview.figures.groups:
+        day = overview.bar(group.day)
+        by_day[day][group.platform] += group.mentions
+        feeling = feelings[day]
+        feeling["negative"] += group.negative
+        feeling["positive"] += group.positive
+        feeling["neutral"] += group.scored - group.negative - group.positive
+        totals[day] += group.sentiment_sum
     overview.mentions_by_day = {day: by_day[day] for day in overview.days}
     for day in overview.days:
-        values = feelings[day]
-        classes = Counter(sentiment_class(v) for v in values)
-        mean = round(sum(values) / len(values), 3) if values else None
+        classes = feelings[day]
+        scored = sum(classes.values())
+        mean = round(totals[day] / scored, 3) if scored else None
         overview.sentiment_by_day[day] = SentimentDay(
             classes["negative"], classes["neutral"], classes["positive"], mean
         )
+    terms: Counter[str] = Counter()
+    for reasons, times in overview.figures.reason_lists:
+        for term in terms_of(reasons):
+            terms[term] += times
     overview.top_terms = sorted(terms.items(), key=lambda pair: (-pair[1], pair[0]))[:TOP]
-    overview.languages = sorted(languages.items(), key=lambda pair: (-pair[1], pair[0]))
-    authors = Counter(author_key(m) for m in overview.rows.mentions)
-    overview.repeat_authors = {author for author, n in authors.items() if n >= 2}
+    languages = ((tally.name or "?", tally.count) for tally in overview.figures.languages)
+    overview.languages = sorted(languages, key=lambda pair: (-pair[1], pair[0]))
 
 
 def _response_series(overview: Overview) -> None:
     target: dict[date, Counter[Outcome]] = defaultdict(Counter)
-    for fact in overview.facts:
-        seconds = fact.response_seconds
-        if seconds is not None:
-            overview.human_buckets[bucket_of(seconds)] += 1
-        target[overview.day(fact.alert.created_at)][fact.outcome] += 1
-    for seconds in overview.bot_touch.values():
-        overview.bot_buckets[bucket_of(seconds)] += 1
+    for alert in overview.figures.alerts:
+        if alert.response_us is not None:
+            overview.human_buckets[bucket_of(alert.response_us / 1_000_000)] += 1
+        target[overview.bar(alert.day)][Outcome(alert.outcome)] += 1
+    for micros in overview.figures.bot_touch_us:
+        overview.bot_buckets[bucket_of(micros / 1_000_000)] += 1
     overview.target_by_day = {day: target[day] for day in overview.days}

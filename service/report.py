@@ -23,7 +23,6 @@ import json
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
@@ -32,8 +31,8 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from core.duration import human_duration
 from core.store import Store
-from core.store.reporting import PeriodRows, ReportMention
-from service.report_facts import AlertFacts, Outcome, bot_first_touches, classify_alerts
+from core.store.figures import MentionGroup, PeriodFigures, Sentiment
+from service.report_facts import Outcome
 
 NEGATIVE, POSITIVE = -0.05, 0.05
 TOP = 5
@@ -120,137 +119,111 @@ class Report:
 
 
 def build_report(store: Store, since: datetime, until: datetime, zone: tzinfo) -> Report:
-    return report_of(store.period_rows(since, until), since, until, zone)
+    return report_of(period_figures(store, since, until, zone), since, until)
 
 
-def report_of(rows: PeriodRows, since: datetime, until: datetime, zone: tzinfo) -> Report:
-    """The report of rows already read (the dashboard reads them once for all its figures)."""
+def period_figures(store: Store, since: datetime, until: datetime, zone: tzinfo) -> PeriodFigures:
+    """What the database counts for the report (and the dashboard) of [since, until)."""
+    middle = since + (until - since) / 2
+    return store.period_figures(since, until, zone, middle, Sentiment(NEGATIVE, POSITIVE))
+
+
+def report_of(figures: PeriodFigures, since: datetime, until: datetime) -> Report:
+    """The report of figures already read (the dashboard reads them once for all its own)."""
     report = Report(since=since, until=until)
-    _volume(report, rows.mentions)
-    _alerts(report, classify_alerts(rows.alerts, until), rows.mentions)
-    report.bot_first_touch = Percentiles.of(
-        list(bot_first_touches(rows.automatic_replies).values())
-    )
-    _sentiment(report, rows.mentions, zone)
+    _volume(report, figures)
+    _alerts(report, figures)
+    report.bot_first_touch = Percentiles.of([us / 1_000_000 for us in figures.bot_touch_us])
+    _sentiment(report, figures)
     return report
 
 
-def _volume(report: Report, mentions: list[ReportMention]) -> None:
-    report.mentions = len(mentions)
-    report.by_platform = dict(Counter(m.platform for m in mentions).most_common())
-    report.by_source = dict(Counter(m.source or "(none)" for m in mentions).most_common())
-    # A year holds few different lists of reasons and rules: count each list, then its names.
-    reason_lists = Counter(m.reasons for m in mentions)
-    rule_lists = Counter(m.rules for m in mentions)
+def _volume(report: Report, figures: PeriodFigures) -> None:
+    report.mentions = sum(tally.count for tally in figures.platforms)
+    report.by_platform = {tally.name: tally.count for tally in figures.platforms}
+    report.by_source = {tally.name or "(none)": tally.count for tally in figures.sources}
     reasons: Counter[str] = Counter()
     rules: Counter[str] = Counter()
-    for labels, times in reason_lists.items():
+    for labels, times in figures.reason_lists:
         for name in {reason.counted_as for reason in labels}:
             reasons[name] += times
-    for names, times in rule_lists.items():
+    for names, times in figures.rule_lists:
         for name in set(names):
             rules[name] += times
     report.top_reasons = _top(reasons)
     report.top_rules = _top(rules)
-    followers: dict[tuple[str, str], int] = {}
-    counts: Counter[tuple[str, str]] = Counter()
-    for mention in mentions:
-        author = author_key(mention)
-        counts[author] += 1
-        followers[author] = max(followers.get(author, 0), mention.author_followers)
-    report.authors = len(counts)
-    report.repeat_authors = sum(1 for n in counts.values() if n >= 2)
-    report.reach = sum(followers.values())
+    report.authors = figures.authors
+    report.repeat_authors = figures.repeat_authors
+    report.reach = figures.reach
+    report.reach_answered = figures.reach_answered
 
 
-def _alerts(report: Report, classified: AlertFacts, mentions: list[ReportMention]) -> None:
-    human: list[float] = []
-    resolution: list[float] = []
-    answered_mentions: set[int] = set()
-    outcomes: Counter[Outcome] = Counter()
-    for fact in classified.facts:
-        report.alerts += 1
-        outcomes[fact.outcome] += 1
-        if fact.outcome == Outcome.NOT_RELEVANT:
-            continue
-        if fact.resolution is not None:
-            resolution.append(fact.resolution)
-        if fact.alert.answered_at is not None and fact.alert.mention_id is not None:
-            answered_mentions.add(fact.alert.mention_id)
-        if fact.response_seconds is not None:
-            human.append(fact.response_seconds)
+def _alerts(report: Report, figures: PeriodFigures) -> None:
+    outcomes = Counter(alert.outcome for alert in figures.alerts)
+    report.alerts = len(figures.alerts)
     report.not_relevant = outcomes[Outcome.NOT_RELEVANT]
     report.within_target = outcomes[Outcome.WITHIN]
     report.missed_target = outcomes[Outcome.MISSED]
     report.pending = outcomes[Outcome.PENDING]
-    report.counted_in_alerts = dict(classified.counted.most_common())
-    report.human_first_response = Percentiles.of(human)
-    report.resolution = Percentiles.of(resolution)
-    reached: dict[tuple[str, str], int] = {}
-    for mention in mentions:
-        if mention.id in answered_mentions:
-            author = author_key(mention)
-            reached[author] = max(reached.get(author, 0), mention.author_followers)
-    report.reach_answered = sum(reached.values())
+    report.counted_in_alerts = {tally.name: tally.count for tally in figures.counted}
+    report.human_first_response = Percentiles.of(
+        [a.response_us / 1_000_000 for a in figures.alerts if a.response_us is not None]
+    )
+    report.resolution = Percentiles.of(
+        [a.resolution_us / 1_000_000 for a in figures.alerts if a.resolution_us is not None]
+    )
 
 
-def author_key(mention: ReportMention) -> tuple[str, str]:
-    return (mention.platform, mention.author_id or mention.author_handle)
-
-
-def reason_names(mention: ReportMention) -> set[str]:
-    """The mention's reasons without their points, each counted once."""
-    return {reason.counted_as for reason in mention.reasons}
-
-
-def _sentiment(report: Report, mentions: list[ReportMention], zone: tzinfo) -> None:
-    scored = [(m.created_at, m.sentiment) for m in mentions if m.sentiment is not None]
-    if not scored:
+def _sentiment(report: Report, figures: PeriodFigures) -> None:
+    overall = _Feeling.of(figures.groups)
+    if not overall.scored:
         return
-    values = [s for _t, s in scored]
-    report.mean_sentiment = round(sum(values) / len(values), 3)
-    report.share_negative = _share(values, negative=True)
-    report.share_positive = _share(values, negative=False)
-    by_day: dict[date, list[float]] = defaultdict(list)
-    local_day = day_finder(zone)
-    for created, sentiment in scored:
-        by_day[local_day(created)].append(sentiment)
+    report.mean_sentiment = overall.mean
+    report.share_negative = overall.share(overall.negative)
+    report.share_positive = overall.share(overall.positive)
+    by_day: dict[date, list[MentionGroup]] = defaultdict(list)
+    for group in figures.groups:
+        by_day[group.day].append(group)
     report.daily = [
-        Day(day, len(v), round(sum(v) / len(v), 3), _share(v, negative=True))
-        for day, v in sorted(by_day.items())
+        Day(day, feeling.scored, feeling.mean, feeling.share(feeling.negative))
+        for day, feeling in sorted((day, _Feeling.of(groups)) for day, groups in by_day.items())
+        if feeling.scored
     ]
-    middle = report.since + (report.until - report.since) / 2
-    first = [s for t, s in scored if t < middle]
-    second = [s for t, s in scored if t >= middle]
-    if first and second:
-        report.net_first_half = _net(first)
-        report.net_second_half = _net(second)
+    first = _Feeling.of([g for g in figures.groups if g.first_half])
+    second = _Feeling.of([g for g in figures.groups if not g.first_half])
+    if first.scored and second.scored:
+        report.net_first_half = first.net
+        report.net_second_half = second.net
 
 
-def day_finder(zone: tzinfo) -> Callable[[datetime], date]:
-    """`moment` → its date in `zone`, remembered per quarter hour: every zone's offset is a
-    multiple of 15 minutes, and a year is 35,040 quarters against 100,000 mentions."""
-    known: dict[datetime, date] = {}
+@dataclass(frozen=True, slots=True)
+class _Feeling:
+    """The sentiment of some groups of mentions together."""
 
-    def local_day(moment: datetime) -> date:
-        quarter = moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
-        found = known.get(quarter)
-        if found is None:
-            found = known[quarter] = quarter.astimezone(zone).date()
-        return found
+    scored: int
+    total: float
+    negative: int
+    positive: int
 
-    return local_day
+    @classmethod
+    def of(cls, groups: list[MentionGroup]) -> "_Feeling":
+        return cls(
+            sum(g.scored for g in groups),
+            sum(g.sentiment_sum for g in groups),
+            sum(g.negative for g in groups),
+            sum(g.positive for g in groups),
+        )
 
+    @property
+    def mean(self) -> float:
+        return round(self.total / self.scored, 3)
 
-def _share(values: list[float], negative: bool) -> float:
-    hits = [v for v in values if (v <= NEGATIVE if negative else v >= POSITIVE)]
-    return round(len(hits) / len(values), 3)
+    def share(self, count: int) -> float:
+        return round(count / self.scored, 3)
 
-
-def _net(values: list[float]) -> float:
-    positive = sum(1 for v in values if v >= POSITIVE)
-    negative = sum(1 for v in values if v <= NEGATIVE)
-    return round((positive - negative) / len(values), 3)
+    @property
+    def net(self) -> float:
+        return round((self.positive - self.negative) / self.scored, 3)
 
 
 def _rank(ordered: list[float], share: float) -> int:

@@ -14,6 +14,7 @@ import random
 import secrets
 import signal
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from core.states import WebRole
@@ -59,19 +60,34 @@ def run_web_demo() -> int:
             "BRANDPULSE_WEB_SECRET": secrets.token_hex(32),  # sessions last as long as the demo
             "REPLY_QUIET_HOURS": "off",
         }
-        config = load_config(CONFIG, env)
-        app = BrandPulse(config)
-        try:
-            console = ConsoleServer(app)
-        except WebListenError as exc:
-            print(f"demo --web did not start: {exc} (set BRANDPULSE_WEB_LISTEN=127.0.0.1:PORT)")
-            app.close()
-            return 2
-        try:
-            asyncio.run(_serve(app, console, x))
-        finally:
-            app.close()
+        # The node follows config.yaml as `main.py run` does (the rules page shows each rule's
+        # file:line and the hot reload's result); its rule watcher reads the environment.
+        with _environment(env):
+            config = load_config(CONFIG, env)
+            app = BrandPulse(config, config_path=CONFIG)
+            try:
+                console = ConsoleServer(app)
+            except WebListenError as exc:
+                print(f"demo --web did not start: {exc} (set BRANDPULSE_WEB_LISTEN=127.0.0.1:PORT)")
+                app.close()
+                return 2
+            try:
+                asyncio.run(_serve(app, console, x))
+            finally:
+                app.close()
     return 0
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ while the demo runs; the environment as it was afterwards."""
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 async def _serve(app: BrandPulse, console: ConsoleServer, x: FakeXApi) -> None:

@@ -63,7 +63,7 @@ async def history_page(
     overview, period, drill, problem = await figure_overview(context, params)
     if overview is None:
         return HistoryPage([], 0, None, drill, problem)
-    ids = overview.select(drill)
+    ids = await asyncio.to_thread(overview.select, drill)  # reads the period's rows
     rows = await asyncio.to_thread(context.store.history, ids, offset, limit)
     return HistoryPage(rows, len(ids), period, drill)
 
@@ -73,7 +73,7 @@ async def export_csv(context: ConsoleContext, params: Any) -> tuple[str, str]:
     overview, _period, drill, problem = await figure_overview(context, params)
     if overview is None:
         return "", problem
-    ids = sorted(overview.select(drill), reverse=True)
+    ids = sorted(await asyncio.to_thread(overview.select, drill), reverse=True)
     facts = {}
     for fact in overview.facts:
         if fact.alert.mention_id is not None:

@@ -1,14 +1,14 @@
-"""What the report, the dashboard and the agents' figures read: one period's mentions, alerts
-and automatic replies, as plain values with only the columns the figures need (a year of
-mentions is 100,000 rows: loading whole ORM rows with texts and raw payloads costs seconds).
+"""What the report, the dashboard and the agents' figures read about one period.
 
-Also the history list behind a figure: mentions by id, closed ones included, with the alert that
-stands for each (the `/queue` a chart's bar opens).
+`period_figures`: what the database counts (core/store/figures.py). `period_rows`: the period's
+rows themselves, with only the columns the lists behind a figure need. `history`: those lists,
+mentions by id, closed ones included, with the alert that stands for each (the `/queue` a
+chart's bar opens).
 """
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlalchemy import Text, cast, select
 from sqlmodel import Session
@@ -16,6 +16,7 @@ from sqlmodel import Session
 from core.models import AlertRow, MentionRow, ReplyRow
 from core.reasons import Reason, as_reason
 from core.store._db import StoreBase
+from core.store.figures import PeriodFigures, Sentiment, read_figures
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,13 @@ _ALERT_COLUMNS = (
 
 
 class Reporting(StoreBase):
+    def period_figures(
+        self, since: datetime, until: datetime, zone: tzinfo, halves_at: datetime, cut: Sentiment
+    ) -> PeriodFigures:
+        """The figures of mentions written and alerts opened in [since, until), by day in
+        `zone`, sentiment split at `halves_at`; in one read transaction so they all agree."""
+        return read_figures(self.engine, since, until, zone, halves_at, cut)
+
     def period_rows(self, since: datetime, until: datetime) -> PeriodRows:
         """Mentions written, alerts opened and automatic replies to mentions written in
         [since, until), in one read transaction so the three agree."""

@@ -6,6 +6,7 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -229,3 +230,31 @@ def test_report_without_a_database_says_so(tmp_path: Path, monkeypatch: pytest.M
     assert failed.value.code == 1
     assert f"no database at {tmp_path / 'none.db'} yet" in failed.value.message
     assert not (tmp_path / "none.db").exists()
+
+
+def test_days_are_the_brands_local_days_across_a_clock_change_and_half_hour_zones(
+    database_url: str,
+) -> None:
+    """The database counts per local day: each mention written a minute either side of a
+    local midnight lands on its own side, in New York across the spring change (EST → EDT,
+    2026-03-08 07:00 UTC) and in Kolkata (UTC+05:30)."""
+    store = Store.open(database_url)
+    moments = [
+        datetime(2026, 3, 8, 4, 59, tzinfo=UTC),  # New York Mar 7 23:59 EST; Kolkata Mar 8
+        datetime(2026, 3, 8, 5, 0, tzinfo=UTC),  # New York Mar 8 00:00 EST
+        datetime(2026, 3, 8, 18, 29, tzinfo=UTC),  # Kolkata Mar 8 23:59
+        datetime(2026, 3, 8, 18, 30, tzinfo=UTC),  # Kolkata Mar 9 00:00
+        datetime(2026, 3, 9, 3, 59, tzinfo=UTC),  # New York Mar 8 23:59 EDT
+        datetime(2026, 3, 9, 4, 0, tzinfo=UTC),  # New York Mar 9 00:00 EDT
+    ]
+    decision = Decision(-0.5, 50, (), ())
+    for n, written in enumerate(moments):
+        mention = Mention(
+            platform="x", external_id=f"z{n}", text=f"z{n}", created_at=written, author_id=f"a{n}"
+        )
+        store.ingest("x:mentions", [mention], None, lambda _m: decision, written)
+    since, until = datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC)
+    new_york = build_report(store, since, until, ZoneInfo("America/New_York"))
+    assert [(d.day.day, d.mentions) for d in new_york.daily] == [(7, 1), (8, 4), (9, 1)]
+    kolkata = build_report(store, since, until, ZoneInfo("Asia/Kolkata"))
+    assert [(d.day.day, d.mentions) for d in kolkata.daily] == [(8, 3), (9, 3)]

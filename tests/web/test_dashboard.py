@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from core.clock import FakeClock
 from core.models import Mention
 from core.states import WebRole
-from core.store import Decision
+from core.store import Decision, Store
 from service.app import BrandPulse
 from service.config import AppConfig
 from service.report_cli import cmd_report
@@ -229,3 +229,31 @@ def test_periods_are_days_in_the_brand_time_zone() -> None:
     assert (week.since, week.until, week.choice) == (late - timedelta(days=7), late, "7d")
     with pytest.raises(PeriodError, match="`to` '2026-01-01T00:00:00' has no time zone offset"):
         period_of({"from": "2025-12-01", "to": "2026-01-01T00:00:00"}, late, istanbul)
+
+
+def test_first_responses_fall_in_their_bucket_to_the_microsecond(database_url: str) -> None:
+    """An answer exactly 15 minutes after the customer wrote is in 0–15; one a microsecond
+    later is in 15–30 (the database counts whole microseconds, as Python does)."""
+    from service.overview import build_overview
+
+    store = Store.open(database_url)
+    written = datetime(2026, 1, 1, 9, 0, 0, 250_000, tzinfo=UTC)
+    waits = {"a": timedelta(minutes=15), "b": timedelta(minutes=15, microseconds=1)}
+    for name, wait in waits.items():
+        mention = Mention(platform="x", external_id=name, text=name, created_at=written)
+        [new] = store.ingest("x:mentions", [mention], None, lambda _m: Decision(0, 50), written)
+        row = store.open_alert_message(
+            {
+                "mention_id": new.mention_id,
+                "chat_id": "-100",
+                "message_id": 0,
+                "created_at": written + timedelta(seconds=30),
+                "due_at": written + timedelta(hours=1),
+                "answered_at": written + wait,
+                "answered_by": "@ana_s",
+            }
+        )
+        store.alert_message_sent(row.id or 0, 7, written)
+    overview = build_overview(store, SINCE, UNTIL, UTC)
+    assert (overview.human_buckets["0-15"], overview.human_buckets["15-30"]) == (1, 1)
+    assert overview.report.human_first_response.p90 == 900  # 900.000001 s, in whole seconds

@@ -51,6 +51,11 @@ async def console(
         app.close()
 
 
+async def page_width(page: object) -> int:
+    """How wide the page is laid out, in CSS pixels (more than the viewport: it scrolls)."""
+    return await page.evaluate("document.documentElement.scrollWidth")  # type: ignore[attr-defined]
+
+
 async def test_the_dashboard_in_a_browser(
     browser: object,
     console: tuple[BrandPulse, str],
@@ -79,6 +84,7 @@ async def test_the_dashboard_in_a_browser(
     await shot(page, "dashboard-1280x800")
     await page.set_viewport_size(SIZES["390"])
     await shot(page, "dashboard-390x844")
+    assert await page_width(page) <= 390  # nothing wider than the phone: no sideways scroll
     await page.set_viewport_size(SIZES["1280"])
 
     # The figures behind a chart are one click away.
@@ -112,6 +118,7 @@ async def test_the_dashboard_in_a_browser(
     await shot(page, "agents-1280x800")
     await page.set_viewport_size(SIZES["390"])
     await shot(page, "agents-390x844")
+    assert await page_width(page) <= 390
     # Nothing the CSP refused, no script error, every resource of the pages found (the
     # console says so of the browser's own /favicon.ico request, which no page makes).
     assert missing == []

@@ -40,6 +40,9 @@ def test_demo_web_serves_a_live_inbox_until_ctrl_c() -> None:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
             token = link.split("token=")[1]
             assert client.post("/login", data={"token": token}).status_code == 303
+            # The demo node follows config.yaml: each rule in force names its file:line.
+            places = [rule["place"] for rule in client.get("/rules.json").json()["rules"]]
+            assert places and all(p.startswith("config.yaml:") for p in places), places
             first = _total(client)
             deadline = time.monotonic() + 30
             while _total(client) <= first:  # a planted mention arrives every few seconds

@@ -1,0 +1,356 @@
+"""The report's, the dashboard's and the agents' figures of one period, counted by the database.
+
+A year is 100,000 mentions: reading them row by row and grouping in Python cost seconds. Here
+three scans of the period's mentions count per local day, platform, half, source and language;
+per list of reasons and rules; and per author. Each alert is classified by the report's
+definitions (service/report.py's docstring) as CASE, and only its narrow values come back
+(first-response times need ordering, for percentiles). `Store.period_figures` is the door.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import cache
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, Text, and_, case, cast, func, or_, select
+from sqlalchemy.engine import Engine
+
+from core.models import AlertRow, MentionRow, ReplyRow
+from core.reasons import Reason, as_reason
+
+
+@dataclass(frozen=True, slots=True)
+class MentionGroup:
+    """The mentions of one local day and platform in one half of the period."""
+
+    day: date
+    platform: str
+    first_half: bool
+    mentions: int
+    scored: int  # with a sentiment
+    sentiment_sum: float
+    negative: int
+    positive: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    name: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFigure:
+    """One alert message standing for a customer waiting, classified by the database."""
+
+    day: date  # the alert's own local day
+    outcome: str  # within | missed | pending | not_relevant: service.report_facts.Outcome
+    response_us: int | None  # human first response, from when the customer wrote
+    resolution_us: int | None
+    claimed_by: str
+    replied_by: str  # "" unless an agent replied
+    resolved_by: str  # "" unless resolved
+    responder: str  # who gave the first response: who replied, or who resolved it first
+
+
+@dataclass(frozen=True, slots=True)
+class Sentiment:
+    """Where a sentiment counts as negative (≤) and as positive (≥)."""
+
+    negative: float
+    positive: float
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodFigures:
+    groups: list[MentionGroup]
+    platforms: list[Tally]  # most first; a tie in the order first written
+    sources: list[Tally]
+    languages: list[Tally]  # "" for a language not detected
+    reason_lists: list[tuple[tuple[Reason, ...], int]]  # each different list, and how often
+    rule_lists: list[tuple[tuple[str, ...], int]]
+    authors: int
+    repeat_authors: int  # wrote 2+ times in the period
+    reach: int  # followers of the distinct authors
+    reach_answered: int  # of those with a mention an agent replied to
+    counted: list[Tally]  # mentions counted in other alerts' messages or muted, by delivery
+    alerts: list[AlertFigure]
+    bot_touch_us: list[int]  # per mention: its first automatic reply, from when it was written
+
+
+def read_figures(
+    engine: Engine,
+    since: datetime,
+    until: datetime,
+    zone: tzinfo,
+    halves_at: datetime,
+    cut: Sentiment,
+) -> PeriodFigures:
+    sql = _Dialect(engine.dialect.name, zone, since, until)
+    written = MentionRow.created_at
+    in_period = and_(written >= since, written < until)
+    keys = (
+        sql.day(written),
+        MentionRow.platform,
+        written < halves_at,
+        MentionRow.source,
+        MentionRow.lang,
+    )
+    sentiment = MentionRow.sentiment
+    groups = (
+        select(
+            *keys,
+            func.count(),
+            func.count(sentiment),
+            func.coalesce(func.sum(sentiment), 0.0),
+            func.count(case((sentiment <= cut.negative, 1))),
+            func.count(case((sentiment >= cut.positive, 1))),
+            func.min(written),
+        )
+        .where(in_period)
+        .group_by(*keys)
+    )
+    # As text: few different lists however many mentions, each decoded once.
+    lists = (
+        select(cast(MentionRow.reasons, Text), cast(MentionRow.rules, Text), func.count())
+        .where(in_period)
+        .group_by(cast(MentionRow.reasons, Text), cast(MentionRow.rules, Text))
+    )
+    alerts_in_period = and_(AlertRow.created_at >= since, AlertRow.created_at < until)
+    stands = and_(alerts_in_period, AlertRow.delivery == "sent", AlertRow.kind != "window")
+    answered = select(AlertRow.mention_id).where(
+        stands,
+        AlertRow.state != "not_relevant",
+        AlertRow.answered_at.is_not(None),
+        AlertRow.mention_id.is_not(None),
+    )
+    counted = (
+        select(AlertRow.delivery, func.count(), func.min(AlertRow.id))
+        .where(alerts_in_period, AlertRow.delivery != "sent")
+        .group_by(AlertRow.delivery)
+    )
+    with engine.connect() as connection, connection.begin():  # Core rows: no ORM cost per row
+        mentions = _Mentions(connection.execute(groups).all())
+        authors, repeat, reach, reached = connection.execute(_authors(in_period, answered)).one()
+        return PeriodFigures(
+            groups=mentions.groups(),
+            platforms=mentions.tallies(1),
+            sources=mentions.tallies(3),
+            languages=mentions.tallies(4),
+            **_lists(connection.execute(lists).all()),
+            authors=authors,
+            repeat_authors=int(repeat or 0),
+            reach=int(reach or 0),
+            reach_answered=int(reached or 0),
+            counted=[
+                Tally(delivery, n)
+                for delivery, n, _first in sorted(
+                    connection.execute(counted), key=lambda row: (-row[1], row[2])
+                )
+            ],
+            alerts=[
+                AlertFigure(_day(n), *rest)
+                for n, *rest in connection.execute(sql.alerts(stands, until))
+            ],
+            bot_touch_us=list(connection.scalars(sql.bot_touches(in_period))),
+        )
+
+
+class _Mentions:
+    """The rows of the mentions' one grouped scan: (day, platform, first half, source, lang,
+    mentions, scored, sentiment sum, negative, positive, first written)."""
+
+    def __init__(self, rows: list[Any]):
+        self.rows = rows
+
+    def groups(self) -> list[MentionGroup]:
+        summed: dict[tuple[int, str, bool], list[Any]] = {}
+        for day, platform, half, _source, _lang, *counts, _first in self.rows:
+            total = summed.setdefault((day, platform, bool(half)), [0, 0, 0.0, 0, 0])
+            for index, value in enumerate(counts):
+                total[index] += value
+        return [
+            MentionGroup(_day(day), platform, half, *counts)
+            for (day, platform, half), counts in summed.items()
+        ]
+
+    def tallies(self, column: int) -> list[Tally]:
+        """Most first; a tie in the order first written (as the report has always listed)."""
+        found: dict[str, tuple[int, datetime]] = {}
+        for row in self.rows:
+            name, count, first = row[column] or "", row[5], row[-1]
+            seen, earliest = found.get(name, (0, first))
+            found[name] = (seen + count, min(earliest, first))
+        ordered = sorted(found.items(), key=lambda item: (-item[1][0], item[1][1], item[0]))
+        return [Tally(name, count) for name, (count, _first) in ordered]
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+@cache  # a year of alerts falls on 365 days
+def _day(number: int) -> date:
+    return _EPOCH + timedelta(days=number)
+
+
+class _Dialect:
+    """The expressions SQLite and PostgreSQL spell differently: seconds since the epoch, the
+    day in the brand's zone (an offset per stretch between the zone's changes of offset), and
+    exact microseconds between two moments (julianday() would round to milliseconds)."""
+
+    def __init__(self, name: str, zone: tzinfo, since: datetime, until: datetime):
+        self.sqlite = name == "sqlite"
+        self.offsets = offset_changes(zone, since, until)
+
+    def epoch(self, moment: Any) -> Any:
+        if self.sqlite:
+            return cast(func.strftime("%s", moment), Integer)
+        return cast(func.floor(func.extract("epoch", moment)), BigInteger)
+
+    def day(self, moment: Any) -> Any:
+        """Days from 1970-01-01 to `moment`'s local date."""
+        first, changes = self.offsets
+        offset: Any = first
+        if changes:
+            offset = case(
+                *((moment < at, before) for at, before, _after in changes), else_=changes[-1][2]
+            )
+        return (self.epoch(moment) + offset) // 86400
+
+    def micros(self, later: Any, earlier: Any) -> Any:
+        if self.sqlite:
+            # Stored as "YYYY-MM-DD HH:MM:SS.ffffff": whole seconds, then the digits after.
+            def fraction(moment: Any) -> Any:
+                return cast(func.substr(moment, 21, 6), Integer)
+
+            whole = self.epoch(later) - self.epoch(earlier)
+            return whole * 1_000_000 + fraction(later) - fraction(earlier)
+        return cast(func.extract("epoch", later - earlier) * 1_000_000, BigInteger)
+
+    def alerts(self, stands: Any, until: datetime) -> Any:
+        """One row per alert standing for a customer waiting, as `AlertFigure` holds it."""
+        written = MentionRow.created_at  # the alerted mention's; none for a window's
+        created = AlertRow.created_at
+        start = case((and_(written.is_not(None), written < created), written), else_=created)
+        relevant = AlertRow.state != "not_relevant"
+        resolved = and_(AlertRow.state == "resolved", AlertRow.resolved_at.is_not(None))
+        resolved_first = or_(
+            AlertRow.answered_at.is_(None), AlertRow.resolved_at < AlertRow.answered_at
+        )
+        response = case(
+            (~relevant, None),
+            (and_(resolved, resolved_first), AlertRow.resolved_at),
+            else_=AlertRow.answered_at,
+        )
+        due = AlertRow.due_at
+        outcome = case(
+            (~relevant, "not_relevant"),
+            (response.is_not(None), case((or_(due.is_(None), response <= due), "within"),
+                                         else_="missed")),
+            (and_(due.is_not(None), due <= until), "missed"),
+            else_="pending",
+        )  # fmt: skip
+        answered_by = case((AlertRow.answered_at.is_not(None), AlertRow.answered_by), else_="")
+        resolved_by = case((AlertRow.state == "resolved", AlertRow.resolved_by), else_="")
+        responder = case(
+            (response.is_(None), ""),
+            (AlertRow.answered_at == response, AlertRow.answered_by),
+            else_=AlertRow.resolved_by,
+        )
+        return (
+            select(
+                self.day(created),
+                outcome,
+                self.micros(response, start),
+                case((and_(relevant, resolved), self.micros(AlertRow.resolved_at, start))),
+                AlertRow.acknowledged_by,
+                answered_by,
+                resolved_by,
+                responder,
+            )
+            .select_from(AlertRow)
+            .outerjoin(MentionRow, MentionRow.id == AlertRow.mention_id)
+            .where(stands)
+        )
+
+    def bot_touches(self, in_period: Any) -> Any:
+        """Per mention written in the period, its first automatic reply sent (a rule's or the
+        SLA watcher's, not an agent's), in microseconds from when it was written."""
+        return (
+            select(func.min(self.micros(ReplyRow.sent_at, MentionRow.created_at)))
+            .select_from(ReplyRow)
+            .join(MentionRow, MentionRow.id == ReplyRow.mention_id)
+            .where(
+                in_period,
+                ReplyRow.automatic.is_(True),
+                ReplyRow.state == "sent",
+                ReplyRow.sent_at.is_not(None),
+            )
+            .group_by(ReplyRow.mention_id)
+        )
+
+
+def offset_changes(
+    zone: tzinfo, since: datetime, until: datetime
+) -> tuple[int, list[tuple[datetime, int, int]]]:
+    """`zone`'s UTC offset in seconds at `since`, and each change before `until` as (moment,
+    offset before, offset from then on), found day by day (no zone changes twice in a day),
+    then to the second."""
+
+    def offset(moment: datetime) -> int:
+        found = moment.astimezone(zone).utcoffset()
+        return int(found.total_seconds()) if found else 0
+
+    first = current = offset(since)
+    changes: list[tuple[datetime, int, int]] = []
+    low = int(since.timestamp())
+    end = int(until.timestamp())
+    while low < end:
+        high = min(low + 86400, end)
+        if offset(datetime.fromtimestamp(high, UTC)) != current:
+            while high - low > 1:  # offset(low) is `current`, offset(high) is not
+                middle = (low + high) // 2
+                if offset(datetime.fromtimestamp(middle, UTC)) == current:
+                    low = middle
+                else:
+                    high = middle
+            moment = datetime.fromtimestamp(high, UTC)
+            changes.append((moment, current, offset(moment)))
+            current = offset(moment)
+        low = high
+    return first, changes
+
+
+def _authors(condition: Any, answered: Any) -> Any:
+    """Authors (platform and id, else handle), those who wrote 2+ times, their reach (the
+    most followers each had) and the reach of those with a mention an agent replied to."""
+    author = func.coalesce(func.nullif(MentionRow.author_id, ""), MentionRow.author_handle)
+    followers = MentionRow.author_followers
+    per = (
+        select(
+            func.count().label("n"),
+            func.max(followers).label("followers"),
+            func.max(case((MentionRow.id.in_(answered), followers))).label("answered"),
+        )
+        .where(condition)
+        .group_by(MentionRow.platform, author)
+        .subquery()
+    )
+    return select(
+        func.count(),
+        func.sum(case((per.c.n >= 2, 1), else_=0)),
+        func.sum(per.c.followers),
+        func.sum(per.c.answered),
+    )
+
+
+def _lists(rows: list[Any]) -> dict[str, list[Any]]:
+    reasons: dict[tuple[Reason, ...], int] = {}
+    rules: dict[tuple[str, ...], int] = {}
+    for reasons_text, rules_text, count in rows:
+        labels = tuple(as_reason(item) for item in json.loads(reasons_text or "[]") or [])
+        names = tuple(json.loads(rules_text or "[]") or [])
+        reasons[labels] = reasons.get(labels, 0) + count
+        rules[names] = rules.get(names, 0) + count
+    return {"reason_lists": list(reasons.items()), "rule_lists": list(rules.items())}
