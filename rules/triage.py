@@ -278,7 +278,7 @@ class Triage:
         total = 0
         vader = lexicon.engine == "vader"
         if vader:
-            compound = self._vader.polarity_scores(text)["compound"]
+            compound = self._vader.compound(text)
             total = lexicon.sentiment_points(compound)
             if total:
                 signals.append(Signal(f"VADER {compound:+.2f}", "sentiment", total))
