@@ -77,15 +77,18 @@ class Scores:
 def throughput(
     fns: dict[str, Callable[[str], object]], texts: Sequence[str], rounds: int = 5
 ) -> dict[str, float]:
-    """Best-of-`rounds` mentions per second of each function, taking turns within a round so a
-    burst of load from other processes slows them alike."""
+    """Best-of-`rounds` mentions per CPU second of each function, taking turns within a round.
+
+    CPU time of this process, not wall time: on a shared machine the wall clock counts the time
+    other processes held the core, which swung the ratio between 0.26 and 0.5 for the same code.
+    """
     best = dict.fromkeys(fns, math.inf)
     for _ in range(rounds):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            start = time.process_time()
             for text in texts:
                 fn(text)
-            best[name] = min(best[name], time.perf_counter() - start)
+            best[name] = min(best[name], time.process_time() - start)
     return {name: len(texts) / seconds for name, seconds in best.items()}
 
 

@@ -85,6 +85,9 @@ class _Matcher:
             self._symbols.add_word(symbol, tuple(terms))
         if by_symbol:
             self._symbols.make_automaton()
+        # A text with none of the symbols' first characters has none of them: most texts, and
+        # one C-level set test instead of walking the automaton.
+        self._symbol_starts = frozenset(symbol[0] for symbol in by_symbol)
 
     @staticmethod
     def tokens(text: str) -> list[str]:
@@ -114,7 +117,7 @@ class _Matcher:
 
     def symbols(self, text: str) -> list[Term]:
         """Terms of the emoticons and emoji in `text`, in text order."""
-        if self._symbols.kind == ahocorasick.EMPTY:
+        if self._symbol_starts.isdisjoint(text):
             return []
         return [term for _, terms in self._symbols.iter(text) for term in terms]
 
@@ -278,7 +281,7 @@ class Triage:
         total = 0
         vader = lexicon.engine == "vader"
         if vader:
-            compound = self._vader.polarity_scores(text)["compound"]
+            compound = self._vader.compound(text)
             total = lexicon.sentiment_points(compound)
             if total:
                 signals.append(Signal(f"VADER {compound:+.2f}", "sentiment", total))

@@ -20,8 +20,9 @@ import re
 import zlib
 from array import array
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, reduce
 from itertools import chain, pairwise
+from operator import add
 from pathlib import Path
 
 from rules.text import fold
@@ -32,9 +33,12 @@ FORMAT = 1
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _HANDLE = re.compile(r"@\w+")
 _DIGITS = re.compile(r"\d+")
-_APOSTROPHE = re.compile(r"(?<=\w)['’](?=\w)")
-# Words, plus the punctuation and symbols that carry tone ("!!", "?", "🙄", "…").
-_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+# Words (an apostrophe between letters inside one: "it's", "don’t"), plus the punctuation and
+# symbols that carry tone ("!!", "?", "🙄", "…").
+_TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]", re.UNICODE)
+# The same on ASCII text, where sre's ASCII classes are cheaper; Unicode's \s also has the
+# ASCII separators \x1c-\x1f, which ASCII's lacks.
+_ASCII_TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s\x1c-\x1f]", re.ASCII)
 _CHAR_SIZES = (3, 4)
 _CACHE = 40_000  # words and word pairs whose weight is kept: ~6 MB
 
@@ -45,8 +49,13 @@ def tokens(text: str) -> list[str]:
         text = _URL.sub(" url ", text)
     if "@" in text:
         text = _HANDLE.sub(" @user ", text)
-    # "it's", "don’t": one word each, not "it" + "'" + "s".
-    return _TOKEN.findall(_APOSTROPHE.sub("", _DIGITS.sub("0", fold(text))))
+    folded = _DIGITS.sub("0", fold(text))
+    found = (_ASCII_TOKEN if folded.isascii() else _TOKEN).findall(folded)
+    if "'" in folded or "’" in folded:
+        # "it's", "don’t": one word each, "its" and "dont", not "it" + "'" + "s". (A regex
+        # deleting them first costs as much as the tokenising itself.)
+        return [w if len(w) == 1 else w.replace("'", "").replace("’", "") for w in found]
+    return found
 
 
 # A feature: its bucket and the phrase it belongs to (index into `Features.phrases`).
@@ -127,6 +136,8 @@ class TriageModel:
         self._weights = weights
         self._mask = (1 << bits) - 1
         self._known: dict[str, tuple[float, int]] = {}
+        # Per set of unshown words (one per lexicon): whether a phrase may be named as a reason.
+        self._readable: dict[frozenset[str], dict[str, bool]] = {}
 
     @classmethod
     def read(cls, path: Path) -> TriageModel:
@@ -159,7 +170,9 @@ class TriageModel:
             buckets = word_buckets(phrase, self._mask)
             known = (sum(self._weights[b] for b in buckets), len(buckets))
         if len(self._known) >= _CACHE:
-            self._known.clear()  # simpler than LRU, and a refill costs a few mentions' worth
+            # Simpler than LRU, and a refill costs a few mentions' worth.
+            self._known.clear()
+            self._readable.clear()
         self._known[phrase] = known
         return known
 
@@ -196,25 +209,29 @@ class TriageModel:
         phrases = self._phrases(words)
         if ignore or complaints:
             # Read the text as if those phrases were not there: each such word, and the pairs
-            # it is part of.
+            # it is part of. Deleting is all this does, so the order the words are visited in
+            # changes nothing: only those words are visited, found by searches that run in C.
             last = len(words) - 1
-            for i, word in enumerate(words):
-                dropped, against = word in ignore, word in complaints
-                if not (dropped or against):
-                    continue
-                around = [word]
-                if i:
-                    around.append(f"{words[i - 1]} {word}")
-                if i < last:
-                    around.append(f"{word} {words[i + 1]}")
-                for phrase in around:
-                    found = phrases.get(phrase)
-                    if found is not None and (dropped or found[0] < 0):
-                        del phrases[phrase]
-        total, count = 0.0, 0
-        for value, n in phrases.values():
-            total += value
-            count += n
+            for word in (ignore | complaints).intersection(words):
+                dropped = word in ignore
+                i = -1
+                for _ in range(words.count(word)):
+                    i = words.index(word, i + 1)
+                    around = [word]
+                    if i:
+                        around.append(f"{words[i - 1]} {word}")
+                    if i < last:
+                        around.append(f"{word} {words[i + 1]}")
+                    for phrase in around:
+                        found = phrases.get(phrase)
+                        if found is not None and (dropped or found[0] < 0):
+                            del phrases[phrase]
+        if not phrases:
+            return ModelScore(0.5, (), 0.0)
+        values, counts = zip(*phrases.values(), strict=True)
+        # Added left to right, as a loop would (sum() may compensate, on newer Pythons).
+        total = reduce(add, values, 0.0)
+        count = sum(counts)
         if not count:
             return ModelScore(0.5, (), 0.0)
         norm = 1 / math.sqrt(count)
@@ -227,12 +244,16 @@ class TriageModel:
             agreeing = [(-v, phrase) for phrase, (v, _) in phrases.items() if v < 0]
         agreeing.sort(reverse=True)
         shown: list[Contribution] = []
+        readable = self._readable.setdefault(unshown, {})
         for value, phrase in agreeing[: 4 * top]:
             if len(shown) == top:
                 break
-            if _readable(phrase, unshown):
+            fit = readable.get(phrase)
+            if fit is None:
+                fit = readable[phrase] = _readable(phrase, unshown)
+            if fit:
                 shown.append(Contribution(phrase, norm * value))
-        return ModelScore(probability, tuple(shown), norm * sum(v for v, _ in agreeing))
+        return ModelScore(probability, tuple(shown), norm * sum([v for v, _ in agreeing]))
 
 
 def _document(path: Path) -> dict:

@@ -11,7 +11,7 @@ import pytest
 from rules import triage_training as training
 from rules.lexicon import Signal
 from rules.triage import Assessment, Triage, calibrated
-from rules.triage_model import MODEL_DIR, TriageModel, features, shipped_model
+from rules.triage_model import MODEL_DIR, TriageModel, features, shipped_model, tokens
 
 REPO = Path(__file__).resolve().parents[2]
 LABELED = REPO / ".." / "shared" / "data" / "labeled"
@@ -211,3 +211,21 @@ def test_airline_terms_are_opt_in() -> None:
 def test_broken_unicode_is_scored_not_raised(triage: Triage) -> None:
     result = triage.assess("app crashed again \ud83d and \udc4e my data is gone", "en")
     assert result.needs_response
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        # An apostrophe between letters joins the word; one elsewhere is a mark of its own.
+        ("It's 5'6 don’t rock'n'roll", ["its", "00", "dont", "rocknroll"]),
+        (
+            "'tis dogs' a''b @Acme_1 www.x.com",
+            ["'", "tis", "dogs", "'", "a", "'", "'", "b", "@", "user", "url"],
+        ),
+        ("İADE’yi 12’de istedim, olmadı!", ["iadeyi", "0de", "istedim", ",", "olmadi", "!"]),
+        # ASCII separators are white space in Unicode's reading, as they were.
+        ("x\x1cy\x1fz", ["x", "y", "z"]),
+    ],
+)
+def test_tokens_join_apostrophes_and_normalise_numbers(text: str, words: list[str]) -> None:
+    assert tokens(text) == words
