@@ -65,6 +65,10 @@ class LanguageDetector:
             # 429"), and on one or two words left lingua's guess is close to a coin toss: below
             # MIN_CONFIDENCE the brand's first language is the better bet.
             left = _NOT_LANGUAGE.sub(" ", text)
+            if not left.isascii():
+                # lingua (Rust) cannot take what UTF-8 cannot encode: a lone surrogate from a
+                # broken emoji escape in a JSON payload becomes U+FFFD, as in the store.
+                left = left.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
             words = sum(any(c.isalpha() for c in word) for word in left.split())
             if words:
                 best = self._lingua.compute_language_confidence_values(left)[0]

@@ -40,3 +40,11 @@ def test_lingua_breaks_ties_when_installed() -> None:
     detector = LanguageDetector(("en", "tr"), {}, use_lingua=True)
     text = "Siparisim teslim edilmedi, kargo firmasi cevap vermiyor"
     assert detector.detect(text, words(text)) == "tr"
+
+
+def test_a_lone_surrogate_reaches_lingua_as_a_replacement_character() -> None:
+    """A broken emoji escape in a JSON payload ("\\ud83d") is hostile input, not a crash: lingua
+    (Rust) cannot take a string UTF-8 cannot encode."""
+    detector = LanguageDetector(("en", "tr"), {}, use_lingua=True)
+    text = "\ud83d my order never arrived and nobody answers"
+    assert detector.detect(text, words(text)) == "en"
