@@ -129,4 +129,8 @@ class StoreBase:
 def _to_json(value: Any) -> str:
     # Payloads come from outside; anything json can't take (bytes, odd numbers) becomes text.
     # ASCII escapes keep unpaired surrogates and NULs from reaching the database as raw text.
-    return json.dumps(value, default=str)
+    return _ENCODER.encode(value)
+
+
+# What json.dumps(value, default=str) builds on every call, built once: the same text.
+_ENCODER = json.JSONEncoder(default=str)

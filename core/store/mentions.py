@@ -207,6 +207,8 @@ def _storable(value: Any) -> Any:
     if isinstance(value, str):
         if "\x00" in value:
             value = value.replace("\x00", "\ufffd")
+        if value.isascii():  # most text: no surrogate possible, no copy made to find out
+            return value
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
@@ -214,6 +216,6 @@ def _storable(value: Any) -> Any:
         return value
     if isinstance(value, dict):
         return {_storable(k): _storable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):
         return [_storable(v) for v in value]
     return value
