@@ -5,6 +5,7 @@
 Mentions arrive as X API v2 tweet objects and go through the real listener parsing, the real
 store (one transaction per page of 100, bulk inserts) and the shipped config.yaml's rules with
 the default triage. Target: ≥ 50 % of VADER-alone throughput end to end on SQLite.
+"Parse + triage" is the same run without a database: the ceiling any store work leaves.
 """
 
 import argparse
@@ -83,6 +84,16 @@ def database(backend: str) -> Iterator[str]:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def triage_rate(payloads: list[dict], people: dict[str, dict]) -> float:
+    config = load_config(REPO / "config.yaml", {})
+    engine = Engine(config, Triage.default(config.brand.languages))
+    listener = XListener("x:mentions", XConfig(), client=None)  # type: ignore[arg-type]
+    started = time.perf_counter()
+    for tweet in payloads:
+        engine.evaluate(listener.mention(tweet, people), author_recent_count=0)
+    return len(payloads) / (time.perf_counter() - started)
+
+
 def pipeline_rate(url: str, payloads: list[dict], people: dict[str, dict]) -> tuple[float, int]:
     config = load_config(REPO / "config.yaml", {"BRANDPULSE_DATABASE_URL": url})
     store = Store.open(url)
@@ -113,6 +124,8 @@ def main() -> None:
     for count in counts:
         vader = vader_rate(texts[:count])
         rows.append(("VADER alone", "-", count, vader, "100%", "-"))
+        triage = triage_rate(tweets(texts[:count]), people)
+        rows.append(("parse + triage", "-", count, triage, f"{triage / vader:.0%}", "-"))
         for backend in args.backends.split(","):
             with database(backend) as url:
                 rate, queued = pipeline_rate(url, tweets(texts[:count]), people)

@@ -4,8 +4,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Text, cast, select
+from sqlmodel import Session
 
-from core.models import AlertRow, Mention
+from core.models import AlertRow, Mention, MentionRow, OutboxRow
+from core.reasons import Reason, ReasonKind
 from core.store import Decision, OutboxItem, PlannedAction, Store
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -150,6 +153,47 @@ def test_a_reply_queued_by_another_rule_is_seen_but_not_ones_own(store: Store) -
 
     store.queue_action(mention_id, PlannedAction("reply", "sorry", payload={}), NOW)
     assert store.reply_queued(mention_id, besides_rule="sla-holding")
+
+
+def test_ingested_rows_are_stored_as_the_orm_stores_them(store: Store) -> None:
+    """The bulk path writes the same text, column by column, as adding the rows one by one."""
+    hostile = "ça \u00fc 🙂 nul\x00 half \ud83d"
+    raw = {"tweet": {"text": hostile, "n": 1.5, "at": NOW}, "bytes": b"\x01"}
+    reasons = (Reason("refund", 25, ReasonKind.KEYWORD), "followers 48k +15", "ours")
+    action = PlannedAction("alert", "r1", "staff", payload={"tags": [hostile], "owner": "@ana"})
+
+    def decide(_: Mention) -> Decision:
+        return Decision(-0.25, 70, reasons, ("r1",), (action,))
+
+    def sample(external_id: str) -> Mention:
+        return Mention("x", external_id, hostile, NOW, "x:mentions", "u", "1", hostile, 5, raw=raw)
+
+    [bulk] = store.ingest("x:mentions", [sample("bulk")], None, decide, NOW)
+    with Session(store.engine) as session, session.begin():
+        orm = MentionRow(
+            **{
+                **store.mention(bulk.mention_id).model_dump(exclude={"id", "external_id"}),  # type: ignore[union-attr]
+                "external_id": "orm",
+                "text": hostile.replace("\x00", "\ufffd").replace("\ud83d", "\ufffd"),
+                "author_handle": hostile.replace("\x00", "\ufffd").replace("\ud83d", "\ufffd"),
+                "raw": raw,
+                "reasons": list(reasons),
+            }
+        )
+        session.add(orm)
+        session.flush()
+        session.add(OutboxRow(**{**store.outbox()[0].model_dump(exclude={"id"}), "key": "orm"}))
+
+    def stored(table: type[MentionRow] | type[OutboxRow]) -> list[tuple[str | None, ...]]:
+        skip = {"id", "external_id", "key", "mention_id"}
+        columns = [cast(c, Text) for c in table.__table__.columns if c.key not in skip]
+        with Session(store.engine) as session:
+            return [tuple(row) for row in session.execute(select(*columns).order_by("id"))]
+
+    bulk_row, orm_row = stored(MentionRow)
+    assert bulk_row == orm_row
+    bulk_action, orm_action = stored(OutboxRow)
+    assert bulk_action == orm_action
 
 
 def _sent_alert(store: Store, item: OutboxItem, message_id: int) -> AlertRow:
