@@ -218,6 +218,9 @@ class SlaWatcher:
         """One pass over the open alerts; how many notes, replies and escalations it made."""
         now = self.clock.now()
         watched = await asyncio.to_thread(self.store.watched_alerts, now)
+        # Other nodes spend the same chats' minute budgets: read what they sent before judging
+        # whether a note or an escalation fits, or `take` would refuse one already decided on.
+        await self.budget.refresh({item.alert.chat_id for item in watched})
         done = 0
         for item in watched:
             done += await self._wake(item, now)
