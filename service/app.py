@@ -6,7 +6,7 @@ import logging
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,7 +32,7 @@ from service.pipeline import Pipeline
 from service.platforms import PushHook, Wiring, descriptors, own_accounts
 from service.polling import SourcePoller
 from service.report import build_report, digest_text
-from service.scheduler import StepsInFlight
+from service.scheduler import Alarm, Job, Step, StepsInFlight
 from service.sla import SlaClock
 from service.windows import check_windows
 
@@ -48,9 +48,14 @@ if TYPE_CHECKING:  # built only when Telegram is set up (python-telegram-bot), o
 
 log = logging.getLogger(__name__)
 
-TICK = timedelta(seconds=1)
 WINDOWS_EVERY = timedelta(seconds=30)
-RULES_EVERY = timedelta(seconds=3)  # how soon an edited rule file takes effect
+RULES_EVERY = timedelta(seconds=3)  # how soon an edited rule file takes effect (a stat a file)
+# The longest the drain and the SLA watcher sleep: work another node or process left for this
+# one (a dead node's pending retries, alerts written elsewhere) is found within it.
+LOOK_AROUND = timedelta(minutes=1)
+# After work was written, the drain keeps looking every `service.outbox_every` this long: edits
+# and posts held back for a chat's minute budget go out as the minute frees room.
+LINGER = timedelta(minutes=1)
 
 
 class Face(Protocol):
@@ -129,6 +134,10 @@ class BrandPulse:
         self._steps = StepsInFlight()
         self.outage = DatabaseOutage(self.clock)
         self._started_at = self.clock.now()
+        self._beat = max(timedelta(seconds=1), config.service.lease_ttl / 3)
+        self._drain_alarm: Alarm | None = None  # set while running
+        self._sla_alarm: Alarm | None = None
+        self._worked_at: datetime | None = None  # the last write of work for drain or watcher
 
     def _add_sources(self, wiring: Wiring) -> None:
         """Every configured source of every platform, polled or pushed, with its poll job."""
@@ -297,44 +306,84 @@ class BrandPulse:
         )
 
     async def _run(self, stop: asyncio.Event) -> None:
-        from service.scheduler import every, new_scheduler, run_until
+        from service.outbox_wakeup import listen_for_work
+        from service.scheduler import new_scheduler, run_until
 
         scheduler = new_scheduler()
-        beat = max(1.0, self.config.service.lease_ttl.total_seconds() / 3)
-        guard = self.outage.guard  # a lost database pauses the jobs, it does not end the node
-        every(scheduler, guard(self._lease_job), timedelta(seconds=beat), "leases")
-        for poller in self.pollers:
-            tick = min(TICK, poller.interval)
-            every(scheduler, guard(self._poll_job), tick, poller.source, poller, paused=True)
-        every(scheduler, guard(self._drain_job), self.config.service.outbox_every, "outbox")
-        for poller, push in self.pushed:
-            every(scheduler, guard(self._push_job), poller.interval, poller.source, poller, push)
-        self._staff_jobs(scheduler)
-        if self.rules_watcher is not None:
-            every(scheduler, self._rules_job, RULES_EVERY, "rules")
+        self._staff_cron(scheduler)
         log.info(
             "BrandPulse node %s running: %s",
             self.store.node,
             ", ".join([p.source for p in self.pollers] + [p.source for p, _ in self.pushed])
             or "no sources",
         )
-        polls = [poller.source for poller in self.pollers]
+        jobs = self._jobs()
+        stop_listening = listen_for_work(
+            self.store.engine, asyncio.get_running_loop(), self._work_written
+        )
         streams = self._open_streams()
         try:
             if self.runtime is None:
-                await run_until(scheduler, self._steps, stop, polls, self.clock.now())
+                await run_until(scheduler, self._steps, stop, jobs)
                 return
             # Telegram may be down at start: listening goes on, alerts wait in the outbox.
             telegram_up = asyncio.create_task(self.runtime.start(stop))
             try:
-                await run_until(scheduler, self._steps, stop, polls, self.clock.now())
+                await run_until(scheduler, self._steps, stop, jobs)
             finally:
                 telegram_up.cancel()
                 await self.runtime.stop()
         finally:
+            stop_listening()
             for task in streams:
                 task.cancel()
             await asyncio.gather(*streams, return_exceptions=True)
+
+    def _jobs(self) -> list[Job]:
+        """Every job of the running node with its alarm, and whether it runs at start.
+
+        Each sleeps until the next moment it knows of: the next poll, lease renewal, outbox
+        retry or SLA deadline. New work written meanwhile rings the drain and the watcher.
+        """
+        clock, service = self.clock, self.config.service
+        jobs: list[Job] = []
+
+        def add(name: str, alarm: Alarm, job: Step, at_once: bool = True) -> None:
+            guarded = self.outage.guard(job)
+
+            async def step() -> None:
+                await guarded()
+                # A lost database pauses the jobs, it does not end the node: try after its backoff.
+                alarm.by(self.outage.retry_at)
+
+            jobs.append(Job(name, alarm, step, at_once))
+
+        add("leases", Alarm(clock, self._beat), self._lease_job, at_once=False)
+        for poller in self.pollers:  # first poll now
+            alarm = Alarm(clock, poller.interval)
+            add(poller.source, alarm, functools.partial(self._poll_job, poller, alarm))
+        self._drain_alarm = Alarm(clock, LOOK_AROUND, service.outbox_every)
+        add("outbox", self._drain_alarm, self._drain_job)
+        for poller, push in self.pushed:  # on a timer, to retry a failed save
+            job = functools.partial(self._push_job, poller, push)
+            add(poller.source, Alarm(clock, poller.interval), job, at_once=False)
+        if self.watcher is not None:
+            self._sla_alarm = Alarm(clock, LOOK_AROUND, self.config.sla.check_every)
+            add("sla", self._sla_alarm, self._sla_job)
+            if self.config.windows:
+                add("windows", Alarm(clock, WINDOWS_EVERY), self._windows_job, at_once=False)
+        if self.rules_watcher is not None:  # reads no database: not guarded
+            rules = Alarm(clock, RULES_EVERY)
+            jobs.append(Job("rules", rules, self._rules_job, at_once=False))
+        return jobs
+
+    def _work_written(self) -> None:
+        """This process wrote work for the drain or the watcher: they look now."""
+        self._worked_at = self.clock.now()
+        if self._drain_alarm is not None:
+            self._drain_alarm.ring()
+        if self._sla_alarm is not None:
+            self._sla_alarm.ring()
 
     def _open_streams(self) -> list[asyncio.Task[None]]:
         """The connections push sources hold themselves (X's stream), each under its lease."""
@@ -365,23 +414,34 @@ class BrandPulse:
                 return
             await self.runtime.keep_following_updates()
 
-    async def _poll_job(self, poller: SourcePoller) -> None:
+    async def _poll_job(self, poller: SourcePoller, alarm: Alarm) -> None:
         async with self._steps:
             if not await asyncio.to_thread(self.leases.hold, source_lease(poller.source)):
-                return  # another node polls this source
-            while poller.due():
-                result = await poller.poll()
-                if result is None:
-                    await self._tell_staff_of_auth_failures([poller])
-                    return
-                if result.new:
-                    await self.deliver()  # now, not at the next drain tick: latency counts
-                if not result.more:
-                    return
+                # Another node polls this source; its lease may lapse by the next renewal.
+                alarm.by(self.clock.now() + self._beat)
+                return
+            await self._poll_while_due(poller)
+        alarm.by(poller.next_at)
+
+    async def _poll_while_due(self, poller: SourcePoller) -> None:
+        while poller.due():
+            result = await poller.poll()
+            if result is None:
+                await self._tell_staff_of_auth_failures([poller])
+                return
+            if result.new:
+                await self.deliver()  # now, not at the next drain: latency counts
+            if not result.more:
+                return
 
     async def _drain_job(self) -> None:
         async with self._steps:
             await self.deliver()
+        assert self._drain_alarm is not None
+        self._drain_alarm.by(self.outbox.resumes_at())
+        now = self.clock.now()
+        if self._worked_at is not None and now - self._worked_at < LINGER:
+            self._drain_alarm.by(now + self.config.service.outbox_every)
 
     async def _rules_job(self) -> None:
         """Hot reload: new rules take over; a broken edit is refused and staff see why."""
@@ -406,36 +466,28 @@ class BrandPulse:
             except ResponderError as exc:
                 log.warning("could not tell staff about the refused rule change: %s", exc)
 
-    def _staff_jobs(self, scheduler: "AsyncIOScheduler") -> None:
-        """The SLA watcher, window rules (spikes) and the daily digest, when Telegram is set up."""
-        if self.watcher is None:
-            return
-        common = {"max_instances": 1, "coalesce": True}
-        every = self.config.sla.check_every.total_seconds()
-        guard = self.outage.guard
-        scheduler.add_job(guard(self._sla_job), "interval", seconds=every, id="sla", **common)
-        if self.config.windows:
-            seconds = WINDOWS_EVERY.total_seconds()
-            scheduler.add_job(
-                guard(self._windows_job), "interval", seconds=seconds, id="windows", **common
-            )
+    def _staff_cron(self, scheduler: "AsyncIOScheduler") -> None:
+        """The daily digest, when Telegram is set up and a time is configured."""
         digest = self.config.reports.digest_at
-        if digest:
-            hour, minute = (int(part) for part in digest.split(":"))
-            scheduler.add_job(
-                guard(self._digest_job),
-                "cron",
-                hour=hour,
-                minute=minute,
-                timezone=self.config.timezone,
-                id="digest",
-                **common,
-            )
+        if self.watcher is None or not digest:
+            return
+        hour, minute = (int(part) for part in digest.split(":"))
+        scheduler.add_job(
+            self.outage.guard(self._digest_job),
+            "cron",
+            hour=hour,
+            minute=minute,
+            timezone=self.config.timezone,
+            id="digest",
+            max_instances=1,
+            coalesce=True,
+        )
 
     async def _sla_job(self) -> None:
-        assert self.watcher is not None
+        assert self.watcher is not None and self._sla_alarm is not None
         async with self._steps:
             await self.watcher.check()
+        self._sla_alarm.by(self.watcher.next_check)
 
     async def _windows_job(self) -> None:
         """Window rules that fire become one alert per episode; spikes inhibit their rules."""

@@ -306,3 +306,25 @@ async def test_the_watcher_counts_what_other_nodes_sent_into_the_chat(
         other_store.close()
     notes = [m["text"] for m in staff_messages(fake_telegram) if m.get("reply_to_message")]
     assert notes == ["⏳ 6 min 29 s left to answer this one (due 09:15 UTC)."]
+
+
+async def test_the_watcher_says_when_it_is_next_due(
+    fake_telegram: FakeTelegram, sandbox_config: Callable[..., AppConfig]
+) -> None:
+    """The running node sleeps until then (issue 19) instead of looking every second."""
+    clock = FakeClock()
+    app = staff_app(sandbox_config, clock)
+    assert app.watcher is not None
+    ingest(app, mention(1, clock))  # urgency 100: warned at 7 min 30 s, due at 15 min
+    await step(app)
+    [alert] = app.store.alerts()
+    assert app.watcher.next_check == alert.warn_at
+
+    clock.advance(timedelta(minutes=7, seconds=30))
+    await step(app)  # warned
+    assert app.watcher.next_check == alert.due_at
+
+    press(fake_telegram, staff_messages(fake_telegram)[0], "claim")
+    clock.advance(timedelta(minutes=1))
+    await step(app)  # claimed: warned already, never escalated, so nothing ahead
+    assert app.watcher.next_check is None
