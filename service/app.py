@@ -4,9 +4,10 @@ import asyncio
 import functools
 import logging
 import zoneinfo
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,13 +27,14 @@ from rules.triage import Triage
 from service.config import AppConfig
 from service.health import HealthReport, collect
 from service.metrics import Metrics
+from service.node_alarms import NodeAlarms
 from service.outage import DatabaseOutage
 from service.outbox import OneAtATime, OutboxWorker
 from service.pipeline import Pipeline
 from service.platforms import PushHook, Wiring, descriptors, own_accounts
 from service.polling import SourcePoller
 from service.report import build_report, digest_text
-from service.scheduler import Alarm, Job, Step, StepsInFlight
+from service.scheduler import Alarm, Job, StepsInFlight
 from service.sla import SlaClock
 from service.windows import check_windows
 
@@ -50,12 +52,6 @@ log = logging.getLogger(__name__)
 
 WINDOWS_EVERY = timedelta(seconds=30)
 RULES_EVERY = timedelta(seconds=3)  # how soon an edited rule file takes effect (a stat a file)
-# The longest the drain and the SLA watcher sleep: work another node or process left for this
-# one (a dead node's pending retries, alerts written elsewhere) is found within it.
-LOOK_AROUND = timedelta(minutes=1)
-# After work was written, the drain keeps looking every `service.outbox_every` this long: edits
-# and posts held back for a chat's minute budget go out as the minute frees room.
-LINGER = timedelta(minutes=1)
 
 
 class Face(Protocol):
@@ -134,10 +130,11 @@ class BrandPulse:
         self._steps = StepsInFlight()
         self.outage = DatabaseOutage(self.clock)
         self._started_at = self.clock.now()
-        self._beat = max(timedelta(seconds=1), config.service.lease_ttl / 3)
-        self._drain_alarm: Alarm | None = None  # set while running
-        self._sla_alarm: Alarm | None = None
-        self._worked_at: datetime | None = None  # the last write of work for drain or watcher
+        self.alarms = NodeAlarms(self.clock, config.service, config.sla.check_every, self.outage)
+        # Pushes signalled per push source, and the last of them a save covered. One counts as
+        # signalled at start: what the platform pushed before the node ran waits to be saved.
+        self._pushes = Counter(poller.source for poller, _push in self.pushed)
+        self._pushes_saved: Counter[str] = Counter()
 
     def _add_sources(self, wiring: Wiring) -> None:
         """Every configured source of every platform, polled or pushed, with its poll job."""
@@ -192,16 +189,28 @@ class BrandPulse:
 
     async def _push_job(self, poller: SourcePoller, push: PushHook) -> None:
         """Save what a push source holds, then deliver its actions: when pushed, and on a timer
-        to retry a failed save.
+        to retry a failed save (`_push_retry_job`).
 
         Long-running only: a one-shot run saves them page by page as it reads the updates.
         """
+        self._pushes[poller.source] += 1
+        signal = self._pushes[poller.source]
         if not push.live():
             return
         async with self._steps:
             result = await poller.push()
-            if result is not None and result.new:
+            if result is None:
+                return  # the listener failed: the timer tries again
+            # What was pushed up to `signal` was held by the listener when it was read: saved.
+            self._pushes_saved[poller.source] = max(self._pushes_saved[poller.source], signal)
+            if result.new:
                 await self.deliver()
+
+    async def _push_retry_job(self, poller: SourcePoller, push: PushHook) -> None:
+        """The timer: save again only when a push was not saved (the bot not running yet, the
+        database or the listener failing), so an idle node does no work here."""
+        if self._pushes_saved[poller.source] < self._pushes[poller.source]:
+            await self._push_job(poller, push)
 
     async def _tell_staff_of_auth_failures(self, pollers: list[SourcePoller]) -> None:
         """Refused credentials pause a source; staff hear of it once, not at every retry."""
@@ -306,7 +315,6 @@ class BrandPulse:
         )
 
     async def _run(self, stop: asyncio.Event) -> None:
-        from service.outbox_wakeup import listen_for_work
         from service.scheduler import new_scheduler, run_until
 
         scheduler = new_scheduler()
@@ -318,72 +326,45 @@ class BrandPulse:
             or "no sources",
         )
         jobs = self._jobs()
-        stop_listening = listen_for_work(
-            self.store.engine, asyncio.get_running_loop(), self._work_written
-        )
         streams = self._open_streams()
         try:
             if self.runtime is None:
-                await run_until(scheduler, self._steps, stop, jobs)
+                with self.alarms.listening(self.store.engine):
+                    await run_until(scheduler, self._steps, stop, jobs)
                 return
             # Telegram may be down at start: listening goes on, alerts wait in the outbox.
             telegram_up = asyncio.create_task(self.runtime.start(stop))
             try:
-                await run_until(scheduler, self._steps, stop, jobs)
+                with self.alarms.listening(self.store.engine):
+                    await run_until(scheduler, self._steps, stop, jobs)
             finally:
                 telegram_up.cancel()
                 await self.runtime.stop()
         finally:
-            stop_listening()
             for task in streams:
                 task.cancel()
             await asyncio.gather(*streams, return_exceptions=True)
 
     def _jobs(self) -> list[Job]:
-        """Every job of the running node with its alarm, and whether it runs at start.
-
-        Each sleeps until the next moment it knows of: the next poll, lease renewal, outbox
-        retry or SLA deadline. New work written meanwhile rings the drain and the watcher.
-        """
-        clock, service = self.clock, self.config.service
-        jobs: list[Job] = []
-
-        def add(name: str, alarm: Alarm, job: Step, at_once: bool = True) -> None:
-            guarded = self.outage.guard(job)
-
-            async def step() -> None:
-                await guarded()
-                # A lost database pauses the jobs, it does not end the node: try after its backoff.
-                alarm.by(self.outage.retry_at)
-
-            jobs.append(Job(name, alarm, step, at_once))
-
-        add("leases", Alarm(clock, self._beat), self._lease_job, at_once=False)
+        """Every job of the running node on its alarm (service/node_alarms.py)."""
+        alarms, clock = self.alarms, self.clock
+        jobs = [alarms.job("leases", Alarm(clock, alarms.beat), self._lease_job, at_once=False)]
         for poller in self.pollers:  # first poll now
             alarm = Alarm(clock, poller.interval)
-            add(poller.source, alarm, functools.partial(self._poll_job, poller, alarm))
-        self._drain_alarm = Alarm(clock, LOOK_AROUND, service.outbox_every)
-        add("outbox", self._drain_alarm, self._drain_job)
+            poll = functools.partial(self._poll_job, poller, alarm)
+            jobs.append(alarms.job(poller.source, alarm, poll))
+        jobs.append(alarms.job("outbox", alarms.drain, self._drain_job))
         for poller, push in self.pushed:  # on a timer, to retry a failed save
-            job = functools.partial(self._push_job, poller, push)
-            add(poller.source, Alarm(clock, poller.interval), job, at_once=False)
+            retry = functools.partial(self._push_retry_job, poller, push)
+            jobs.append(alarms.job(poller.source, Alarm(clock, poller.interval), retry, False))
         if self.watcher is not None:
-            self._sla_alarm = Alarm(clock, LOOK_AROUND, self.config.sla.check_every)
-            add("sla", self._sla_alarm, self._sla_job)
+            jobs.append(alarms.job("sla", alarms.sla, self._sla_job))
             if self.config.windows:
-                add("windows", Alarm(clock, WINDOWS_EVERY), self._windows_job, at_once=False)
+                windows = Alarm(clock, WINDOWS_EVERY)
+                jobs.append(alarms.job("windows", windows, self._windows_job, at_once=False))
         if self.rules_watcher is not None:  # reads no database: not guarded
-            rules = Alarm(clock, RULES_EVERY)
-            jobs.append(Job("rules", rules, self._rules_job, at_once=False))
+            jobs.append(Job("rules", Alarm(clock, RULES_EVERY), self._rules_job, at_once=False))
         return jobs
-
-    def _work_written(self) -> None:
-        """This process wrote work for the drain or the watcher: they look now."""
-        self._worked_at = self.clock.now()
-        if self._drain_alarm is not None:
-            self._drain_alarm.ring()
-        if self._sla_alarm is not None:
-            self._sla_alarm.ring()
 
     def _open_streams(self) -> list[asyncio.Task[None]]:
         """The connections push sources hold themselves (X's stream), each under its lease."""
@@ -418,7 +399,7 @@ class BrandPulse:
         async with self._steps:
             if not await asyncio.to_thread(self.leases.hold, source_lease(poller.source)):
                 # Another node polls this source; its lease may lapse by the next renewal.
-                alarm.by(self.clock.now() + self._beat)
+                alarm.by(self.clock.now() + self.alarms.beat)
                 return
             await self._poll_while_due(poller)
         alarm.by(poller.next_at)
@@ -437,11 +418,7 @@ class BrandPulse:
     async def _drain_job(self) -> None:
         async with self._steps:
             await self.deliver()
-        assert self._drain_alarm is not None
-        self._drain_alarm.by(self.outbox.resumes_at())
-        now = self.clock.now()
-        if self._worked_at is not None and now - self._worked_at < LINGER:
-            self._drain_alarm.by(now + self.config.service.outbox_every)
+        self.alarms.drained(self.outbox.resumes_at())
 
     async def _rules_job(self) -> None:
         """Hot reload: new rules take over; a broken edit is refused and staff see why."""
@@ -484,10 +461,10 @@ class BrandPulse:
         )
 
     async def _sla_job(self) -> None:
-        assert self.watcher is not None and self._sla_alarm is not None
+        assert self.watcher is not None
         async with self._steps:
             await self.watcher.check()
-        self._sla_alarm.by(self.watcher.next_check)
+        self.alarms.sla.by(self.watcher.next_check)
 
     async def _windows_job(self) -> None:
         """Window rules that fire become one alert per episode; spikes inhibit their rules."""
