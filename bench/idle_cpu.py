@@ -1,12 +1,13 @@
 """CPU of a running node with nothing arriving (issue 19: ≤ 0.1 s CPU per idle minute).
 
-    python bench/idle_cpu.py [--seconds 60] [--web] [--database URL]
+    python bench/idle_cpu.py [--seconds 60] [--no-web] [--database URL]
 
 Starts `main.py run` with the shipped config.yaml against an empty sandbox (fake X and fake
 Telegram in this process, so their work is not counted), waits for its first poll and a few
 seconds of start-up, then reads the child's CPU time (user + system, every thread, from
 /proc/PID/stat) before and after `--seconds` of idling, and prints CPU seconds per minute.
-`--web` serves the web console too. The database is a fresh SQLite file unless `--database`.
+The web console is on, as in the shipped config (on a free port); `--no-web` turns it off.
+The database is a fresh SQLite file unless `--database`.
 """
 
 import argparse
@@ -30,15 +31,15 @@ SETTLE = 5.0  # seconds after the first poll: start-up's stragglers (the first g
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="seconds of idle to measure")
-    parser.add_argument("--web", action="store_true", help="serve the web console as well")
+    parser.add_argument("--no-web", action="store_true", help="web console off (web.listen)")
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = args.database or f"sqlite:///{Path(folder) / 'idle.db'}"
-        spent, calls = idle_cpu(url, args.seconds, args.web)
+        spent, calls = idle_cpu(url, args.seconds, not args.no_web)
     per_minute = spent / args.seconds * 60
     print(f"Idle CPU — {datetime.now(UTC):%Y-%m-%d}, {machine()}\n")
-    web = "on" if args.web else "off"
+    web = "off" if args.no_web else "on"
     rows = [
         (f"CPU of an idle node, web console {web}", f"{per_minute:.3f} s/min", "≤ 0.1 s/min"),
         ("requests to the fake X and Telegram", f"{calls / args.seconds * 60:.1f} /min", ""),
