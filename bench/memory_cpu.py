@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchlib import REPO, machine, sample_texts, service_env, table
+from idle_cpu import idle_cpu
 
 from core.models import Mention
 from core.store import Decision, Store
@@ -54,7 +55,8 @@ def main() -> None:
         rows.append(("main.py run, shipped config (X + Telegram)", f"{small:.0f} MB", "≤ 75 MB"))
         every = peak_rss(REPO / "config.yaml", f"sqlite:///{work / 'all.db'}", reddit=True)
         rows.append(("main.py run, X + Reddit + Telegram", f"{every:.0f} MB", "≤ 90 MB"))
-        idle = idle_cpu(f"sqlite:///{work / 'idle.db'}", args.idle)
+        spent, _requests = idle_cpu(f"sqlite:///{work / 'idle.db'}", args.idle, web=True)
+        idle = spent / args.idle * 60
         rows.append(("CPU of an idle node (shipped config)", f"{idle:.3f} s/min", "≤ 0.1 s/min"))
         big_db = f"sqlite:///{work / 'big.db'}"
         fill(big_db, args.stored)
@@ -118,41 +120,6 @@ def reddit_env(fake: FakeReddit) -> dict[str, str]:
         "REDDIT_SUBREDDITS": "AcmeHelp",
         "REDDIT_POLL_EVERY": "60s",
     }
-
-
-def idle_cpu(database_url: str, seconds: float) -> float:
-    """CPU seconds a minute of a running node with nothing arriving (polls every 60 s)."""
-    with FakeXApi() as x, FakeTelegram() as telegram, tempfile.TemporaryFile("w+") as log:
-        env = service_env(x, telegram, database_url, BRANDPULSE_WEB_LISTEN="127.0.0.1:0")
-        process = subprocess.Popen(
-            [sys.executable, str(REPO / "main.py"), "run"],
-            env=env,
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while not x.requests and time.monotonic() < deadline:  # started: first poll made
-                if process.poll() is not None:
-                    log.seek(0)
-                    raise SystemExit(f"the node stopped:\n{log.read()[-3000:]}")
-                time.sleep(0.1)
-            time.sleep(5)  # let start-up's stragglers (Telegram's first getUpdates) settle
-            before = cpu_seconds(process.pid)
-            time.sleep(seconds)
-            spent = cpu_seconds(process.pid) - before
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
-    return spent / seconds * 60
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads), from /proc/PID/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def fill(database_url: str, count: int) -> None:

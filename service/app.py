@@ -4,6 +4,7 @@ import asyncio
 import functools
 import logging
 import zoneinfo
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,13 +27,14 @@ from rules.triage import Triage
 from service.config import AppConfig
 from service.health import HealthReport, collect
 from service.metrics import Metrics
+from service.node_alarms import NodeAlarms
 from service.outage import DatabaseOutage
 from service.outbox import OneAtATime, OutboxWorker
 from service.pipeline import Pipeline
 from service.platforms import PushHook, Wiring, descriptors, own_accounts
 from service.polling import SourcePoller
 from service.report import build_report, digest_text
-from service.scheduler import StepsInFlight
+from service.scheduler import Alarm, Job, StepsInFlight
 from service.sla import SlaClock
 from service.windows import check_windows
 
@@ -48,9 +50,8 @@ if TYPE_CHECKING:  # built only when Telegram is set up (python-telegram-bot), o
 
 log = logging.getLogger(__name__)
 
-TICK = timedelta(seconds=1)
 WINDOWS_EVERY = timedelta(seconds=30)
-RULES_EVERY = timedelta(seconds=3)  # how soon an edited rule file takes effect
+RULES_EVERY = timedelta(seconds=3)  # how soon an edited rule file takes effect (a stat a file)
 
 
 class Face(Protocol):
@@ -129,6 +130,11 @@ class BrandPulse:
         self._steps = StepsInFlight()
         self.outage = DatabaseOutage(self.clock)
         self._started_at = self.clock.now()
+        self.alarms = NodeAlarms(self.clock, config.service, config.sla.check_every, self.outage)
+        # Pushes signalled per push source, and the last of them a save covered. One counts as
+        # signalled at start: what the platform pushed before the node ran waits to be saved.
+        self._pushes = Counter(poller.source for poller, _push in self.pushed)
+        self._pushes_saved: Counter[str] = Counter()
 
     def _add_sources(self, wiring: Wiring) -> None:
         """Every configured source of every platform, polled or pushed, with its poll job."""
@@ -183,16 +189,28 @@ class BrandPulse:
 
     async def _push_job(self, poller: SourcePoller, push: PushHook) -> None:
         """Save what a push source holds, then deliver its actions: when pushed, and on a timer
-        to retry a failed save.
+        to retry a failed save (`_push_retry_job`).
 
         Long-running only: a one-shot run saves them page by page as it reads the updates.
         """
+        self._pushes[poller.source] += 1
+        signal = self._pushes[poller.source]
         if not push.live():
             return
         async with self._steps:
             result = await poller.push()
-            if result is not None and result.new:
+            if result is None:
+                return  # the listener failed: the timer tries again
+            # What was pushed up to `signal` was held by the listener when it was read: saved.
+            self._pushes_saved[poller.source] = max(self._pushes_saved[poller.source], signal)
+            if result.new:
                 await self.deliver()
+
+    async def _push_retry_job(self, poller: SourcePoller, push: PushHook) -> None:
+        """The timer: save again only when a push was not saved (the bot not running yet, the
+        database or the listener failing), so an idle node does no work here."""
+        if self._pushes_saved[poller.source] < self._pushes[poller.source]:
+            await self._push_job(poller, push)
 
     async def _tell_staff_of_auth_failures(self, pollers: list[SourcePoller]) -> None:
         """Refused credentials pause a source; staff hear of it once, not at every retry."""
@@ -297,37 +315,28 @@ class BrandPulse:
         )
 
     async def _run(self, stop: asyncio.Event) -> None:
-        from service.scheduler import every, new_scheduler, run_until
+        from service.scheduler import new_scheduler, run_until
 
         scheduler = new_scheduler()
-        beat = max(1.0, self.config.service.lease_ttl.total_seconds() / 3)
-        guard = self.outage.guard  # a lost database pauses the jobs, it does not end the node
-        every(scheduler, guard(self._lease_job), timedelta(seconds=beat), "leases")
-        for poller in self.pollers:
-            tick = min(TICK, poller.interval)
-            every(scheduler, guard(self._poll_job), tick, poller.source, poller, paused=True)
-        every(scheduler, guard(self._drain_job), self.config.service.outbox_every, "outbox")
-        for poller, push in self.pushed:
-            every(scheduler, guard(self._push_job), poller.interval, poller.source, poller, push)
-        self._staff_jobs(scheduler)
-        if self.rules_watcher is not None:
-            every(scheduler, self._rules_job, RULES_EVERY, "rules")
+        self._staff_cron(scheduler)
         log.info(
             "BrandPulse node %s running: %s",
             self.store.node,
             ", ".join([p.source for p in self.pollers] + [p.source for p, _ in self.pushed])
             or "no sources",
         )
-        polls = [poller.source for poller in self.pollers]
+        jobs = self._jobs()
         streams = self._open_streams()
         try:
             if self.runtime is None:
-                await run_until(scheduler, self._steps, stop, polls, self.clock.now())
+                with self.alarms.listening(self.store.engine):
+                    await run_until(scheduler, self._steps, stop, jobs)
                 return
             # Telegram may be down at start: listening goes on, alerts wait in the outbox.
             telegram_up = asyncio.create_task(self.runtime.start(stop))
             try:
-                await run_until(scheduler, self._steps, stop, polls, self.clock.now())
+                with self.alarms.listening(self.store.engine):
+                    await run_until(scheduler, self._steps, stop, jobs)
             finally:
                 telegram_up.cancel()
                 await self.runtime.stop()
@@ -335,6 +344,27 @@ class BrandPulse:
             for task in streams:
                 task.cancel()
             await asyncio.gather(*streams, return_exceptions=True)
+
+    def _jobs(self) -> list[Job]:
+        """Every job of the running node on its alarm (service/node_alarms.py)."""
+        alarms, clock = self.alarms, self.clock
+        jobs = [alarms.job("leases", Alarm(clock, alarms.beat), self._lease_job, at_once=False)]
+        for poller in self.pollers:  # first poll now
+            alarm = Alarm(clock, poller.interval)
+            poll = functools.partial(self._poll_job, poller, alarm)
+            jobs.append(alarms.job(poller.source, alarm, poll))
+        jobs.append(alarms.job("outbox", alarms.drain, self._drain_job))
+        for poller, push in self.pushed:  # on a timer, to retry a failed save
+            retry = functools.partial(self._push_retry_job, poller, push)
+            jobs.append(alarms.job(poller.source, Alarm(clock, poller.interval), retry, False))
+        if self.watcher is not None:
+            jobs.append(alarms.job("sla", alarms.sla, self._sla_job))
+            if self.config.windows:
+                windows = Alarm(clock, WINDOWS_EVERY)
+                jobs.append(alarms.job("windows", windows, self._windows_job, at_once=False))
+        if self.rules_watcher is not None:  # reads no database: not guarded
+            jobs.append(Job("rules", Alarm(clock, RULES_EVERY), self._rules_job, at_once=False))
+        return jobs
 
     def _open_streams(self) -> list[asyncio.Task[None]]:
         """The connections push sources hold themselves (X's stream), each under its lease."""
@@ -365,23 +395,30 @@ class BrandPulse:
                 return
             await self.runtime.keep_following_updates()
 
-    async def _poll_job(self, poller: SourcePoller) -> None:
+    async def _poll_job(self, poller: SourcePoller, alarm: Alarm) -> None:
         async with self._steps:
             if not await asyncio.to_thread(self.leases.hold, source_lease(poller.source)):
-                return  # another node polls this source
-            while poller.due():
-                result = await poller.poll()
-                if result is None:
-                    await self._tell_staff_of_auth_failures([poller])
-                    return
-                if result.new:
-                    await self.deliver()  # now, not at the next drain tick: latency counts
-                if not result.more:
-                    return
+                # Another node polls this source; its lease may lapse by the next renewal.
+                alarm.by(self.clock.now() + self.alarms.beat)
+                return
+            await self._poll_while_due(poller)
+        alarm.by(poller.next_at)
+
+    async def _poll_while_due(self, poller: SourcePoller) -> None:
+        while poller.due():
+            result = await poller.poll()
+            if result is None:
+                await self._tell_staff_of_auth_failures([poller])
+                return
+            if result.new:
+                await self.deliver()  # now, not at the next drain: latency counts
+            if not result.more:
+                return
 
     async def _drain_job(self) -> None:
         async with self._steps:
             await self.deliver()
+        self.alarms.drained(self.outbox.resumes_at())
 
     async def _rules_job(self) -> None:
         """Hot reload: new rules take over; a broken edit is refused and staff see why."""
@@ -406,36 +443,28 @@ class BrandPulse:
             except ResponderError as exc:
                 log.warning("could not tell staff about the refused rule change: %s", exc)
 
-    def _staff_jobs(self, scheduler: "AsyncIOScheduler") -> None:
-        """The SLA watcher, window rules (spikes) and the daily digest, when Telegram is set up."""
-        if self.watcher is None:
-            return
-        common = {"max_instances": 1, "coalesce": True}
-        every = self.config.sla.check_every.total_seconds()
-        guard = self.outage.guard
-        scheduler.add_job(guard(self._sla_job), "interval", seconds=every, id="sla", **common)
-        if self.config.windows:
-            seconds = WINDOWS_EVERY.total_seconds()
-            scheduler.add_job(
-                guard(self._windows_job), "interval", seconds=seconds, id="windows", **common
-            )
+    def _staff_cron(self, scheduler: "AsyncIOScheduler") -> None:
+        """The daily digest, when Telegram is set up and a time is configured."""
         digest = self.config.reports.digest_at
-        if digest:
-            hour, minute = (int(part) for part in digest.split(":"))
-            scheduler.add_job(
-                guard(self._digest_job),
-                "cron",
-                hour=hour,
-                minute=minute,
-                timezone=self.config.timezone,
-                id="digest",
-                **common,
-            )
+        if self.watcher is None or not digest:
+            return
+        hour, minute = (int(part) for part in digest.split(":"))
+        scheduler.add_job(
+            self.outage.guard(self._digest_job),
+            "cron",
+            hour=hour,
+            minute=minute,
+            timezone=self.config.timezone,
+            id="digest",
+            max_instances=1,
+            coalesce=True,
+        )
 
     async def _sla_job(self) -> None:
         assert self.watcher is not None
         async with self._steps:
             await self.watcher.check()
+        self.alarms.sla.by(self.watcher.next_check)
 
     async def _windows_job(self) -> None:
         """Window rules that fire become one alert per episode; spikes inhibit their rules."""

@@ -30,6 +30,11 @@ class OutboxWorker:
         until = self.paused_until.get(kind)
         return until is not None and self.clock.now() < until
 
+    def resumes_at(self) -> datetime | None:
+        """When the first paused kind may go on (its retry time), None when none is paused."""
+        now = self.clock.now()
+        return min((until for until in self.paused_until.values() if until > now), default=None)
+
     async def drain(self) -> int:
         """Perform due actions until none is left or every kind is paused; count those done."""
         done = 0

@@ -3,12 +3,14 @@
 Each alert that gets a message of its own is given a first-response deadline when it is sent:
 the target of its route and urgency band, counted in business hours from when the customer
 wrote (or from when we saw it, if that is earlier than the clock says they wrote). The watcher,
-an APScheduler job running every `check_every`, then
+a job of the running node, then
 - warns in the alert's thread at `warn_at` of the target if nobody has answered,
 - posts a holding reply before the deadline when a rule allows it (an outbox `reply` action),
 - escalates to the escalation route when the deadline passes and nobody claimed the alert,
   and to a rule's own `escalate` route when its `after` passes unclaimed,
 - brings snoozed alerts back when the snooze ends.
+Each pass says when the next is due (`next_check`): the node sleeps until then, or until an
+alert changes, and looks at most every `check_every`.
 """
 
 import asyncio
@@ -213,18 +215,49 @@ class SlaWatcher:
         self.sla = sla
         self.clock = clock
         self.zone = zone
+        self.next_check: datetime | None = None  # None: no watched alert has a moment ahead
+        self._no_room: set[str] = set()  # chats whose minute budget held a note back
 
     async def check(self) -> int:
         """One pass over the open alerts; how many notes, replies and escalations it made."""
         now = self.clock.now()
+        self._no_room.clear()
         watched = await asyncio.to_thread(self.store.watched_alerts, now)
+        # Other nodes spend the same chats' minute budgets: read what they sent before judging
+        # whether a note or an escalation fits, or `take` would refuse one already decided on.
+        await self.budget.refresh({item.alert.chat_id for item in watched})
         done = 0
         for item in watched:
             done += await self._wake(item, now)
             done += await self._hold(item, now)
             done += await self._escalate(item, now)
             done += await self._warn(item, now)
+        self.next_check = self._next_moment(watched, now)
         return done
+
+    def _next_moment(self, watched: list[WatchedAlert], now: datetime) -> datetime | None:
+        """The soonest moment after `now` when one of `watched` may need a note, a reply or an
+        escalation (a moment that turns out to need nothing costs one pass), or when a chat's
+        budget has room again for a note it held back."""
+        holding = self.sla.config.holding_reply
+        moments = [self.budget.next_free(chat) for chat in self._no_room]
+        ahead: list[datetime | None] = []
+        for item in watched:
+            alert = item.alert
+            ahead.append(alert.snoozed_until)
+            if alert.warned_at is None:
+                ahead.append(alert.warn_at)
+            if alert.due_at is not None and alert.acknowledged_at is None:
+                ahead.append(alert.due_at)
+            if alert.due_at is not None and alert.held_at is None and alert.rule in holding.rules:
+                ahead.append(alert.due_at - holding.before)
+            ahead += [
+                alert.created_at + timedelta(seconds=int(step.get("after_seconds", 0)))
+                for step in item.payload.get("escalate", [])
+                if step.get("route") not in alert.escalated_to
+            ]
+        moments += [moment for moment in ahead if moment is not None and moment > now]
+        return min(moments, default=None)
 
     async def _wake(self, item: WatchedAlert, now: datetime) -> int:
         alert = item.alert
@@ -246,8 +279,10 @@ class SlaWatcher:
             or alert.warn_at > now
             or alert.due_at <= now
             or _snoozed(alert, now)
-            or self.budget.left(alert.chat_id) < 1
         ):
+            return 0
+        if self.budget.left(alert.chat_id) < 1:
+            self._no_room.add(alert.chat_id)
             return 0
         left = time_left(alert.due_at - now)
         who = f" {alert.acknowledged_by}, " if alert.acknowledged_by else " "
@@ -318,6 +353,7 @@ class SlaWatcher:
             if at > now or route in alert.escalated_to:
                 continue
             if self.budget.left(alert.chat_id) < 1:
+                self._no_room.add(alert.chat_id)
                 break
             alert.escalated_to = [*alert.escalated_to, route]
             await asyncio.to_thread(

@@ -6,10 +6,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.clock import FakeClock
+from core.store import Store
+from responders.flood_budget import FloodBudget
 from rules.schema import Rule
 from sandbox.telegram_api import FakeTelegram
 from service.config import AppConfig
 from service.sla import HOLDING_RULE, BusinessHours, HoldingReply, SlaConfig, Targets
+from tests.conftest import STAFF_CHAT
 from tests.service.alerting import (
     ESCALATION_CHAT,
     ingest,
@@ -274,3 +277,54 @@ async def test_a_rule_escalation_fires_after_its_own_delay(
     await step(app)
     [note] = staff_messages(fake_telegram, ESCALATION_CHAT)
     assert note["text"].startswith("⬆️ Unclaimed after 2 min (rule legal-threats)")
+
+
+async def test_the_watcher_counts_what_other_nodes_sent_into_the_chat(
+    fake_telegram: FakeTelegram, sandbox_config: Callable[..., AppConfig]
+) -> None:
+    """Issue 14: a warning due while another node used up the chat's minute waits for room."""
+    clock = FakeClock()
+    app = staff_app(sandbox_config, clock)
+    ingest(app, mention(1, clock))  # urgency 100: warned at 7 min 30 s
+    await step(app)
+    clock.advance(timedelta(minutes=7, seconds=30))
+    other_store = Store.open(app.config.database.url)
+    try:
+        other = FloodBudget(clock, other_store, app.config.alerts.max_per_minute)
+        while await other.take(STAFF_CHAT):  # the other node fills this minute
+            pass
+        assert app.watcher is not None and app.telegram is not None
+        async with app.telegram:
+            await app.watcher.check()
+            [alert] = app.store.alerts()
+            assert alert.warned_at is None  # not marked warned with no room to say so
+            assert not [m for m in staff_messages(fake_telegram) if m.get("reply_to_message")]
+
+            clock.advance(timedelta(seconds=61))  # the minute is over
+            await app.watcher.check()
+    finally:
+        other_store.close()
+    notes = [m["text"] for m in staff_messages(fake_telegram) if m.get("reply_to_message")]
+    assert notes == ["⏳ 6 min 29 s left to answer this one (due 09:15 UTC)."]
+
+
+async def test_the_watcher_says_when_it_is_next_due(
+    fake_telegram: FakeTelegram, sandbox_config: Callable[..., AppConfig]
+) -> None:
+    """The running node sleeps until then (issue 19) instead of looking every second."""
+    clock = FakeClock()
+    app = staff_app(sandbox_config, clock)
+    assert app.watcher is not None
+    ingest(app, mention(1, clock))  # urgency 100: warned at 7 min 30 s, due at 15 min
+    await step(app)
+    [alert] = app.store.alerts()
+    assert app.watcher.next_check == alert.warn_at
+
+    clock.advance(timedelta(minutes=7, seconds=30))
+    await step(app)  # warned
+    assert app.watcher.next_check == alert.due_at
+
+    press(fake_telegram, staff_messages(fake_telegram)[0], "claim")
+    clock.advance(timedelta(minutes=1))
+    await step(app)  # claimed: warned already, never escalated, so nothing ahead
+    assert app.watcher.next_check is None
