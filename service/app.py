@@ -35,7 +35,7 @@ from service.platforms import PushHook, Wiring, descriptors, own_accounts
 from service.polling import SourcePoller
 from service.report import build_report, digest_text
 from service.scheduler import Alarm, Job, StepsInFlight
-from service.sla import SlaClock
+from service.sla_policy import SlaClock
 from service.windows import check_windows
 
 if TYPE_CHECKING:  # built only when Telegram is set up (python-telegram-bot), or to run

@@ -20,7 +20,7 @@ from rules.triage import shipped_languages
 from service.grouping import AlertsConfig
 from service.platforms import config_models as platform_config_models
 from service.report import ReportsConfig
-from service.sla import SlaConfig
+from service.sla_policy import SlaConfig
 
 DEFAULT_CONFIG = Path("config.yaml")
 

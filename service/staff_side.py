@@ -19,7 +19,8 @@ from service.alert_views import AlertViews
 from service.commands import StaffCommands
 from service.config import AppConfig
 from service.grouping import AlertResponder
-from service.sla import SlaClock, SlaWatcher
+from service.sla import SlaWatcher
+from service.sla_policy import SlaClock
 from service.staff_buttons import StaffButtons
 from service.telegram_runtime import TelegramApp
 from service.web_command import WebCommand

@@ -11,7 +11,8 @@ from responders.flood_budget import FloodBudget
 from rules.schema import Rule
 from sandbox.telegram_api import FakeTelegram
 from service.config import AppConfig
-from service.sla import HOLDING_RULE, BusinessHours, HoldingReply, SlaConfig, Targets
+from service.sla import HOLDING_RULE
+from service.sla_policy import BusinessHours, HoldingReply, SlaConfig, Targets
 from tests.conftest import STAFF_CHAT
 from tests.service.alerting import (
     ESCALATION_CHAT,
