@@ -102,4 +102,6 @@ def test_rules_test_loads_no_platform_library_nor_the_scheduler(tmp_path: Path) 
     assert not unused & imported
     # Nor what reads the database: the backtest's replay, the health report, login links.
     ours = {"service.backtest", "service.progress", "service.health", "service.web_links"}
+    # Nor the SLA watcher: the config's `sla:` section is read from service.sla_policy.
+    ours |= {"service.sla", "responders.flood_budget"}
     assert not ours & _modules(record)
