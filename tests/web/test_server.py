@@ -2,6 +2,8 @@
 at the first request (a node nobody visits keeps their memory), once for concurrent requests."""
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Callable
 
 import httpx
@@ -10,6 +12,7 @@ from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
 from service.app import BrandPulse
 from service.config import AppConfig
+from tests.conftest import REPO
 from tests.web.harness import until
 from web.server import ConsoleServer
 
@@ -35,3 +38,11 @@ async def test_the_console_is_built_at_the_first_request_and_only_once(
     finally:
         stop.set()
         await asyncio.wait_for(service, 15)
+
+
+def test_pygal_waits_for_the_first_chart() -> None:
+    probe = "import sys, web.console; print(sorted(m for m in sys.modules if 'pygal' in m))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
