@@ -29,6 +29,7 @@ from service.cli_errors import (
 from service.config import DEFAULT_CONFIG, AppConfig, config_warnings, load_config
 from service.env_files import load_env_files
 from service.logs import setup_logging
+from service.malloc_arenas import limit_malloc_arenas
 from service.platforms import descriptors
 from service.report_cli import add_report_command
 from service.rules_cli import add_rules_commands
@@ -64,6 +65,7 @@ def _load(path: Path) -> AppConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    limit_malloc_arenas()  # before any thread starts
     from service.app import BrandPulse
 
     config = _load(args.config)

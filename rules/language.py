@@ -9,12 +9,15 @@ the languages it has lexicons for, so detection is a vote, cheapest evidence fir
 3. only when those tie, `lingua-language-detector` (models ship inside the wheel, no download),
    restricted to the configured languages, if it is installed.
 
-Steps 1-2 settle ~97% of tweets in a few microseconds; lingua costs ~40-140 µs a text.
+Steps 1-2 settle ~97% of tweets in a few microseconds; lingua costs ~40-140 µs a text. So lingua
+(its native library and its models, ~2.5 MB of a node's memory) is loaded at the first tie, not
+at start-up: a node whose mentions all carry a language or settle on steps 1-2 never loads it.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -44,7 +47,9 @@ class LanguageDetector:
         self._letters = [
             (lang, _OWN_LETTERS[lang]) for lang in self.languages if lang in _OWN_LETTERS
         ]
-        self._lingua = _build_lingua(self.languages) if use_lingua else None
+        self._use_lingua = use_lingua and len(self.languages) > 1
+        self._lingua: Any | None = None  # built by `_lingua_detector` at the first tie
+        self._lingua_lock = threading.Lock()  # triage runs in worker threads too
 
     def detect(self, text: str, words: Sequence[str]) -> str:
         """The language of `text`; `words` are its folded words (`rules.text.words`)."""
@@ -60,7 +65,8 @@ class LanguageDetector:
         )
         if counts[0][0] > counts[1][0]:
             return counts[0][1]
-        if self._lingua is not None:
+        lingua = self._lingua_detector()
+        if lingua is not None:
             # Handles, links, tags and numbers are no language ("@united thnx", "Acme reddit
             # 429"), and on one or two words left lingua's guess is close to a coin toss: below
             # MIN_CONFIDENCE the brand's first language is the better bet.
@@ -71,10 +77,20 @@ class LanguageDetector:
                 left = left.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
             words = sum(any(c.isalpha() for c in word) for word in left.split())
             if words:
-                best = self._lingua.compute_language_confidence_values(left)[0]
+                best = lingua.compute_language_confidence_values(left)[0]
                 if best.value >= (MIN_CONFIDENCE if words > 1 else MIN_CONFIDENCE_ONE_WORD):
                     return best.language.iso_code_639_1.name.lower()
         return self.languages[0]
+
+    def _lingua_detector(self) -> Any | None:
+        """lingua for these languages, built once on first use; None when it cannot help."""
+        if self._use_lingua and self._lingua is None:
+            with self._lingua_lock:
+                if self._use_lingua and self._lingua is None:
+                    self._lingua = _build_lingua(self.languages)
+                    # Not installed, or fewer than two languages it knows: never ask again.
+                    self._use_lingua = self._lingua is not None
+        return self._lingua
 
 
 def _build_lingua(languages: Sequence[str]) -> Any | None:

@@ -12,10 +12,13 @@ import functools
 import html
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pygal
 from markupsafe import Markup
-from pygal.style import Style
+
+if TYPE_CHECKING:
+    from pygal.graph.graph import Graph
+    from pygal.style import Style
 
 _CHART_ID = re.compile(r"#chart-[0-9a-f-]{36}")
 _STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
@@ -25,21 +28,30 @@ _COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 # Colours a reader with red-green colour blindness still tells apart (Okabe-Ito), in the order
 # the series are added; the values printed on the bars do not depend on them.
-STYLE = Style(
-    background="#ffffff",
-    plot_background="#ffffff",
-    foreground="#1d2330",
-    foreground_strong="#1d2330",
-    foreground_subtle="#667",
-    colors=("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442"),
-    value_font_size=12,
-    label_font_size=12,
-    major_label_font_size=12,
-    legend_font_size=13,
-    title_font_size=15,
-    font_family="system-ui, sans-serif",
-    value_colors=("#1d2330",),
-)
+COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
+
+
+@functools.cache
+def _style() -> "Style":
+    # pygal (with its XML stack, ~1.4 MB of a node) is imported at the first chart drawn, not
+    # when the console is built: most requests are the inbox, not the dashboard.
+    from pygal.style import Style
+
+    return Style(
+        background="#ffffff",
+        plot_background="#ffffff",
+        foreground="#1d2330",
+        foreground_strong="#1d2330",
+        foreground_subtle="#667",
+        colors=COLOURS,
+        value_font_size=12,
+        label_font_size=12,
+        major_label_font_size=12,
+        legend_font_size=13,
+        title_font_size=15,
+        font_family="system-ui, sans-serif",
+        value_colors=("#1d2330",),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +68,8 @@ def bars(
     stacked: bool = False,
     percent: bool = False,
 ) -> Markup:
+    import pygal
+
     kind = pygal.StackedBar if stacked else pygal.Bar
     chart = kind(**_config(title, percent), **_sparse(labels))
     chart.x_labels = labels
@@ -65,6 +79,8 @@ def bars(
 
 
 def line(title: str, labels: list[str], name: str, points: list[Point]) -> Markup:
+    import pygal
+
     chart = pygal.Line(**_config(title, percent=False), **_sparse(labels), range=(-1, 1))
     chart.x_labels = labels
     chart.add(name, [_value(p) for p in points])
@@ -74,8 +90,10 @@ def line(title: str, labels: list[str], name: str, points: list[Point]) -> Marku
 @functools.cache
 def stylesheet() -> str:
     """pygal's own CSS for our style, for every chart on the page (ids made classes)."""
+    import pygal
+
     sample = pygal.Bar(**_config("", percent=False))
-    for n in range(len(STYLE.colors)):  # a rule per series colour
+    for n in range(len(COLOURS)):  # a rule per series colour
         sample.add(str(n), [1])
     # pygal writes the CSS as XML text (`>` as `&gt;`); a stylesheet file wants it plain.
     css = html.unescape("\n".join(_STYLE.findall(sample.render(is_unicode=True))))
@@ -90,7 +108,7 @@ def stylesheet() -> str:
 def _config(title: str, percent: bool) -> dict[str, object]:
     return {
         "title": title,
-        "style": STYLE,
+        "style": _style(),
         "js": [],  # no script from kozea.github.io (or anywhere)
         "disable_xml_declaration": True,
         "print_values": True,
@@ -127,7 +145,7 @@ def _value(point: Point) -> object:
     return value
 
 
-def _inline(chart: pygal.graph.graph.Graph) -> Markup:
+def _inline(chart: "Graph") -> Markup:
     svg = chart.render(is_unicode=True)
     svg = _COMMENT.sub("", _SCRIPT.sub("", _STYLE.sub("", svg)))
     svg = _INLINE_STYLE.sub("", svg)

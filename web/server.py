@@ -1,18 +1,26 @@
 """The console served on the node's own event loop: uvicorn's `Server.serve()` beside the
-scheduler and the Telegram application (so `/livez` answering proves the loop runs)."""
+scheduler and the Telegram application (so `/livez` answering proves the loop runs).
+
+The console's pages (Starlette's routing, Jinja2, pygal and our page modules, ~7 MB of a node's
+memory) are imported at the first request, not at start-up: the port is bound and answering
+from the start, and a node nobody visits never pays for them.
+"""
 
 import asyncio
 import contextlib
 import logging
 import socket
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.app import BrandPulse
 from service.config import DEFAULT_CONFIG
-from web.console import build_console
-from web.context import ConsoleContext
+
+if TYPE_CHECKING:
+    from web.context import ConsoleContext
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +50,9 @@ class _OwnSignals(uvicorn.Server):
                     await self.exit_now.wait()
 
 
-def console_context(app: BrandPulse) -> ConsoleContext:
+def console_context(app: BrandPulse) -> "ConsoleContext":
+    from web.context import ConsoleContext
+
     return ConsoleContext(
         config=app.config,
         store=app.store,
@@ -62,6 +72,29 @@ def console_context(app: BrandPulse) -> ConsoleContext:
     )
 
 
+def _build(app: BrandPulse) -> ASGIApp:
+    from web.console import build_console
+
+    return build_console(console_context(app))
+
+
+class ConsoleOnFirstRequest:
+    """The console's ASGI app, built once, when the first request arrives."""
+
+    def __init__(self, app: BrandPulse):
+        self._app = app
+        self.console: ASGIApp | None = None
+        self._building = asyncio.Lock()  # concurrent first requests wait for one build
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.console is None:
+            async with self._building:
+                if self.console is None:
+                    # Importing the pages takes ~0.3 s: off the loop, so polls and buttons go on.
+                    self.console = await asyncio.to_thread(_build, self._app)
+        await self.console(scope, receive, send)
+
+
 class ConsoleServer:
     """Binds `web.listen` at once (a taken port stops the start with a clear error), serves
     until the node stops."""
@@ -73,8 +106,10 @@ class ConsoleServer:
         except OSError as exc:
             raise WebListenError(f"web.listen {host}:{port}: {exc.strerror or exc}") from None
         self.port = self.socket.getsockname()[1]
+        self.app = ConsoleOnFirstRequest(app)
         config = uvicorn.Config(
-            build_console(console_context(app)),
+            self.app,
+            interface="asgi3",
             log_level="warning",
             access_log=False,
             lifespan="off",

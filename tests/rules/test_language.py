@@ -48,3 +48,16 @@ def test_a_lone_surrogate_reaches_lingua_as_a_replacement_character() -> None:
     detector = LanguageDetector(("en", "tr"), {}, use_lingua=True)
     text = "\ud83d my order never arrived and nobody answers"
     assert detector.detect(text, words(text)) == "en"
+
+
+def test_lingua_is_loaded_at_the_first_tie_not_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its native library and models cost a node ~2.5 MB; most nodes never need them.
+    built: list[tuple[str, ...]] = []
+    monkeypatch.setattr("rules.language._build_lingua", lambda languages: built.append(languages))
+    detector = LanguageDetector(("en", "tr"), MARKERS, use_lingua=True)
+    for text in ("Kartım çalışmıyor", "the card is broken", "bu kart cok kotu"):
+        detector.detect(text, words(text))
+    assert built == []
+    detector.detect("ok", ["ok"])
+    detector.detect("fine", ["fine"])
+    assert built == [("en", "tr")]  # once: "not installed" is remembered too

@@ -1,0 +1,48 @@
+"""The console server of a running node: the port answers from the start, the pages are built
+at the first request (a node nobody visits keeps their memory), once for concurrent requests."""
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Callable
+
+import httpx
+
+from sandbox.telegram_api import FakeTelegram
+from sandbox.x_api import FakeXApi
+from service.app import BrandPulse
+from service.config import AppConfig
+from tests.conftest import REPO
+from tests.web.harness import until
+from web.server import ConsoleServer
+
+
+async def test_the_console_is_built_at_the_first_request_and_only_once(
+    fake_x: FakeXApi, fake_telegram: FakeTelegram, sandbox_config: Callable[..., AppConfig]
+) -> None:
+    app = BrandPulse(sandbox_config(BRANDPULSE_WEB_LISTEN="127.0.0.1:0"))
+    console = ConsoleServer(app)
+    stop = asyncio.Event()
+    service = asyncio.create_task(app.run(stop, [console]))
+    try:
+        await until(lambda: console.server.started, what="the console to start")
+        assert console.app.console is None  # serving, nothing built yet
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{console.port}") as client:
+            first = await asyncio.gather(*(client.get("/livez") for _ in range(5)))
+            assert [r.status_code for r in first] == [200] * 5
+            built = console.app.console
+            assert built is not None
+            login = await client.get("/login")
+            assert login.status_code == 200 and "web link" in login.text  # a page of the console
+        assert console.app.console is built  # one console serves every later request
+    finally:
+        stop.set()
+        await asyncio.wait_for(service, 15)
+
+
+def test_pygal_waits_for_the_first_chart() -> None:
+    probe = "import sys, web.console; print(sorted(m for m in sys.modules if 'pygal' in m))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
