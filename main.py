@@ -16,7 +16,6 @@ from sqlalchemy import make_url
 from core.clock import SystemClock
 from core.config_file import ConfigError
 from core.states import WebRole
-from core.store import Store
 from rules.lexicon_file import LexiconError
 from service.cli_args import add_verbosity, log_level
 from service.cli_errors import (
@@ -127,6 +126,8 @@ def cmd_web_link(args: argparse.Namespace) -> int:
     else:
         role, user_id, name = WebRole.VIEWER, "", args.viewer
     with database_errors(config.database.url):
+        from core.store import Store
+
         store = Store.open(config.database.url)
         try:
             link = login_link(store, config, role, user_id, name, SystemClock().now())
@@ -161,6 +162,8 @@ def cmd_health(args: argparse.Namespace) -> int:
     url = config.database.url
     require_existing_database(url)
     with database_errors(url):
+        from core.store import Store
+
         store = Store.open(url, create_empty=False)
         try:
             report = health.collect(

@@ -37,7 +37,7 @@ from bursts import STAFF_CHAT, wait_until_accounted
 from idle_cpu import idle_cpu
 from startup import FLOOR_LIBRARIES
 
-from core.models import Mention
+from core.mention import Mention
 from core.store import Decision, Store
 from listeners.base import Batch
 from rules.engine import Engine

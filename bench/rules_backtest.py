@@ -19,7 +19,7 @@ from benchlib import machine, sample_texts, table
 from starlette.testclient import TestClient
 
 from core.clock import FakeClock
-from core.models import Mention
+from core.mention import Mention
 from core.states import WebRole
 from core.store import Decision
 from service.app import BrandPulse

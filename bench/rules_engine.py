@@ -30,7 +30,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.models import Mention
+from core.mention import Mention
 from rules.engine import Engine
 from rules.schema import RulesConfig
 from rules.triage import Triage

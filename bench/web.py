@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, make_url
 from sqlalchemy.exc import OperationalError
 
 from core.clock import FakeClock
-from core.models import Mention
+from core.mention import Mention
 from core.states import WebRole
 from core.store import Decision, InboxFilter, PlannedAction, Store
 from service.app import BrandPulse

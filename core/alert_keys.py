@@ -9,7 +9,7 @@
 import hashlib
 import re
 
-from core.models import Mention
+from core.mention import Mention
 
 _ANY_RULE = "*"
 

@@ -1,36 +1,17 @@
 """What BrandPulse knows: mentions, their triage, the outbox of actions, alerts and agents' taps.
 
-`Mention` is the plain value listeners produce and rules read. The `*Row` classes are the tables;
-the store converts between them so that no layer above it sees a database session.
+The `*Row` classes are the tables; the store converts between them and the plain
+`core.mention.Mention`, so that no layer above it sees a database session.
 """
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from core.mention import Mention
 from core.reasons import Reason, ReasonList
-
-
-@dataclass(frozen=True, slots=True)
-class Mention:
-    platform: str  # "x", "reddit", "telegram"
-    external_id: str  # the platform's id: tweet id, Reddit fullname, "chat_id:message_id"
-    text: str
-    created_at: datetime  # aware, UTC
-    source: str = ""  # the configured source that found it, e.g. "x:mentions"
-    url: str = ""
-    author_id: str = ""
-    author_handle: str = ""
-    author_followers: int = 0
-    author_verified: bool = False
-    author_is_bot: bool = False
-    lang: str = ""
-    conversation_id: str = ""
-    in_reply_to_id: str = ""
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

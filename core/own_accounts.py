@@ -9,7 +9,7 @@ account each platform's credentials belong to.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from core.models import Mention
+from core.mention import Mention
 
 
 def account_name(text: str) -> str:

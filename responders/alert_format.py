@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from core.models import Mention
+from core.mention import Mention
 from core.platforms import address, display_name
 from core.reasons import Reason
 

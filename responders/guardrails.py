@@ -11,13 +11,15 @@ import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from core.duration import Duration, human_duration
-from core.models import Mention
-from core.store import Store
+from core.mention import Mention
+
+if TYPE_CHECKING:
+    from core.store import Store
 
 # Replies in these states count as "the customer was answered" (attempting: maybe).
 ANSWERED = ("sent", "attempting", "uncertain")
@@ -105,7 +107,7 @@ def conversation_key(mention: Mention) -> str:
 
 
 class Guardrails:
-    def __init__(self, config: RepliesConfig, store: Store, own_accounts: Iterable[str]):
+    def __init__(self, config: RepliesConfig, store: "Store", own_accounts: Iterable[str]):
         """`own_accounts`: the brand's handles and ids on the platforms it listens to."""
         self.config = config
         self.store = store

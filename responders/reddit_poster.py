@@ -9,7 +9,7 @@ import prawcore
 from praw.exceptions import PRAWException, RedditAPIException
 
 from core.clock import Clock
-from core.models import Mention
+from core.mention import Mention
 from core.retry import backoff
 from responders.replies import AUTH_RETRY, Posted, PostFailed
 

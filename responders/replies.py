@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from core import platforms
 from core.clock import Clock
-from core.models import Mention, ReplyRow
+from core.mention import Mention
+from core.models import ReplyRow
 from core.platforms import display_name
 from core.retry import backoff
 from core.store import OutboxItem, Store

@@ -7,7 +7,7 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from core.clock import Clock
-from core.models import Mention
+from core.mention import Mention
 from core.retry import backoff, retry_after_seconds
 from responders.replies import CannotCheck, Posted, PostFailed
 

@@ -9,7 +9,7 @@ import requests
 import tweepy
 
 from core.clock import Clock
-from core.models import Mention
+from core.mention import Mention
 from core.retry import backoff
 from responders.replies import AUTH_RETRY, CannotCheck, Posted, PostFailed
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from core.models import Mention
+from core.mention import Mention
 from core.store import Store
 from rules.engine import Engine, Verdict
 

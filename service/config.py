@@ -17,9 +17,9 @@ from responders.guardrails import RepliesConfig
 from rules.loader import load_rules
 from rules.schema import RulesConfig
 from rules.triage import shipped_languages
-from service.grouping import AlertsConfig
+from service.alerts_config import AlertsConfig
 from service.platforms import config_models as platform_config_models
-from service.report import ReportsConfig
+from service.reports_config import ReportsConfig
 from service.sla_policy import SlaConfig
 
 DEFAULT_CONFIG = Path("config.yaml")

@@ -25,8 +25,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from core.alert_keys import (
     any_rule_group_key,
     author_of,
@@ -36,40 +34,17 @@ from core.alert_keys import (
     saying,
 )
 from core.clock import Clock
-from core.duration import Duration
 from core.states import AlertKind, Delivery, OutboxKind
 from core.store import OutboxItem, Store
 from responders.base import ResponderError, Settled
-from responders.telegram_config import SavedReply
 from rules.windows import WindowAlert
 from service.alert_messages import AlertMessages
+from service.alerts_config import AlertsConfig
 from service.budget_shares import EDIT_NEEDS, GROUP_NEEDS, SINGLE_NEEDS, singles_per_minute
 from service.grouping_state import BatchState, Known, Windows, load_state
 from service.show_each import ShowEach
 
 log = logging.getLogger(__name__)
-
-
-class AlertsConfig(BaseModel):
-    """`alerts:` in config.yaml; see docs/agents.md."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    # A rule's alerts on a route within group_window before the rest fold (20 a minute: more
-    # than a chat takes, so at ordinary rates nothing folds by rule).
-    group_after: int = Field(default=20, ge=1, le=1000)
-    group_window: Duration = timedelta(minutes=1)
-    # Alerts saying the same thing (one thread, near-identical text) before the rest fold.
-    same_after: int = Field(default=3, ge=1, le=1000)
-    same_window: Duration = timedelta(minutes=10)
-    # A group's new mentions are shown by the next outbox pass at most this long after the last
-    # edit (the pass runs every service.outbox_every and after each poll).
-    edit_every: Duration = timedelta(seconds=1)
-    max_per_minute: int = Field(default=18, ge=GROUP_NEEDS + SINGLE_NEEDS, le=20)
-    realert: Duration = timedelta(minutes=10)
-    realert_max: Duration = timedelta(hours=4)
-    inhibit_for: Duration = timedelta(hours=1)
-    saved_replies: list[SavedReply] = Field(default_factory=list)
 
 
 Deadlines = Callable[[str, int, datetime], tuple[datetime | None, datetime | None]]

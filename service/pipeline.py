@@ -1,64 +1,15 @@
 """From a fetched batch to stored, triaged mentions with their actions queued: one transaction."""
 
 from datetime import datetime
-from typing import Any
 
-from core.models import Mention
+from core.decisions import Decision
+from core.mention import Mention
 from core.own_accounts import OwnAccounts
-from core.store import Decision, Ingested, PlannedAction, Store
+from core.store import Ingested, Store
 from listeners.base import Batch
-from rules.engine import Engine, Verdict
+from rules.engine import Engine
+from service.plan import decision
 from service.windows import author_recent_counts
-
-
-def plan_actions(verdict: Verdict) -> tuple[PlannedAction, ...]:
-    """The outbox actions of a verdict: one `alert` per route, at most one `reply`.
-
-    Tags and escalations travel in every alert's payload, so the alert shows the tags and the
-    SLA watcher knows where to escalate it and when.
-    """
-    extra: dict[str, Any] = {}
-    if verdict.tags:
-        extra["tags"] = list(verdict.tags)
-    if verdict.escalations:
-        extra["escalate"] = [
-            {"rule": e.rule, "route": e.route, "after_seconds": int(e.after.total_seconds())}
-            for e in verdict.escalations
-        ]
-    actions = [
-        PlannedAction(
-            kind="alert",
-            rule=alert.rule,
-            target=alert.route,
-            payload={**extra, **({"owner": alert.owner} if alert.owner else {})},
-        )
-        for alert in verdict.alerts
-    ]
-    actions += [
-        PlannedAction(
-            kind="reply",
-            rule=reply.rule,
-            payload={
-                "template": reply.template,
-                "text": reply.text,
-                "dry_run": reply.dry_run,
-                **extra,
-            },
-        )
-        for reply in verdict.replies
-    ]
-    return tuple(actions)
-
-
-def decision(verdict: Verdict) -> Decision:
-    return Decision(
-        sentiment=verdict.sentiment,
-        urgency=verdict.urgency,
-        reasons=verdict.reasons,
-        rules=verdict.rules,
-        actions=plan_actions(verdict),
-    )
-
 
 # Why a mention of ours gets no actions: shown as its reason wherever it is looked at.
 OURS = "written by one of the brand's own accounts"

@@ -21,13 +21,10 @@ import csv
 import io
 import json
 import math
-import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, field_validator
 
 from core.duration import human_duration
 from core.store import Store
@@ -36,22 +33,6 @@ from service.report_facts import Outcome
 
 NEGATIVE, POSITIVE = -0.05, 0.05
 TOP = 5
-
-
-class ReportsConfig(BaseModel):
-    """`reports:` in config.yaml: the daily digest."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    digest_at: str = "09:00"  # local time (top-level `timezone`); "" turns the digest off
-    digest_route: str = "staff"
-
-    @field_validator("digest_at")
-    @classmethod
-    def _clock_time(cls, value: str) -> str:
-        if value and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
-            raise ValueError(f"{value!r} is not a time of day; write it like 09:00")
-        return value.strip()
 
 
 @dataclass(frozen=True, slots=True)

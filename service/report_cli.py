@@ -9,7 +9,6 @@ from typing import Any, TextIO
 
 from core.clock import SystemClock
 from core.config_file import ConfigError
-from core.store import Store
 from service.cli_args import duration
 from service.cli_errors import (
     CommandFailed,
@@ -18,7 +17,6 @@ from service.cli_errors import (
     require_existing_database,
 )
 from service.config import DEFAULT_CONFIG, load_config
-from service.report import as_csv, as_json, as_text, build_report
 
 
 def add_report_command(commands: Any) -> None:
@@ -36,6 +34,10 @@ def add_report_command(commands: Any) -> None:
 def cmd_report(
     args: argparse.Namespace, out: TextIO | None = None, now: datetime | None = None
 ) -> int:
+    # Here, not at the top: main.py registers this command for every command it runs.
+    from core.store import Store
+    from service.report import as_csv, as_json, as_text, build_report
+
     out = out or sys.stdout
     try:
         config = load_config(args.config)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from core.config_file import Problem
 from core.duration import format_duration
-from core.models import Mention
+from core.mention import Mention
 from rules.engine import Engine, Verdict
 from rules.loader import LoadedRules, RulesError, load_rules
 from rules.schema import ReplyAction, RulesConfig, routes_used
@@ -29,7 +29,7 @@ from service.cli_errors import (
     require_existing_database,
 )
 from service.config import DEFAULT_CONFIG, AppConfig, config_warnings
-from service.pipeline import plan_actions
+from service.plan import plan_actions
 from service.platforms import descriptors, without_own_account
 
 if TYPE_CHECKING:

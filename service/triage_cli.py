@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from core.config_file import ConfigError
-from core.store import Store
 from rules.lexicon_file import LexiconError
 from rules.triage import Triage
 from rules.triage_model import MODEL_DIR
@@ -122,6 +121,8 @@ def _writable(path: Path, force: bool) -> Path:
 
 
 def _database_examples(config: AppConfig, lang: str) -> list[Example]:
+    from core.store import Store  # here: main.py registers this command for every command
+
     require_existing_database(config.database.url)
     with database_errors(config.database.url):
         store = Store.open(config.database.url, create_empty=False)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.models import Mention
+from core.mention import Mention
 from core.store import Store
 from rules.window_schema import (
     FlatlineWindow,

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
-from sqlmodel import SQLModel
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -107,7 +106,10 @@ def state(engine: Engine) -> SchemaState:
 
 
 def _state_of(connection: Connection) -> SchemaState:
+    # Here, not at the top: what only names SchemaError (every command's error handling, `rules
+    # test`) must not import the ORM.
     from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
 
     directory = scripts()
     newest = directory.get_current_head() or ""

@@ -9,6 +9,7 @@ Guarantees the rest of BrandPulse relies on:
 from sqlalchemy import Engine
 
 from core import migrations
+from core.decisions import Decision, PlannedAction
 from core.states import FINAL_STATES
 from core.store._db import connect, dialect_insert
 from core.store.alerts import Alerts
@@ -22,13 +23,11 @@ from core.store.recent_alerts import RecentAlertsQueries
 from core.store.records import (
     ActionRecord,
     AlertContext,
-    Decision,
     InboxFilter,
     InboxPage,
     InboxRow,
     Ingested,
     OutboxItem,
-    PlannedAction,
 )
 from core.store.replies import Replies
 from core.store.reporting import Reporting

@@ -6,11 +6,11 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from core.alert_state import AgentAction, AgentStep
+from core.decisions import PlannedAction
 from core.models import AlertRow, ReplyDraftRow
 from core.states import DraftState, Origin
 from core.store.alerts import Alerts
 from core.store.outbox import Outbox
-from core.store.records import PlannedAction
 
 
 class Drafts(Outbox, Alerts):

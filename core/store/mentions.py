@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from core.models import CursorRow, Mention, MentionRow, OutboxRow
+from core.mention import Mention
+from core.models import CursorRow, MentionRow, OutboxRow
 from core.store._db import BulkInsert, StoreBase
 from core.store.outbox import outbox_values
 from core.store.records import Decision, Ingested

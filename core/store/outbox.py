@@ -7,10 +7,11 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
+from core.decisions import PlannedAction
 from core.models import LeaseRow, MentionRow, OutboxRow
 from core.states import OutboxKind
 from core.store._db import StoreBase
-from core.store.records import OutboxItem, PlannedAction
+from core.store.records import OutboxItem
 
 
 class Outbox(StoreBase):

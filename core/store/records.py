@@ -1,30 +1,12 @@
 """The values the store hands in and out: what the rules decided, queued actions, inbox rows."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.models import AgentActionRow, AlertRow, Mention, MentionRow
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedAction:
-    kind: str  # alert | reply
-    rule: str
-    target: str = ""  # a route name for alerts
-    payload: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What the rules made of one mention."""
-
-    sentiment: float
-    urgency: int
-    reasons: tuple[str, ...] = ()
-    rules: tuple[str, ...] = ()
-    actions: tuple[PlannedAction, ...] = ()
-    ours: bool = False  # written by one of the brand's own accounts: stored, never acted on
+from core.decisions import Decision
+from core.mention import Mention
+from core.models import AgentActionRow, AlertRow, MentionRow
 
 
 @dataclass(frozen=True, slots=True)

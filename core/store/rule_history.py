@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlmodel import Session
 
-from core.models import Mention, MentionRow
+from core.mention import Mention
+from core.models import MentionRow
 from core.store._db import StoreBase
 
 Query = TypeVar("Query", bound=Select[Any])

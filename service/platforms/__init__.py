@@ -23,9 +23,9 @@ from core.clock import Clock
 from core.own_accounts import OwnAccounts
 from core.platforms import PlatformInfo, register
 from listeners.base import Listener
-from responders.replies import Poster
 
-if TYPE_CHECKING:  # python-telegram-bot is imported only when Telegram is set up
+if TYPE_CHECKING:  # the store and python-telegram-bot only where a node runs
+    from responders.replies import Poster
     from service.telegram_runtime import TelegramApp
 
 HoldLease = Callable[[], Awaitable[bool]]
@@ -81,7 +81,7 @@ class PlatformDescriptor(Protocol):
         """The configured sources, [] when the platform is off (saying why in the log)."""
         ...
 
-    def poster(self, platforms: Any, wiring: Wiring) -> Poster | None:
+    def poster(self, platforms: Any, wiring: Wiring) -> "Poster | None":
         """Who posts replies on the platform, or None when no account is set up."""
         ...
 

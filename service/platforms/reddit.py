@@ -1,14 +1,16 @@
 """Reddit: subreddits, searches and inbox mentions (listeners/reddit.py), replies as the account."""
 
 import logging
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, SecretStr
 
 from core.platforms import PlatformInfo
 from listeners.reddit_config import RedditConfig
-from responders.replies import Poster
 from service.platforms import SourceSpec, Wiring
+
+if TYPE_CHECKING:
+    from responders.replies import Poster
 
 log = logging.getLogger("service.app")
 
@@ -30,7 +32,7 @@ class RedditPlatform:
         listeners = reddit_sources(reddit, client, wiring.clock.now)
         return [SourceSpec(listener, reddit.poll_every, reddit.backfill) for listener in listeners]
 
-    def poster(self, platforms: Any, wiring: Wiring) -> Poster | None:
+    def poster(self, platforms: Any, wiring: Wiring) -> "Poster | None":
         reddit: RedditConfig = platforms.reddit
         if not (reddit.enabled and reddit.has_account):
             return None

@@ -5,15 +5,17 @@ Application is built by service/telegram_runtime.py and handed to this descripto
 """
 
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, SecretStr
 
 from core.platforms import PlatformInfo
 from listeners.telegram_config import TelegramGroupsConfig
-from responders.replies import Poster
 from responders.telegram_config import TelegramConfig
 from service.platforms import PushHook, SourceSpec, Wiring
+
+if TYPE_CHECKING:
+    from responders.replies import Poster
 
 # Group messages are pushed and saved as they arrive; the poll job only retries a failed save.
 RETRY_SAVE_EVERY = timedelta(seconds=30)
@@ -49,7 +51,7 @@ class TelegramPlatform:
         )
         return [SourceSpec(listener, RETRY_SAVE_EVERY, groups.backfill, push)]
 
-    def poster(self, platforms: Any, wiring: Wiring) -> Poster | None:
+    def poster(self, platforms: Any, wiring: Wiring) -> "Poster | None":
         if wiring.telegram is None:
             return None
         from responders.telegram_poster import TelegramPoster

@@ -12,13 +12,13 @@ from pydantic import BaseModel, SecretStr
 from core.config_file import ConfigError, PathKey, load_yaml
 from core.platforms import PlatformInfo
 from listeners.x_config import XConfig
-from responders.replies import Poster
 from service.platforms import PushHook, SourceSpec, Wiring
 
 if TYPE_CHECKING:
     import tweepy
 
     from listeners.x_rules import Locate, StreamRule
+    from responders.replies import Poster
 
 log = logging.getLogger("service.app")
 
@@ -75,7 +75,7 @@ class XPlatform:
         )
         return SourceSpec(listener, RETRY_SAVE_EVERY, x.backfill, push)
 
-    def poster(self, platforms: Any, wiring: Wiring) -> Poster | None:
+    def poster(self, platforms: Any, wiring: Wiring) -> "Poster | None":
         x: XConfig = platforms.x
         if not x.can_post:
             return None

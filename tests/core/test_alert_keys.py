@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from core.alert_keys import content_group_key, gathers_same_content, saying
-from core.models import Mention
+from core.mention import Mention
 
 
 def said(text: str, external_id: str = "1", conversation: str = "") -> str:

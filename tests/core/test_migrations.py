@@ -20,7 +20,7 @@ from sqlmodel import SQLModel
 
 import main
 from core import migrations
-from core.models import Mention
+from core.mention import Mention
 from core.store import Decision, Store, connect
 from service import db_cli
 from tests.conftest import REPO, SHIPPED_CONFIG

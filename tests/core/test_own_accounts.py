@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.models import Mention
+from core.mention import Mention
 from core.own_accounts import OwnAccounts, parse_own_accounts
 
 

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import Text, cast, select
 from sqlmodel import Session
 
-from core.models import AlertRow, Mention, MentionRow, OutboxRow
+from core.mention import Mention
+from core.models import AlertRow, MentionRow, OutboxRow
 from core.reasons import Reason, ReasonKind
 from core.store import Decision, OutboxItem, PlannedAction, Store
 

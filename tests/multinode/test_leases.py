@@ -7,7 +7,7 @@ import pytest
 
 from core.clock import FakeClock
 from core.leases import Leases
-from core.models import Mention
+from core.mention import Mention
 from core.store import Decision, PlannedAction, Store
 
 TTL = timedelta(seconds=30)

@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.models import Mention
+from core.mention import Mention
 from responders.alert_format import (
     MAX_TEXT,
     AlertView,

@@ -16,7 +16,7 @@ import pytest
 from telegram.ext import Application
 
 from core.clock import FakeClock
-from core.models import Mention
+from core.mention import Mention
 from core.platforms import platform, platforms
 from listeners.reddit import RedditConfig, make_reddit
 from listeners.x import XConfig, make_client

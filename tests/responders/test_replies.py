@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pytest
 
 from core.clock import FakeClock
-from core.models import Mention
+from core.mention import Mention
 from core.store import Decision, OutboxItem, PlannedAction, Store
 from responders.base import ResponderError
 from responders.guardrails import Guardrails, RepliesConfig

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.models import Mention
+from core.mention import Mention
 from core.store import Decision, Store
 from rules.engine import Engine
 from rules.schema import RulesConfig

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from core.models import Mention
+from core.mention import Mention
 from core.reasons import ReasonKind
 from rules.engine import Engine, Verdict
 from rules.schema import RulesConfig
 from rules.triage import Assessment, Signal, Triage
 from rules.windows import WindowCounts, evaluate_windows
-from service.pipeline import plan_actions
+from service.plan import plan_actions
 
 MONDAY_NOON = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.models import Mention
+from core.mention import Mention
 from rules.engine import Engine
 from rules.loader import RulesError, load_rules
 from rules.patterns import compile_pattern

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.models import Mention
+from core.mention import Mention
 from core.store import Decision, PlannedAction, Store
 from main import parser
 from rules.lexicon_file import LexiconError

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.clock import FakeClock
-from core.models import Mention
+from core.mention import Mention
 from listeners.base import Batch
 from sandbox.telegram_api import FakeTelegram, make_user
 from service.app import BrandPulse

@@ -100,6 +100,8 @@ def test_rules_test_loads_no_platform_library_nor_the_scheduler(tmp_path: Path) 
     imported = _imported(record)
     unused = {"telegram", "tweepy", "praw", "apscheduler", "alembic", "uvicorn", "starlette"}
     assert not unused & imported
+    # Nor the ORM: scoring one text reads no database (sqlalchemy itself checks the URL).
+    assert not {"sqlmodel", "sqlalchemy.orm", "core.models", "core.store"} & _modules(record)
     # Nor what reads the database: the backtest's replay, the health report, login links.
     ours = {"service.backtest", "service.progress", "service.health", "service.web_links"}
     # Nor the SLA watcher: the config's `sla:` section is read from service.sla_policy.

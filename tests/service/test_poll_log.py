@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.clock import FakeClock
-from core.models import Mention
+from core.mention import Mention
 from core.store import Store
 from listeners.base import Batch, ListenerUnavailable, RateBudget
 from main import main

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.models import Mention
+from core.mention import Mention
 from core.store import Decision, PlannedAction, Store
 from service.cli_errors import CommandFailed
 from service.report import Percentiles, as_csv, as_json, as_text, build_report, digest_text

@@ -15,7 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from core.clock import FakeClock
-from core.models import Mention
+from core.mention import Mention
 from core.states import WebRole
 from core.store import Decision, Store
 from service.app import BrandPulse
