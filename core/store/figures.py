@@ -155,7 +155,7 @@ def read_figures(
                 )
             ],
             alerts=[
-                AlertFigure(_day(n), Outcome(outcome), *rest)
+                AlertFigure(_day(n), _OUTCOMES[outcome], *rest)
                 for n, outcome, *rest in connection.execute(sql.alerts(stands, until))
             ],
             bot_touch_us={n: us for n, us in connection.execute(sql.bot_touches(in_period))},
@@ -328,6 +328,7 @@ class _Mentions:
 
 
 _EPOCH = date(1970, 1, 1)
+_OUTCOMES = {outcome.value: outcome for outcome in Outcome}  # a year's alerts: no Enum() each
 
 
 @cache  # a year of alerts falls on 365 days
