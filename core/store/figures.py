@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Text, and_, case, cast, func, select, tuple_
+from sqlalchemy import Text, and_, bindparam, case, cast, func, select, tuple_
 from sqlalchemy.engine import Connection, Engine
 
 from core.models import AlertRow, MentionRow
@@ -271,9 +271,9 @@ def _mention_conditions(
             if chosen.rules and chosen.rules(_rules(rules)):
                 wanted_rules.add(rules)
         if chosen.reasons:
-            found.append(reasons_text.in_(wanted_reasons))
+            found.append(reasons_text.in_(_inline("reasons", wanted_reasons)))
         if chosen.rules:
-            found.append(rules_text.in_(wanted_rules))
+            found.append(rules_text.in_(_inline("rules", wanted_rules)))
     if chosen.repeat:
         author = author_of()
         repeated = (
@@ -284,6 +284,12 @@ def _mention_conditions(
         )
         found.append(tuple_(MentionRow.platform, author).in_(repeated))
     return found
+
+
+def _inline(name: str, texts: set[str]) -> Any:
+    """Texts written into the statement: a year's different lists of reasons (they carry the
+    sentiment's score) may outnumber the parameters SQLite and PostgreSQL accept."""
+    return bindparam(name, sorted(texts), type_=Text, expanding=True, literal_execute=True)
 
 
 def _within(micros: Any, bounds: tuple[int | None, int | None]) -> list[Any]:

@@ -138,6 +138,8 @@ def test_the_database_selects_each_figure_s_mentions(viewer: TestClient) -> None
     assert len(listed(viewer, lang="?")) == 6 and listed(viewer, lang="en") == []  # undetected
     assert listed(viewer, sla="missed", platform="reddit") == ["mention 4"]  # alert and mention
     assert listed(viewer, sla="missed", reason="refund") == ["mention 2"]
+    both = ["mention 1", "mention 2"]
+    assert listed(viewer, reason="refund", rule="refunds-and-legal") == both
     assert listed(viewer, agent="@ana_s", role="replied") == ["mention 1"]
     assert listed(viewer, agent="@ben_s", role="responded") == ["mention 4"]
     assert listed(viewer, agent="@ben_s", role="replied") == []  # resolved without a reply
@@ -235,6 +237,9 @@ def test_hostile_texts_reasons_and_rule_names_render_as_text(
     assert "'=cmd|' /C calc'!A0" in export.text  # a formula stays text in a spreadsheet
     rules = viewer.get("/dashboard.csv?" + urlencode({"series": "rules", **PERIOD}))
     assert "'=cmd|" in rules.text
+    # Quotes in a list of rules or reasons, written into the SQL that selects its mentions.
+    assert listed(viewer, rule="=cmd|' /C calc'!A0") == [f"{hostile} my order"]
+    assert listed(viewer, term="<b>bold</b>") == [f"{hostile} my order"]
 
 
 def test_periods_are_days_in_the_brand_time_zone() -> None:
