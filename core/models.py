@@ -65,7 +65,7 @@ class MentionRow(SQLModel, table=True):
         Index(
             "ix_mention_period_figures",
             *("created_at", "platform", "source", "lang", "sentiment"),
-            *("author_id", "author_handle", "author_followers"),
+            *("author_id", "author_handle", "author_followers", "id"),
         ),
     )
 

@@ -18,7 +18,7 @@ depends_on: str | Sequence[str] | None = None
 # PostgreSQL cannot put in a b-tree): the scans read the index, not the rows with their text.
 COLUMNS = [
     *("created_at", "platform", "source", "lang", "sentiment"),
-    *("author_id", "author_handle", "author_followers"),
+    *("author_id", "author_handle", "author_followers", "id"),  # id: "answered" is by id
 ]
 
 
