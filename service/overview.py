@@ -35,10 +35,6 @@ AGENT_ROLES = ("claimed", "replied", "resolved", "responded")
 _TERM = re.compile(r'^"(.+)"$')  # the learned model's reasons quote the text's own phrase
 
 
-def bucket_of(seconds: float) -> str:
-    return next(key for key, _label, upper in BUCKETS if seconds <= upper)
-
-
 def terms_of(reasons: tuple[Reason, ...]) -> set[str]:
     names = {reason.counted_as for reason in reasons}
     return {found.group(1) for name in names if (found := _TERM.match(name))}
@@ -316,8 +312,8 @@ def _response_series(overview: Overview) -> None:
 
 
 def _bucketed(waits_us: Iterable[int]) -> Counter[str]:
-    """First responses in microseconds, counted per bucket (`bucket_of`'s, to the microsecond)."""
+    """Waits in microseconds, counted per bucket: each up to its bound, inclusive."""
     keys = [key for key, _label, _upper in BUCKETS]
-    bounds = [int(upper * 1_000_000) for _key, _label, upper in BUCKETS[:-1]]  # the last: ∞
+    bounds = [wait_bounds(key)[1] or 0 for key in keys[:-1]]  # the last is unbounded
     found = Counter(bisect_left(bounds, micros) for micros in waits_us)
     return Counter({keys[index]: count for index, count in found.items()})
