@@ -2,7 +2,7 @@
 of the dashboard over a year of 100,000 stored mentions on SQLite and on PostgreSQL.
 
     python bench/web.py [--mentions 10000] [--runs 30] [--year 100000] [--year-runs 5]
-        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test] [--skip-queue]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test] [--skip-queue] [--explain]
 
 The database holds what a storm leaves: every mention open, a tenth with an alert message of
 its own and the rest counted in 50 group alerts (so the page joins each row to its group). The
@@ -15,20 +15,25 @@ of them alerted, two thirds of those answered by one of five agents after 5 to 1
 half resolved. The pages: `/dashboard` and `/agents` over the whole year (every mention in
 the period), and the list behind the "over 60 min" bar. Target: ≤ 1 s on both backends. On
 PostgreSQL a database of its own is created and dropped (`--postgres` names the server).
+`--explain` prints how each backend plans the year's /dashboard statements that read mentions
+(whether they use the covering index ix_mention_period_figures).
 """
 
 import argparse
 import os
+import re
 import secrets
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from benchlib import machine, percentile, sample_texts, table
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 
 from core.clock import FakeClock
@@ -185,7 +190,37 @@ def seed_year(store: Store, count: int, now: datetime) -> None:
         store.count_in(rows[start : start + 5000], {})
 
 
-def year_figures(url: str, count: int, runs: int) -> list[tuple[str, ...]]:
+def explain(engine: Engine, get: Callable[[], object]) -> None:
+    """The plan of each statement `get` runs on the mention table, as the database gives it."""
+    statements: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    get()
+    event.remove(engine, "before_cursor_execute", keep)
+    sqlite = engine.dialect.name == "sqlite"
+    print(f"\n{engine.dialect.name}: the plans of /dashboard's statements on mention")
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        for statement, parameters in statements:
+            if " mention" not in statement or not statement.lstrip().startswith("SELECT"):
+                continue
+            cursor.execute(
+                ("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + statement, parameters
+            )
+            print("  " + " ".join(statement.split())[:110] + " …")
+            for row in cursor.fetchall():
+                step = row[-1] if sqlite else row[0]
+                if re.search(r"\b(on|SEARCH|SCAN) mention\b", step):  # how it reads mention
+                    print("      " + step.strip())
+    finally:
+        connection.close()
+
+
+def year_figures(url: str, count: int, runs: int, plans: bool) -> list[tuple[str, ...]]:
     """Server time of the year's pages on the database at `url` (seeded here)."""
     from starlette.testclient import TestClient
 
@@ -201,6 +236,8 @@ def year_figures(url: str, count: int, runs: int) -> list[tuple[str, ...]]:
     now = clock.now()
     year = urlencode({"from": (now - timedelta(days=365)).isoformat(), "to": now.isoformat()})
     backend = url.split(":", 1)[0].split("+")[0]
+    if plans:
+        explain(app.store.engine, lambda: client.get(f"/dashboard?{year}"))
     rows = []
     for path in (f"/dashboard?{year}", f"/agents?{year}", f"/queue?state=all&responder=human"
                  f"&bucket=gt60&{year}", "/dashboard?period=30d"):  # fmt: skip
@@ -226,11 +263,11 @@ def year_figures(url: str, count: int, runs: int) -> list[tuple[str, ...]]:
     return rows
 
 
-def year_bench(count: int, runs: int, postgres: str) -> None:
+def year_bench(count: int, runs: int, postgres: str, plans: bool) -> None:
     print(f"\nDashboard over a year of {count:,} mentions (median and max of {runs} runs)\n")
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        rows += year_figures(f"sqlite:///{Path(folder) / 'year.db'}", count, runs)
+        rows += year_figures(f"sqlite:///{Path(folder) / 'year.db'}", count, runs, plans)
     admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
     name = f"bench_web_{secrets.token_hex(4)}"
     try:
@@ -241,7 +278,7 @@ def year_bench(count: int, runs: int, postgres: str) -> None:
     else:
         try:
             url = make_url(postgres).set(database=name).render_as_string(hide_password=False)
-            rows += year_figures(url, count, runs)
+            rows += year_figures(url, count, runs, plans)
         finally:
             with admin.connect() as connection:
                 connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -263,10 +300,11 @@ def main() -> None:
     parser.add_argument("--year-runs", type=int, default=5)
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--skip-queue", action="store_true", help="only the year's dashboard")
+    parser.add_argument("--explain", action="store_true", help="print the year's query plans")
     args = parser.parse_args()
     if not args.skip_queue:
         queue_bench(args.mentions, args.runs)
-    year_bench(args.year, args.year_runs, args.postgres)
+    year_bench(args.year, args.year_runs, args.postgres, args.explain)
 
 
 def queue_bench(mentions: int, runs: int) -> None:

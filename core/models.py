@@ -7,7 +7,7 @@ The `*Row` classes are the tables; the store converts between them and the plain
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.mention import Mention
@@ -39,7 +39,16 @@ def _utc_column(nullable: bool = True, index: bool = False) -> Any:
 
 class MentionRow(SQLModel, table=True):
     __tablename__ = "mention"
-    __table_args__ = (UniqueConstraint("platform", "external_id", name="uq_mention_platform_id"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "external_id", name="uq_mention_platform_id"),
+        # The period figures' scans (core/store/figures.py) read only these columns: from the
+        # index alone they skip the wide rows (text, raw). Migration 0008.
+        Index(
+            "ix_mention_period_figures",
+            *("created_at", "platform", "source", "lang", "sentiment"),
+            *("author_id", "author_handle", "author_followers", "id"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)

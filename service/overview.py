@@ -2,33 +2,24 @@
 
 The figures come from what the database counts for the report (`service.report.period_figures`)
 and the report is built from the same read: the dashboard's totals are `main.py report`'s.
-`Drill` names one figure (a bar, a point, a row); `Overview.select` gives exactly the mentions
-that figure counts, for the list it opens: it reads the period's rows (`Store.period_rows`), on
-the first drill only, and classifies them by service/report_facts.py, the same definitions.
+`Drill` names one figure (a bar, a point, a row); `select_mentions` gives exactly the mentions
+that figure counts, for the list it opens: the database selects them (`Store.figure_mentions`)
+by the same expressions that counted the figure, so it reads only the listed rows.
 """
 
 import math
 import re
+from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from core.reasons import Reason
 from core.store import Store
-from core.store.figures import PeriodFigures
-from core.store.reporting import PeriodRows, ReportMention
-from service.report import (
-    NEGATIVE,
-    POSITIVE,
-    TOP,
-    Percentiles,
-    Report,
-    period_figures,
-    report_of,
-)
-from service.report_facts import AlertFact, Outcome, bot_first_touches, classify_alerts
+from core.store.figures import AlertFigure, Outcome, PeriodFigures, Selection
+from service.report import CUT, TOP, Percentiles, Report, period_figures, report_of
 
 SENTIMENTS = ("negative", "neutral", "positive")
 LONGEST_DAILY = 45  # days; longer periods get a bar a week
@@ -44,38 +35,28 @@ AGENT_ROLES = ("claimed", "replied", "resolved", "responded")
 _TERM = re.compile(r'^"(.+)"$')  # the learned model's reasons quote the text's own phrase
 
 
-def sentiment_class(value: float | None) -> str:
-    if value is None:
-        return ""
-    return "negative" if value <= NEGATIVE else "positive" if value >= POSITIVE else "neutral"
-
-
-def bucket_of(seconds: float) -> str:
-    return next(key for key, _label, upper in BUCKETS if seconds <= upper)
-
-
 def terms_of(reasons: tuple[Reason, ...]) -> set[str]:
     names = {reason.counted_as for reason in reasons}
     return {found.group(1) for name in names if (found := _TERM.match(name))}
 
 
-def author_key(mention: ReportMention) -> tuple[str, str]:
-    return (mention.platform, mention.author_id or mention.author_handle)
+def wait_bounds(bucket: str) -> tuple[int | None, int | None]:
+    """A first-response bucket's bounds in microseconds: (above, up to); none: unbounded."""
+    above = None
+    for key, _label, upper in BUCKETS:
+        up_to = None if math.isinf(upper) else int(upper * 1_000_000)
+        if key == bucket:
+            return above, up_to
+        above = up_to
+    return None, None  # no bucket: every wait
 
 
-def day_finder(zone: tzinfo) -> Callable[[datetime], date]:
-    """`moment` → its date in `zone`, remembered per quarter hour: every zone's offset is a
-    multiple of 15 minutes, and a year is 35,040 quarters against 100,000 mentions."""
-    known: dict[datetime, date] = {}
-
-    def local_day(moment: datetime) -> date:
-        quarter = moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
-        found = known.get(quarter)
-        if found is None:
-            found = known[quarter] = quarter.astimezone(zone).date()
-        return found
-
-    return local_day
+def bar_days(since: datetime, until: datetime, zone: tzinfo) -> tuple[date, date, int]:
+    """The period's first and last local day, and the days a bar stands for: 1, or 7 when
+    the period is too long for a bar a day."""
+    first = since.astimezone(zone).date()
+    last = (until - timedelta(microseconds=1)).astimezone(zone).date()
+    return first, last, 1 if (last - first).days < LONGEST_DAILY else 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +111,42 @@ class Drill:
         """Whether the figure counts alerts (SLA, first response, agents) not mentions."""
         return bool(self.sla or self.responder == "human" or self.agent)
 
-    @property
-    def narrows_mentions(self) -> bool:
-        return any(
-            (self.platform, self.sentiment, self.lang, self.rule, self.reason, self.term)
-        ) or bool(self.repeat)
+    def selection(self, first: date, width: int) -> Selection | None:
+        """What the store selects for this figure, bars of `width` days from `first`; None
+        when `day` is no bar's first day (so no mention is behind it)."""
+        days = None
+        if self.day:
+            try:
+                start = date.fromisoformat(self.day)
+            except ValueError:  # shaped like a date, but none (2026-02-30)
+                return None
+            if (start - first).days % width:
+                return None
+            days = (start, start + timedelta(days=width - 1))
+        reason, term = self.reason, self.term
+
+        def reasons(labels: tuple[Reason, ...]) -> bool:
+            return (not reason or reason in {r.counted_as for r in labels}) and (
+                not term or term in terms_of(labels)
+            )
+
+        rule = self.rule
+        return Selection(
+            days=days,
+            platform=self.platform,
+            sentiment=self.sentiment,
+            lang=self.lang,
+            reasons=reasons if reason or term else None,
+            rules=(lambda names: rule in names) if rule else None,
+            repeat=bool(self.repeat),
+            by_alert=self.by_alert,
+            outcome=self.sla,
+            human=self.responder == "human",
+            bot=self.responder == "bot",
+            wait_us=wait_bounds(self.bucket),
+            agent=self.agent,
+            role=self.role,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,28 +181,12 @@ class AgentFigures:
 
 
 @dataclass(slots=True)
-class Drilled:
-    """The period's rows and their classification, which the lists behind figures read."""
-
-    rows: PeriodRows
-    facts: list[AlertFact]
-    bot_touch: dict[int, float]
-    repeat_authors: set[tuple[str, str]]
-
-
-@dataclass(slots=True)
 class Overview:
     report: Report
     zone: tzinfo
     figures: PeriodFigures
-    store: Store
-    since: datetime
-    until: datetime
     days: list[date] = field(default_factory=list)  # the first day of each bar
     width: int = 1  # days a bar stands for: 1, or 7 when the period is too long for a bar a day
-    _bars: dict[date, date] = field(default_factory=dict)
-    _local_day: Callable[[datetime], date] | None = None
-    _drilled: Drilled | None = None
     platforms: list[str] = field(default_factory=list)
     mentions_by_day: dict[date, Counter[str]] = field(default_factory=dict)
     sentiment_by_day: dict[date, SentimentDay] = field(default_factory=dict)
@@ -199,6 +195,8 @@ class Overview:
     target_by_day: dict[date, Counter[Outcome]] = field(default_factory=dict)
     top_terms: list[tuple[str, int]] = field(default_factory=list)
     languages: list[tuple[str, int]] = field(default_factory=list)
+    _bars: dict[date, date] = field(default_factory=dict)
+    _first_alert: dict[int, AlertFigure] | None = None
 
     def bar(self, local: date) -> date:
         """The bar the local day `local` falls in (its first day)."""
@@ -209,33 +207,14 @@ class Overview:
             self._bars[local] = found
         return found
 
-    def day(self, moment: datetime) -> date:
-        """The bar `moment` falls in (its first day, in the brand's time zone)."""
-        if self._local_day is None:
-            self._local_day = day_finder(self.zone)
-        return self.bar(self._local_day(moment))
-
-    @property
-    def drilled(self) -> Drilled:
-        """The rows behind the figures, read once, when a list of them is first asked for."""
-        if self._drilled is None:
-            rows = self.store.period_rows(self.since, self.until)
-            authors = Counter(author_key(m) for m in rows.mentions)
-            self._drilled = Drilled(
-                rows,
-                classify_alerts(rows.alerts, self.until).facts,
-                bot_first_touches(rows.automatic_replies),
-                {author for author, n in authors.items() if n >= 2},
-            )
-        return self._drilled
-
-    @property
-    def facts(self) -> list[AlertFact]:
-        return self.drilled.facts
-
-    @property
-    def bot_touch(self) -> dict[int, float]:
-        return self.drilled.bot_touch
+    def first_alert(self, mention_id: int) -> AlertFigure | None:
+        """The first alert opened in the period for the mention, as the export shows it."""
+        if self._first_alert is None:
+            self._first_alert = {}
+            for alert in self.figures.alerts:  # in the order they were opened
+                if alert.mention_id is not None:
+                    self._first_alert.setdefault(alert.mention_id, alert)
+        return self._first_alert.get(mention_id)
 
     def agents(self) -> list[AgentFigures]:
         """Per agent who claimed, replied to, resolved or first answered an alert."""
@@ -268,79 +247,21 @@ class Overview:
             for name in names
         ]
 
-    def select(self, drill: Drill) -> list[int]:
-        """The ids of exactly the mentions the figure `drill` names counts."""
-        drilled = self.drilled
-        if drill.by_alert:
-            # SLA figures count alerts opened in the period, by the alert's own day.
-            wanted = {
-                fact.alert.mention_id
-                for fact in drilled.facts
-                if fact.alert.mention_id is not None and self._fact_matches(fact, drill)
-            }
-            if drill.narrows_mentions:
-                wanted &= {m.id for m in drilled.rows.mentions if self._mention_matches(m, drill)}
-            return sorted(wanted)
-        wanted = {m.id for m in drilled.rows.mentions if self._mention_matches(m, drill)}
-        if drill.responder == "bot":
-            wanted &= {
-                mention_id
-                for mention_id, seconds in drilled.bot_touch.items()
-                if not drill.bucket or bucket_of(seconds) == drill.bucket
-            }
-        return sorted(wanted)
 
-    def _mention_matches(self, mention: ReportMention, drill: Drill) -> bool:
-        dated = drill.day and not drill.by_alert
-        if dated and self.day(mention.created_at).isoformat() != drill.day:
-            return False
-        if drill.platform and mention.platform != drill.platform:
-            return False
-        if drill.sentiment and sentiment_class(mention.sentiment) != drill.sentiment:
-            return False
-        if drill.lang and (mention.lang or "?") != drill.lang:
-            return False
-        if drill.rule and drill.rule not in mention.rules:
-            return False
-        if drill.reason and drill.reason not in {r.counted_as for r in mention.reasons}:
-            return False
-        if drill.term and drill.term not in terms_of(mention.reasons):
-            return False
-        return not drill.repeat or author_key(mention) in self.drilled.repeat_authors
-
-    def _fact_matches(self, fact: AlertFact, drill: Drill) -> bool:
-        alert = fact.alert
-        if drill.day and self.day(alert.created_at).isoformat() != drill.day:
-            return False
-        if drill.sla and fact.outcome != drill.sla:
-            return False
-        if drill.responder == "human":
-            seconds = fact.response_seconds
-            if seconds is None or (drill.bucket and bucket_of(seconds) != drill.bucket):
-                return False
-        if drill.agent:
-            return _agent_role(fact, drill.agent, drill.role)
-        return True
-
-
-def _agent_role(fact: AlertFact, agent: str, role: str) -> bool:
-    alert = fact.alert
-    if role == "claimed":
-        return alert.acknowledged_by == agent
-    if role == "replied":
-        return alert.answered_at is not None and alert.answered_by == agent
-    if role == "resolved":
-        return alert.state == "resolved" and alert.resolved_by == agent
-    return fact.responder == agent and fact.outcome != Outcome.NOT_RELEVANT
+def select_mentions(
+    store: Store, since: datetime, until: datetime, zone: tzinfo, drill: Drill
+) -> list[int]:
+    """The ids of exactly the mentions the figure `drill` counts, in [since, until)."""
+    first, _last, width = bar_days(since, until, zone)
+    chosen = drill.selection(first, width)
+    return [] if chosen is None else store.figure_mentions(since, until, zone, CUT, chosen)
 
 
 def build_overview(store: Store, since: datetime, until: datetime, zone: tzinfo) -> Overview:
     figures = period_figures(store, since, until, zone)
     report = report_of(figures, since, until)
-    overview = Overview(report, zone, figures, store, since, until)
-    first = since.astimezone(zone).date()
-    last = (until - timedelta(microseconds=1)).astimezone(zone).date()
-    overview.width = 1 if (last - first).days < LONGEST_DAILY else 7
+    overview = Overview(report, zone, figures)
+    first, last, overview.width = bar_days(since, until, zone)
     overview.days = [
         first + timedelta(days=n) for n in range(0, (last - first).days + 1, overview.width)
     ]
@@ -380,11 +301,19 @@ def _mention_series(overview: Overview) -> None:
 
 
 def _response_series(overview: Overview) -> None:
+    alerts = overview.figures.alerts
+    overview.human_buckets = _bucketed(a.response_us for a in alerts if a.response_us is not None)
+    overview.bot_buckets = _bucketed(overview.figures.bot_touch_us.values())
     target: dict[date, Counter[Outcome]] = defaultdict(Counter)
-    for alert in overview.figures.alerts:
-        if alert.response_us is not None:
-            overview.human_buckets[bucket_of(alert.response_us / 1_000_000)] += 1
-        target[overview.bar(alert.day)][Outcome(alert.outcome)] += 1
-    for micros in overview.figures.bot_touch_us:
-        overview.bot_buckets[bucket_of(micros / 1_000_000)] += 1
+    # Counted per local day first: a year has 365 days against tens of thousands of alerts.
+    for (day, outcome), count in Counter((a.day, a.outcome) for a in alerts).items():
+        target[overview.bar(day)][outcome] += count
     overview.target_by_day = {day: target[day] for day in overview.days}
+
+
+def _bucketed(waits_us: Iterable[int]) -> Counter[str]:
+    """Waits in microseconds, counted per bucket: each up to its bound, inclusive."""
+    keys = [key for key, _label, _upper in BUCKETS]
+    bounds = [wait_bounds(key)[1] or 0 for key in keys[:-1]]  # the last is unbounded
+    found = Counter(bisect_left(bounds, micros) for micros in waits_us)
+    return Counter({keys[index]: count for index, count in found.items()})

@@ -28,10 +28,10 @@ from typing import Any
 
 from core.duration import human_duration
 from core.store import Store
-from core.store.figures import MentionGroup, PeriodFigures, Sentiment
-from service.report_facts import Outcome
+from core.store.figures import MentionGroup, Outcome, PeriodFigures, Sentiment
 
 NEGATIVE, POSITIVE = -0.05, 0.05
+CUT = Sentiment(NEGATIVE, POSITIVE)
 TOP = 5
 
 
@@ -106,7 +106,7 @@ def build_report(store: Store, since: datetime, until: datetime, zone: tzinfo) -
 def period_figures(store: Store, since: datetime, until: datetime, zone: tzinfo) -> PeriodFigures:
     """What the database counts for the report (and the dashboard) of [since, until)."""
     middle = since + (until - since) / 2
-    return store.period_figures(since, until, zone, middle, Sentiment(NEGATIVE, POSITIVE))
+    return store.period_figures(since, until, zone, middle, CUT)
 
 
 def report_of(figures: PeriodFigures, since: datetime, until: datetime) -> Report:
@@ -114,7 +114,9 @@ def report_of(figures: PeriodFigures, since: datetime, until: datetime) -> Repor
     report = Report(since=since, until=until)
     _volume(report, figures)
     _alerts(report, figures)
-    report.bot_first_touch = Percentiles.of([us / 1_000_000 for us in figures.bot_touch_us])
+    report.bot_first_touch = Percentiles.of(
+        [us / 1_000_000 for us in figures.bot_touch_us.values()]
+    )
     _sentiment(report, figures)
     return report
 

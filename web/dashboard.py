@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from core.store.figures import Outcome
 from service.overview import BUCKETS, SENTIMENTS, Overview
 from service.report import as_csv, csv_cell
-from service.report_facts import Outcome
 from web import charts
 from web.auth import login_required
 from web.charts import Point

@@ -1,8 +1,9 @@
 """The mentions behind a figure: `/queue?state=all&from=…&to=…&<figure>` lists them, open and
 closed, and `/export.csv` with the same parameters gives one row per mention.
 
-The list is selected by the same computation that drew the figure (service/overview.py), over
-the same period, so a bar and the list it opens always agree.
+The database selects the list by the same expressions that counted the figure
+(service/overview.py's `select_mentions`), over the same period, so a bar and the list it opens
+always agree, and the list reads only its own rows.
 """
 
 import asyncio
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.store import InboxRow
+from core.store.figures import AlertFigure
 from core.store.reporting import HistoryRow
-from service.overview import Drill, Overview, build_overview
+from service.overview import Drill, Overview, build_overview, select_mentions
 from service.report import csv_cell
 from web.context import ConsoleContext, as_json
 from web.period import Period, PeriodError, period_of
@@ -60,24 +62,27 @@ async def figure_overview(
 async def history_page(
     context: ConsoleContext, params: Any, offset: int, limit: int
 ) -> HistoryPage:
-    overview, period, drill, problem = await figure_overview(context, params)
-    if overview is None:
-        return HistoryPage([], 0, None, drill, problem)
-    ids = await asyncio.to_thread(overview.select, drill)  # reads the period's rows
+    drill = Drill.from_params(params)
+    try:
+        period = period_of(params, context.clock.now(), context.zone)
+    except PeriodError as problem:
+        return HistoryPage([], 0, None, drill, str(problem))
+    ids = await asyncio.to_thread(
+        select_mentions, context.store, period.since, period.until, context.zone, drill
+    )
     rows = await asyncio.to_thread(context.store.history, ids, offset, limit)
     return HistoryPage(rows, len(ids), period, drill)
 
 
 async def export_csv(context: ConsoleContext, params: Any) -> tuple[str, str]:
     """(CSV text, problem): one row per mention the parameters select, newest first."""
-    overview, _period, drill, problem = await figure_overview(context, params)
-    if overview is None:
+    overview, period, drill, problem = await figure_overview(context, params)
+    if overview is None or period is None:
         return "", problem
-    ids = sorted(await asyncio.to_thread(overview.select, drill), reverse=True)
-    facts = {}
-    for fact in overview.facts:
-        if fact.alert.mention_id is not None:
-            facts.setdefault(fact.alert.mention_id, fact)
+    ids = await asyncio.to_thread(
+        select_mentions, context.store, period.since, period.until, context.zone, drill
+    )
+    ids.reverse()  # newest first
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
     writer.writeheader()
@@ -85,7 +90,7 @@ async def export_csv(context: ConsoleContext, params: Any) -> tuple[str, str]:
         chunk = ids[start : start + CHUNK]
         rows = await asyncio.to_thread(context.store.history, chunk, 0, len(chunk))
         for row in rows:
-            data = export_row(row, facts.get(row.mention.id or 0), overview)
+            data = export_row(row, overview)
             writer.writerow({k: csv_cell(v) for k, v in data.items()})
     return out.getvalue(), ""
 
@@ -115,19 +120,19 @@ def queue_row(row: InboxRow | HistoryRow) -> dict[str, Any]:
     }
 
 
-def export_row(row: HistoryRow, fact: Any, overview: Overview) -> dict[str, Any]:
+def export_row(row: HistoryRow, overview: Overview) -> dict[str, Any]:
     mention, alert = row.mention, row.alert
-    bot = overview.bot_touch.get(mention.id or 0)
+    fact: AlertFigure | None = overview.first_alert(mention.id or 0)
     return {
         **queue_row(row),
         "sla": fact.outcome.value if fact else "",
-        "first_response_s": _seconds(fact.response_seconds if fact else None),
+        "first_response_s": _seconds(fact.response_us if fact else None),
         "first_response_by": fact.responder if fact else "",
-        "bot_first_touch_s": _seconds(bot),
-        "resolution_s": _seconds(fact.resolution if fact else None),
+        "bot_first_touch_s": _seconds(overview.figures.bot_touch_us.get(mention.id or 0)),
+        "resolution_s": _seconds(fact.resolution_us if fact else None),
         "resolved_by": alert.resolved_by if alert else "",
     }
 
 
-def _seconds(value: float | None) -> int | None:
-    return None if value is None else round(value)
+def _seconds(micros: int | None) -> int | None:
+    return None if micros is None else round(micros / 1_000_000)

@@ -3,21 +3,25 @@
 A year is 100,000 mentions: reading them row by row and grouping in Python cost seconds. Here
 three scans of the period's mentions count per local day, platform, half, source and language;
 per list of reasons and rules; and per author. Each alert is classified by the report's
-definitions (service/report.py's docstring) as CASE, and only its narrow values come back
-(first-response times need ordering, for percentiles). `Store.period_figures` is the door.
+definitions as CASE (core/store/figure_sql.py, the only copy of those rules), and only its
+narrow values come back (first-response times need ordering, for percentiles).
+`Store.period_figures` is the door. `Store.figure_mentions` selects the mentions one figure
+counts (the list a bar opens) by the same expressions, reading no other rows.
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Text, and_, case, cast, func, or_, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import Text, and_, bindparam, case, cast, func, select, tuple_
+from sqlalchemy.engine import Connection, Engine
 
-from core.models import AlertRow, MentionRow, ReplyRow
+from core.models import AlertRow, MentionRow
 from core.reasons import Reason, as_reason
+from core.store.figure_sql import Dialect, Outcome, author_of, standing
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +49,14 @@ class AlertFigure:
     """One alert message standing for a customer waiting, classified by the database."""
 
     day: date  # the alert's own local day
-    outcome: str  # within | missed | pending | not_relevant: service.report_facts.Outcome
+    outcome: Outcome
     response_us: int | None  # human first response, from when the customer wrote
     resolution_us: int | None
     claimed_by: str
     replied_by: str  # "" unless an agent replied
     resolved_by: str  # "" unless resolved
     responder: str  # who gave the first response: who replied, or who resolved it first
+    mention_id: int | None  # the alerted mention; none for a group's own message
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +81,7 @@ class PeriodFigures:
     reach_answered: int  # of those with a mention an agent replied to
     counted: list[Tally]  # mentions counted in other alerts' messages or muted, by delivery
     alerts: list[AlertFigure]
-    bot_touch_us: list[int]  # per mention: its first automatic reply, from when it was written
+    bot_touch_us: dict[int, int]  # mention id → its first automatic reply, from when written
 
 
 def read_figures(
@@ -87,7 +92,7 @@ def read_figures(
     halves_at: datetime,
     cut: Sentiment,
 ) -> PeriodFigures:
-    sql = _Dialect(engine.dialect.name, zone, since, until)
+    sql = Dialect(engine.dialect.name, zone, since, until)
     written = MentionRow.created_at
     in_period = and_(written >= since, written < until)
     keys = (
@@ -118,7 +123,7 @@ def read_figures(
         .group_by(cast(MentionRow.reasons, Text), cast(MentionRow.rules, Text))
     )
     alerts_in_period = and_(AlertRow.created_at >= since, AlertRow.created_at < until)
-    stands = and_(alerts_in_period, AlertRow.delivery == "sent", AlertRow.kind != "window")
+    stands = standing(since, until)
     answered = select(AlertRow.mention_id).where(
         stands,
         AlertRow.state != "not_relevant",
@@ -150,11 +155,153 @@ def read_figures(
                 )
             ],
             alerts=[
-                AlertFigure(_day(n), *rest)
-                for n, *rest in connection.execute(sql.alerts(stands, until))
+                AlertFigure(_day(n), _OUTCOMES[outcome], *rest)
+                for n, outcome, *rest in connection.execute(sql.alerts(stands, until))
             ],
-            bot_touch_us=list(connection.scalars(sql.bot_touches(in_period))),
+            bot_touch_us={n: us for n, us in connection.execute(sql.bot_touches(in_period))},
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The mentions of a period one figure counts (service/overview.py's `Drill`, resolved).
+
+    Empty fields do not narrow. Mention fields narrow the mentions written in the period; with
+    `by_alert` the figure counts alerts opened in it (SLA, first response, agents), and `days`
+    is the alert's own.
+    """
+
+    days: tuple[date, date] | None = None  # first and last local day, inclusive
+    platform: str = ""
+    sentiment: str = ""  # negative | neutral | positive
+    lang: str = ""  # "?": not detected
+    reasons: Callable[[tuple[Reason, ...]], bool] | None = None  # a list of reasons counts
+    rules: Callable[[tuple[str, ...]], bool] | None = None
+    repeat: bool = False  # by authors who wrote 2+ times in the period
+    by_alert: bool = False
+    outcome: str = ""
+    human: bool = False  # alerts with a human first response
+    bot: bool = False  # mentions with a bot first touch
+    wait_us: tuple[int | None, int | None] = (None, None)  # of that response: (above, up to)
+    agent: str = ""
+    role: str = ""  # claimed | replied | resolved | responded
+
+    @property
+    def narrows_mentions(self) -> bool:
+        fields = (self.platform, self.sentiment, self.lang, self.reasons, self.rules)
+        return any(fields) or self.repeat
+
+
+def select_mentions(
+    engine: Engine,
+    since: datetime,
+    until: datetime,
+    zone: tzinfo,
+    cut: Sentiment,
+    chosen: Selection,
+) -> list[int]:
+    """The ids of the mentions `chosen` names, in order."""
+    sql = Dialect(engine.dialect.name, zone, since, until)
+    written = MentionRow.created_at
+    in_period = and_(written >= since, written < until)
+    with engine.connect() as connection, connection.begin():
+        mentions = [in_period, *_mention_conditions(connection, chosen, cut, in_period)]
+        if chosen.days and not chosen.by_alert:
+            mentions.append(sql.day(written).between(*map(_number, chosen.days)))
+        if chosen.by_alert:
+            query = _alert_query(sql, chosen, since, until)
+            if chosen.narrows_mentions:
+                query = query.where(
+                    query.selected_columns[0].in_(select(MentionRow.id).where(*mentions))
+                )
+        else:
+            query = select(MentionRow.id).where(*mentions)
+            if chosen.bot:
+                touches = sql.bot_touches(in_period).subquery()
+                query = query.where(
+                    MentionRow.id.in_(
+                        select(touches.c.mention_id).where(*_within(touches.c[1], chosen.wait_us))
+                    )
+                )
+        return sorted({n for n in connection.scalars(query) if n is not None})
+
+
+def _alert_query(sql: Dialect, chosen: Selection, since: datetime, until: datetime) -> Any:
+    figures = sql.alerts(standing(since, until), until).order_by(None).subquery()
+    conditions = [figures.c.mention_id.is_not(None)]
+    if chosen.days:
+        conditions.append(figures.c.day.between(*map(_number, chosen.days)))
+    if chosen.outcome:
+        conditions.append(figures.c.outcome == chosen.outcome)
+    if chosen.human:
+        response = figures.c.response_us
+        conditions += [response.is_not(None), *_within(response, chosen.wait_us)]
+    if chosen.agent:
+        column = {"claimed": "claimed_by", "replied": "replied_by", "resolved": "resolved_by"}
+        conditions.append(figures.c[column.get(chosen.role, "responder")] == chosen.agent)
+        if chosen.role not in column:  # the first response's: an SLA figure
+            conditions.append(figures.c.outcome != Outcome.NOT_RELEVANT.value)
+    return select(figures.c.mention_id).where(*conditions)
+
+
+def _mention_conditions(
+    connection: Connection, chosen: Selection, cut: Sentiment, in_period: Any
+) -> list[Any]:
+    found: list[Any] = []
+    if chosen.platform:
+        found.append(MentionRow.platform == chosen.platform)
+    sentiment = MentionRow.sentiment
+    classes = {
+        "negative": sentiment <= cut.negative,
+        "positive": sentiment >= cut.positive,
+        "neutral": and_(sentiment > cut.negative, sentiment < cut.positive),
+    }
+    if chosen.sentiment:
+        found.append(classes[chosen.sentiment])
+    if chosen.lang:
+        found.append(func.coalesce(func.nullif(MentionRow.lang, ""), "?") == chosen.lang)
+    if chosen.reasons or chosen.rules:
+        # As text: few different lists in a period; each decoded once, matched here.
+        reasons_text, rules_text = cast(MentionRow.reasons, Text), cast(MentionRow.rules, Text)
+        pairs = connection.execute(select(reasons_text, rules_text).where(in_period).distinct())
+        wanted_reasons, wanted_rules = set(), set()
+        for reasons, rules in pairs:
+            if chosen.reasons and chosen.reasons(_reasons(reasons)):
+                wanted_reasons.add(reasons)
+            if chosen.rules and chosen.rules(_rules(rules)):
+                wanted_rules.add(rules)
+        if chosen.reasons:
+            found.append(reasons_text.in_(_inline("reasons", wanted_reasons)))
+        if chosen.rules:
+            found.append(rules_text.in_(_inline("rules", wanted_rules)))
+    if chosen.repeat:
+        author = author_of()
+        repeated = (
+            select(MentionRow.platform, author)
+            .where(in_period)
+            .group_by(MentionRow.platform, author)
+            .having(func.count() >= 2)
+        )
+        found.append(tuple_(MentionRow.platform, author).in_(repeated))
+    return found
+
+
+def _inline(name: str, texts: set[str]) -> Any:
+    """Texts written into the statement: a year's different lists of reasons (they carry the
+    sentiment's score) may outnumber the parameters SQLite and PostgreSQL accept."""
+    return bindparam(name, sorted(texts), type_=Text, expanding=True, literal_execute=True)
+
+
+def _within(micros: Any, bounds: tuple[int | None, int | None]) -> list[Any]:
+    above, up_to = bounds
+    return [
+        *(() if above is None else (micros > above,)),
+        *(() if up_to is None else (micros <= up_to,)),
+    ]
+
+
+def _number(day: date) -> int:
+    return (day - _EPOCH).days
 
 
 class _Mentions:
@@ -187,6 +334,7 @@ class _Mentions:
 
 
 _EPOCH = date(1970, 1, 1)
+_OUTCOMES = {outcome.value: outcome for outcome in Outcome}  # a year's alerts: no Enum() each
 
 
 @cache  # a year of alerts falls on 365 days
@@ -194,138 +342,10 @@ def _day(number: int) -> date:
     return _EPOCH + timedelta(days=number)
 
 
-class _Dialect:
-    """The expressions SQLite and PostgreSQL spell differently: seconds since the epoch, the
-    day in the brand's zone (an offset per stretch between the zone's changes of offset), and
-    exact microseconds between two moments (julianday() would round to milliseconds)."""
-
-    def __init__(self, name: str, zone: tzinfo, since: datetime, until: datetime):
-        self.sqlite = name == "sqlite"
-        self.offsets = offset_changes(zone, since, until)
-
-    def epoch(self, moment: Any) -> Any:
-        if self.sqlite:
-            return cast(func.strftime("%s", moment), Integer)
-        return cast(func.floor(func.extract("epoch", moment)), BigInteger)
-
-    def day(self, moment: Any) -> Any:
-        """Days from 1970-01-01 to `moment`'s local date."""
-        first, changes = self.offsets
-        offset: Any = first
-        if changes:
-            offset = case(
-                *((moment < at, before) for at, before, _after in changes), else_=changes[-1][2]
-            )
-        return (self.epoch(moment) + offset) // 86400
-
-    def micros(self, later: Any, earlier: Any) -> Any:
-        if self.sqlite:
-            # Stored as "YYYY-MM-DD HH:MM:SS.ffffff": whole seconds, then the digits after.
-            def fraction(moment: Any) -> Any:
-                return cast(func.substr(moment, 21, 6), Integer)
-
-            whole = self.epoch(later) - self.epoch(earlier)
-            return whole * 1_000_000 + fraction(later) - fraction(earlier)
-        return cast(func.extract("epoch", later - earlier) * 1_000_000, BigInteger)
-
-    def alerts(self, stands: Any, until: datetime) -> Any:
-        """One row per alert standing for a customer waiting, as `AlertFigure` holds it."""
-        written = MentionRow.created_at  # the alerted mention's; none for a window's
-        created = AlertRow.created_at
-        start = case((and_(written.is_not(None), written < created), written), else_=created)
-        relevant = AlertRow.state != "not_relevant"
-        resolved = and_(AlertRow.state == "resolved", AlertRow.resolved_at.is_not(None))
-        resolved_first = or_(
-            AlertRow.answered_at.is_(None), AlertRow.resolved_at < AlertRow.answered_at
-        )
-        response = case(
-            (~relevant, None),
-            (and_(resolved, resolved_first), AlertRow.resolved_at),
-            else_=AlertRow.answered_at,
-        )
-        due = AlertRow.due_at
-        outcome = case(
-            (~relevant, "not_relevant"),
-            (response.is_not(None), case((or_(due.is_(None), response <= due), "within"),
-                                         else_="missed")),
-            (and_(due.is_not(None), due <= until), "missed"),
-            else_="pending",
-        )  # fmt: skip
-        answered_by = case((AlertRow.answered_at.is_not(None), AlertRow.answered_by), else_="")
-        resolved_by = case((AlertRow.state == "resolved", AlertRow.resolved_by), else_="")
-        responder = case(
-            (response.is_(None), ""),
-            (AlertRow.answered_at == response, AlertRow.answered_by),
-            else_=AlertRow.resolved_by,
-        )
-        return (
-            select(
-                self.day(created),
-                outcome,
-                self.micros(response, start),
-                case((and_(relevant, resolved), self.micros(AlertRow.resolved_at, start))),
-                AlertRow.acknowledged_by,
-                answered_by,
-                resolved_by,
-                responder,
-            )
-            .select_from(AlertRow)
-            .outerjoin(MentionRow, MentionRow.id == AlertRow.mention_id)
-            .where(stands)
-        )
-
-    def bot_touches(self, in_period: Any) -> Any:
-        """Per mention written in the period, its first automatic reply sent (a rule's or the
-        SLA watcher's, not an agent's), in microseconds from when it was written."""
-        return (
-            select(func.min(self.micros(ReplyRow.sent_at, MentionRow.created_at)))
-            .select_from(ReplyRow)
-            .join(MentionRow, MentionRow.id == ReplyRow.mention_id)
-            .where(
-                in_period,
-                ReplyRow.automatic.is_(True),
-                ReplyRow.state == "sent",
-                ReplyRow.sent_at.is_not(None),
-            )
-            .group_by(ReplyRow.mention_id)
-        )
-
-
-def offset_changes(
-    zone: tzinfo, since: datetime, until: datetime
-) -> tuple[int, list[tuple[datetime, int, int]]]:
-    """`zone`'s UTC offset in seconds at `since`, and each change before `until` as (moment,
-    offset before, offset from then on), found day by day (no zone changes twice in a day),
-    then to the second."""
-
-    def offset(moment: datetime) -> int:
-        found = moment.astimezone(zone).utcoffset()
-        return int(found.total_seconds()) if found else 0
-
-    first = current = offset(since)
-    changes: list[tuple[datetime, int, int]] = []
-    low = int(since.timestamp())
-    end = int(until.timestamp())
-    while low < end:
-        high = min(low + 86400, end)
-        if offset(datetime.fromtimestamp(high, UTC)) != current:
-            while high - low > 1:  # offset(low) is `current`, offset(high) is not
-                middle = (low + high) // 2
-                if offset(datetime.fromtimestamp(middle, UTC)) == current:
-                    low = middle
-                else:
-                    high = middle
-            moment = datetime.fromtimestamp(high, UTC)
-            changes.append((moment, current, offset(moment)))
-            current = offset(moment)
-        low = high
-    return first, changes
-
-
 def _authors(condition: Any, answered: Any) -> Any:
     """Authors (platform and id, else handle), those who wrote 2+ times, their reach (the
     most followers each had) and the reach of those with a mention an agent replied to."""
-    author = func.coalesce(func.nullif(MentionRow.author_id, ""), MentionRow.author_handle)
+    author = author_of()
     followers = MentionRow.author_followers
     per = (
         select(
@@ -345,12 +365,20 @@ def _authors(condition: Any, answered: Any) -> Any:
     )
 
 
+def _reasons(text: str | None) -> tuple[Reason, ...]:
+    return tuple(as_reason(item) for item in json.loads(text or "[]") or [])
+
+
+def _rules(text: str | None) -> tuple[str, ...]:
+    return tuple(json.loads(text or "[]") or [])
+
+
 def _lists(rows: list[Any]) -> dict[str, list[Any]]:
     reasons: dict[tuple[Reason, ...], int] = {}
     rules: dict[tuple[str, ...], int] = {}
     for reasons_text, rules_text, count in rows:
-        labels = tuple(as_reason(item) for item in json.loads(reasons_text or "[]") or [])
-        names = tuple(json.loads(rules_text or "[]") or [])
+        labels = _reasons(reasons_text)
+        names = _rules(rules_text)
         reasons[labels] = reasons.get(labels, 0) + count
         rules[names] = rules.get(names, 0) + count
     return {"reason_lists": list(reasons.items()), "rule_lists": list(rules.items())}

@@ -130,6 +130,30 @@ def test_every_figure_opens_exactly_its_mentions(viewer: TestClient) -> None:
     assert page.text.count('data-mention="') == 2
 
 
+def test_the_database_selects_each_figure_s_mentions(viewer: TestClient) -> None:
+    """The lists the figures open, selected by SQL: what the first test leaves out."""
+    negative = ["mention 1", "mention 2", "mention 4"]
+    assert listed(viewer, sentiment="negative") == negative
+    assert listed(viewer, sentiment="positive") == ["mention 3", "mention 6"]
+    assert len(listed(viewer, lang="?")) == 6 and listed(viewer, lang="en") == []  # undetected
+    assert listed(viewer, sla="missed", platform="reddit") == ["mention 4"]  # alert and mention
+    assert listed(viewer, sla="missed", reason="refund") == ["mention 2"]
+    both = ["mention 1", "mention 2"]
+    assert listed(viewer, reason="refund", rule="refunds-and-legal") == both
+    assert listed(viewer, agent="@ana_s", role="replied") == ["mention 1"]
+    assert listed(viewer, agent="@ben_s", role="responded") == ["mention 4"]
+    assert listed(viewer, agent="@ben_s", role="replied") == []  # resolved without a reply
+    assert listed(viewer, responder="bot", bucket="15-30") == []
+    assert listed(viewer, responder="bot", platform="reddit") == ["mention 4"]
+    assert listed(viewer, day="2026-02-30") == []  # shaped like a date, but none
+    # Over 45 days a bar stands for a week: from 2025-11-15, the one of Dec 27 holds Jan 2.
+    weeks = {"from": "2025-11-15T00:00:00+00:00", "to": UNTIL.isoformat()}
+    week = {"state": "all", **weeks}
+    for day, count in (("2025-12-27", 7), ("2025-12-28", 0)):  # the second is no bar's start
+        data = viewer.get("/queue.json?" + urlencode({**week, "day": day})).json()
+        assert data["total"] == count
+
+
 def test_agents_figures(viewer: TestClient) -> None:
     response = viewer.get("/dashboard.csv?" + urlencode({"series": "agents", **PERIOD}))
     rows = {row[0]: row for row in csv.reader(io.StringIO(response.text))}
@@ -213,6 +237,9 @@ def test_hostile_texts_reasons_and_rule_names_render_as_text(
     assert "'=cmd|' /C calc'!A0" in export.text  # a formula stays text in a spreadsheet
     rules = viewer.get("/dashboard.csv?" + urlencode({"series": "rules", **PERIOD}))
     assert "'=cmd|" in rules.text
+    # Quotes in a list of rules or reasons, written into the SQL that selects its mentions.
+    assert listed(viewer, rule="=cmd|' /C calc'!A0") == [f"{hostile} my order"]
+    assert listed(viewer, term="<b>bold</b>") == [f"{hostile} my order"]
 
 
 def test_periods_are_days_in_the_brand_time_zone() -> None:
