@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             examples = [e for path in paths for e in read_examples(path)]
         except ValueError as exc:
             raise SystemExit(str(exc)) from None
-        doc = fit(examples)
+        doc = fit(examples, lang=lang)
         out = args.out or MODEL_DIR / f"{lang}.json"
         digest = write(doc, [p.name for p in paths], out)
         print(
