@@ -33,7 +33,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from rules.triage import Assessment, Triage
 from rules.triage_model import TriageModel
-from rules.triage_training import Example, fit, read_examples, to_model
+from rules.triage_training import FOLDS, Example, fit, read_examples, to_model
 from train_triage import LABELED, SHIPPED
 
 VADER_NEGATIVE = -0.05
@@ -258,8 +258,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     vader = SentimentIntensityAnalyzer()
     for lang, test, train in held_out_runs(args.only):
         examples = [e for name in train for e in read_examples(LABELED / name)]
-        model = to_model(fit(examples))
-        print(f"\n# {lang}: model trained on {', '.join(train)} ({len(examples)} texts)")
+        doc = fit(examples, lang=lang)
+        model = to_model(doc)
+        print(
+            f"\n# {lang}: model trained on {', '.join(train)} ({len(examples)} texts; "
+            f"bias shift {doc['bias_shift']:+.2f}, chosen by {FOLDS}-fold CV on them)"
+        )
         report(test, read_examples(LABELED / test), lang, model, vader, args.speed_sample)
         if test == "tweeteval_sentiment_given.csv":
             intent(model, vader)

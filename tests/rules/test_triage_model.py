@@ -185,6 +185,33 @@ def test_training_is_deterministic_and_learns(tmp_path: Path) -> None:
     assert len(features("the update is broken", 12).buckets) > 4  # words, pairs, n-grams
 
 
+def test_the_bias_shift_is_cross_validated_and_reproducible() -> None:
+    """With a language, the bias moves to where lexicon + model flag best on held-out folds.
+
+    "is it open?" needs a response as often as not: the balanced fit gives it 50 %, so the model
+    adds nothing to its `question +10` and the lexicon alone misses every one. Flagging them
+    all scores better (F1), so the folds choose the largest shift.
+    """
+    pytest.importorskip("sklearn", reason="training needs scikit-learn (pip install -e '.[train]')")
+    examples = [
+        training.Example(text, negative)
+        for text, negative, copies in [
+            ("is it open?", True, 40),
+            ("is it open?", False, 40),
+            ("the app crashed", True, 30),
+            ("nice walk today", False, 30),
+        ]
+        for _ in range(copies)
+    ]
+    plain = training.fit(examples, bits=12)
+    shifted = training.fit(examples, bits=12, lang="en")
+    assert shifted == training.fit(examples, bits=12, lang="en")
+    assert plain["bias_shift"] == 0.0
+    assert shifted["bias_shift"] == max(training.SHIFTS)
+    assert shifted["bias"] == pytest.approx(plain["bias"] + max(training.SHIFTS), abs=1e-6)
+    assert shifted["weights"] == plain["weights"]  # only the boundary moves
+
+
 def test_shipped_weights_are_what_the_script_makes(tmp_path: Path) -> None:
     """Re-running bench/train_triage.py on ../shared reproduces the committed file exactly."""
     if not LABELED.exists():
