@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Protocol, Self
 
-from core.models import Mention
+from core.mention import Mention
 
 
 @dataclass(frozen=True, slots=True)

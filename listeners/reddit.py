@@ -24,7 +24,7 @@ import prawcore
 import requests
 from praw.exceptions import PRAWException
 
-from core.models import Mention
+from core.mention import Mention
 from listeners.base import (
     Batch,
     GapCursor,

@@ -30,7 +30,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, MessageHandler, filters
 
-from core.models import Mention
+from core.mention import Mention
 from core.retry import retry_after_seconds
 from listeners.base import (
     Batch,

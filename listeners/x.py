@@ -15,7 +15,7 @@ import requests
 import tweepy
 
 from core.http import BaseUrlSession
-from core.models import Mention
+from core.mention import Mention
 from listeners.base import (
     Batch,
     GapCursor,

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import httpx
 import tweepy
 
-from core.models import Mention
+from core.mention import Mention
 from listeners.base import Batch, ListenerAuthFailed, ListenerError
 from listeners.x import TWEET_FIELDS, USER_FIELDS, XConfig, XCursor, XListener
 from listeners.x_rules import Locate, RuleSync, StreamRule

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from core.models import Mention
+from core.mention import Mention
 from rules.schema import Condition
 from rules.time_window import TimeWindow
 from rules.triage import Assessment

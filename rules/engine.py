@@ -16,7 +16,7 @@ from functools import lru_cache
 import ahocorasick
 
 from core.duration import format_duration
-from core.models import Mention
+from core.mention import Mention
 from core.platforms import author_values
 from core.reasons import Reason, ReasonKind, measured_topic
 from rules.checks import (
