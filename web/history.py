@@ -45,14 +45,21 @@ def history_params(params: Any) -> dict[str, str]:
     return {k: str(v)[:200] for k, v in kept.items() if v}
 
 
+def selection(context: ConsoleContext, params: Any) -> tuple[Period | None, Drill, str]:
+    """The period and the figure the parameters name, or the problem with the period."""
+    drill = Drill.from_params(params)
+    try:
+        return period_of(params, context.clock.now(), context.zone), drill, ""
+    except PeriodError as problem:
+        return None, drill, str(problem)
+
+
 async def figure_overview(
     context: ConsoleContext, params: Any
 ) -> tuple[Overview | None, Period | None, Drill, str]:
-    drill = Drill.from_params(params)
-    try:
-        period = period_of(params, context.clock.now(), context.zone)
-    except PeriodError as problem:
-        return None, None, drill, str(problem)
+    period, drill, problem = selection(context, params)
+    if period is None:
+        return None, None, drill, problem
     overview = await asyncio.to_thread(
         build_overview, context.store, period.since, period.until, context.zone
     )
@@ -62,11 +69,9 @@ async def figure_overview(
 async def history_page(
     context: ConsoleContext, params: Any, offset: int, limit: int
 ) -> HistoryPage:
-    drill = Drill.from_params(params)
-    try:
-        period = period_of(params, context.clock.now(), context.zone)
-    except PeriodError as problem:
-        return HistoryPage([], 0, None, drill, str(problem))
+    period, drill, problem = selection(context, params)
+    if period is None:
+        return HistoryPage([], 0, None, drill, problem)
     ids = await asyncio.to_thread(
         select_mentions, context.store, period.since, period.until, context.zone, drill
     )
