@@ -3,7 +3,8 @@ scheduler and the Telegram application (so `/livez` answering proves the loop ru
 
 The console's pages (Starlette's routing, Jinja2, pygal and our page modules, ~7 MB of a node's
 memory) are imported at the first request, not at start-up: the port is bound and answering
-from the start, and a node nobody visits never pays for them.
+from the start, and a node nobody visits never pays for them. `/livez`, which the Docker
+HEALTHCHECK asks every 30 s, is answered here, so health probes alone never build the pages.
 """
 
 import asyncio
@@ -78,8 +79,24 @@ def _build(app: BrandPulse) -> ASGIApp:
     return build_console(console_context(app))
 
 
+# The same answer as the console's own `/livez` route (web/ops.py): the loop runs.
+_LIVEZ_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"3")]
+
+
+def _is_livez(scope: Scope) -> bool:
+    return (
+        scope["type"] == "http" and scope["path"] == "/livez" and scope["method"] in ("GET", "HEAD")
+    )
+
+
+async def _livez(scope: Scope, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": _LIVEZ_HEADERS})
+    body = b"" if scope["method"] == "HEAD" else b"ok\n"
+    await send({"type": "http.response.body", "body": body})
+
+
 class ConsoleOnFirstRequest:
-    """The console's ASGI app, built once, when the first request arrives."""
+    """The console's ASGI app, built once, when the first request other than `/livez` arrives."""
 
     def __init__(self, app: BrandPulse):
         self._app = app
@@ -87,6 +104,9 @@ class ConsoleOnFirstRequest:
         self._building = asyncio.Lock()  # concurrent first requests wait for one build
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if _is_livez(scope):
+            await _livez(scope, send)
+            return
         if self.console is None:
             async with self._building:
                 if self.console is None:
