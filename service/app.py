@@ -25,7 +25,6 @@ from rules.loader import ReloadRecord, RulesWatcher
 from rules.schema import SpikeWindow
 from rules.triage import Triage
 from service.config import AppConfig
-from service.health import HealthReport, collect
 from service.metrics import Metrics
 from service.node_alarms import NodeAlarms
 from service.outage import DatabaseOutage
@@ -33,7 +32,6 @@ from service.outbox import OneAtATime, OutboxWorker
 from service.pipeline import Pipeline
 from service.platforms import PushHook, Wiring, descriptors, own_accounts
 from service.polling import SourcePoller
-from service.report import build_report, digest_text
 from service.scheduler import Alarm, Job, StepsInFlight
 from service.sla_policy import SlaClock
 from service.windows import check_windows
@@ -44,6 +42,7 @@ if TYPE_CHECKING:  # built only when Telegram is set up (python-telegram-bot), o
     from responders.telegram_alerts import TelegramAlerts
     from service.alert_messages import AlertMessages
     from service.grouping import AlertResponder
+    from service.health import HealthReport
     from service.sla import SlaWatcher
     from service.telegram_runtime import TelegramApp, TelegramRuntime
     from service.workflow import AgentWorkflow
@@ -305,7 +304,9 @@ class BrandPulse:
             # Hand this node's sources over now rather than when the leases expire.
             await asyncio.to_thread(self.leases.release)
 
-    async def health(self) -> HealthReport:
+    async def health(self) -> "HealthReport":
+        from service.health import collect  # asked by the console only
+
         service = self.config.service
         return await asyncio.to_thread(
             functools.partial(collect, source_max_age=service.source_max_age),
@@ -487,6 +488,8 @@ class BrandPulse:
         """The last 24 hours in the staff chat (the daily digest); False if it could not go."""
         if self.alerts is None:
             return False
+        from service.report import build_report, digest_text  # once a day, if at all
+
         now = self.clock.now()
         report = await asyncio.to_thread(
             build_report, self.store, now - timedelta(days=1), now, self.zone

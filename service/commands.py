@@ -20,7 +20,6 @@ from responders.alert_format import clock_time, message_link, safe_text, safe_ur
 from responders.flood_budget import FloodBudget
 from responders.telegram_alerts import REFUSAL
 from responders.telegram_config import TelegramConfig
-from service.report import build_report, digest_text
 
 QUEUE_LINES = 15
 MAX_MUTE = timedelta(days=7)
@@ -124,6 +123,8 @@ class StaffCommands:
         return f"{icon} {urgency} · {age} · {what}{extra}{where}"
 
     def stats_text(self, now: datetime) -> str:
+        from service.report import build_report, digest_text  # ~0.7 MB, only when /stats is asked
+
         local = now.astimezone(self.zone)
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
         report = build_report(self.store, midnight, now, self.zone)

@@ -70,6 +70,8 @@ def test_run_with_x_and_telegram_and_web_off_loads_neither_praw_nor_the_console(
     imported = _imported(record)
     assert {"tweepy", "telegram", "apscheduler"} <= imported  # what it does use
     assert not {"praw", "prawcore", "uvicorn", "starlette", "jinja2", "alembic"} & imported
+    # Nor the report (the daily digest, /stats) nor the health report (/health) until asked.
+    assert not {"service.report", "service.health"} & _modules(record)
 
 
 def test_run_once_with_nothing_configured_loads_no_platform_library(
@@ -85,6 +87,7 @@ def test_run_once_with_nothing_configured_loads_no_platform_library(
     unused = {"telegram", "tweepy", "praw", "requests", "httpx", "apscheduler", "alembic"}
     assert not unused & imported
     assert not {"uvicorn", "starlette", "jinja2"} & imported
+    assert not {"service.report", "service.health"} & _modules(second)
 
 
 def test_rules_test_loads_no_platform_library_nor_the_scheduler(tmp_path: Path) -> None:
