@@ -14,11 +14,15 @@ BrandPulse is built on (bench/startup.py's list). Idle CPU: a node of the shippe
 nothing arriving, its CPU time (user + system, /proc/PID/stat) read after start-up and again
 --idle seconds later. CPU per alerted mention is measured in-process over the pipeline (parse,
 VADER + triage, rules, database write, outbox row) for mentions that all alert.
+`--import-rss` instead prints which packages cost a node of the shipped config the most
+resident memory as they are imported (each import's RSS growth less that of the imports it
+made; a profile, approximate, beside the interpreter and the import floor).
 Targets (issue 19): ≤ 75 MB shipped, ≤ 90 MB all three, ≤ 90 MB burst, ≤ 120 MB large,
 ≤ 0.1 s CPU per idle minute, ≤ 5 ms CPU per alerted mention.
 """
 
 import argparse
+import json
 import os
 import random
 import signal
@@ -28,7 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -58,7 +62,11 @@ def main() -> None:
     parser.add_argument("--rules", type=int, default=1000)
     parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--idle", type=float, default=90.0, help="seconds of idle to measure")
+    parser.add_argument("--import-rss", action="store_true", help="only the import profile")
     args = parser.parse_args()
+    if args.import_rss:
+        print_import_rss()
+        return
     rows = [
         ("the interpreter alone (own VmHWM)", mb(own_peak("pass")), ""),
         (
@@ -127,6 +135,51 @@ def mb(kilobytes: int) -> str:
 HIGH_WATER = "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
 
 
+# `python -c IMPORT_RSS OUT main.py …` runs main.py and writes to OUT, at exit, the RSS (bytes)
+# each top-level package's imports added themselves: an import's growth less its nested ones'.
+IMPORT_RSS = """
+import atexit, importlib._bootstrap as bootstrap, json, os, runpy, sys
+page = os.sysconf("SC_PAGE_SIZE")
+def rss():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * page
+own, stack, load = {}, [], bootstrap._load_unlocked
+def measured(spec):
+    stack.append([rss(), 0])
+    try:
+        return load(spec)
+    finally:
+        start, nested = stack.pop()
+        grown = rss() - start
+        package = spec.name.split(".")[0]
+        own[package] = own.get(package, 0) + grown - nested
+        if stack:
+            stack[-1][1] += grown
+bootstrap._load_unlocked = measured
+out = sys.argv[1]
+atexit.register(lambda: open(out, "w").write(json.dumps(own)))
+sys.argv = sys.argv[2:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def print_import_rss(top: int = 15) -> None:
+    """The packages whose imports cost a second start of the shipped config the most RSS."""
+    with tempfile.TemporaryDirectory() as folder:
+        database = f"sqlite:///{Path(folder) / 'shipped.db'}"
+        peak_rss(SHIPPED, database)  # creates the schema: the profile is of a later start
+        record = Path(folder) / "imports.json"
+        peak = peak_rss(SHIPPED, database, command=[sys.executable, "-c", IMPORT_RSS, str(record)])
+        own = json.loads(record.read_text())
+    ranked = sorted(own.items(), key=lambda item: -item[1])
+    rows = [(package, mb(size // 1024)) for package, size in ranked[:top]]
+    rows.append((f"all {len(own)} packages imported", mb(sum(own.values()) // 1024)))
+    rows.append(("peak RSS of that run (wait4, with the profiler)", mb(peak)))
+    rows.append(("the interpreter alone (own VmHWM)", mb(own_peak("pass"))))
+    print(f"Import RSS, shipped config, second start — {datetime.now(UTC):%Y-%m-%d}, {machine()}\n")
+    print(table(["package (its imports' own RSS growth)", "RSS"], rows))
+
+
 def own_peak(imports: str) -> int:
     """Peak RSS (kB) of a fresh interpreter that runs `imports` and ends."""
     command = [sys.executable, "-c", f"{imports}\n{HIGH_WATER}"]
@@ -147,9 +200,11 @@ def peak_rss(
     x: bool = True,
     burst: int = 0,
     visit: bool = False,
+    command: Sequence[str] = (sys.executable,),
 ) -> int:
     """Peak RSS (kB) of a `main.py run` that polled and alerted (every post of a `burst`
-    planted in the fake Reddit once it runs), its console visited if `visit`."""
+    planted in the fake Reddit once it runs), its console visited if `visit`; `command` runs
+    main.py (the interpreter, or a profiler in front of it)."""
     with (
         FakeXApi() as fake_x,
         FakeTelegram(enforce_limits=burst > 0) as telegram,
@@ -171,7 +226,7 @@ def peak_rss(
         if reddit:
             env |= reddit_env(fake_reddit, poll="2s" if burst else "60s")
         process = subprocess.Popen(
-            [sys.executable, str(REPO / "main.py"), "run", "--config", str(config)],
+            [*command, str(REPO / "main.py"), "run", "--config", str(config)],
             env=env,
             cwd=REPO,
             stdout=subprocess.DEVNULL,
