@@ -130,3 +130,21 @@ def test_run_quiet_logs_warnings_only_and_verbose_adds_debug(
     assert " INFO " not in capsys.readouterr().err
     assert main(["run", "--once", "--verbose", *config]) == 0
     assert logging.getLogger().level == logging.DEBUG
+
+
+def test_an_outage_of_reddit_is_one_line_not_one_per_retry_of_prawcore(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from service.logs import setup_logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        setup_logging([])
+        logging.getLogger("prawcore.sessions").warning("Retrying due to %s: GET /r/x", "Timeout")
+        logging.getLogger("service.polling").warning("reddit:search:brand unavailable: Timeout")
+    finally:
+        root.handlers[:], root.level = handlers, level
+    err = capsys.readouterr().err
+    assert "reddit:search:brand unavailable" in err
+    assert "Retrying due to" not in err
