@@ -23,7 +23,7 @@ from pathlib import Path
 import ahocorasick
 
 from rules.language import LanguageDetector
-from rules.lexicon import Lexicon, Signal, Term, load_lexicons
+from rules.lexicon import Lexicon, Signal, Term, load_lexicons, shared_signal
 from rules.lexicon_file import LexiconError, words_of
 from rules.text import Speller, fold
 from rules.triage_model import ModelScore, TriageModel, model_at, shipped_model
@@ -284,7 +284,7 @@ class Triage:
             compound = self._vader.compound(text)
             total = lexicon.sentiment_points(compound)
             if total:
-                signals.append(Signal(f"VADER {compound:+.2f}", "sentiment", total))
+                signals.append(shared_signal(f"VADER {compound:+.2f}", "sentiment", total))
 
         seen: set[str] = set()
         categories: set[str] = set()
@@ -397,10 +397,10 @@ def model_signals(found: ModelScore, lexicon: Lexicon, floor: int | None) -> lis
     for part in found.contributions:
         share = round(points * abs(part.logit) / found.evidence) if found.evidence else 0
         if share:
-            signals.append(Signal(f'"{part.phrase}"', "model", share))
+            signals.append(shared_signal(f'"{part.phrase}"', "model", share))
             left -= share
     if left:
-        signals.append(Signal(f"model {found.probability:.0%}", "model", left))
+        signals.append(shared_signal(f"model {found.probability:.0%}", "model", left))
     return signals
 
 
@@ -417,7 +417,7 @@ def calibrated(signals: list[Signal], knee: int) -> list[Signal]:
     room = 100 - knee
     target = knee + room * (1 - math.exp(-(total - knee) / room))
     factor = target / total
-    return [Signal(s.label, s.category, round(s.points * factor)) for s in signals]
+    return [shared_signal(s.label, s.category, round(s.points * factor)) for s in signals]
 
 
 def default_paths(languages: Sequence[str]) -> list[Path]:

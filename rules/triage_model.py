@@ -39,6 +39,8 @@ _TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]", re.UNICODE)
 # The same on ASCII text, where sre's ASCII classes are cheaper; Unicode's \s also has the
 # ASCII separators \x1c-\x1f, which ASCII's lacks.
 _ASCII_TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s\x1c-\x1f]", re.ASCII)
+# Starts with the apostrophe so that sre looks for it before trying the lookarounds.
+_INNER_APOSTROPHE = re.compile(r"['’](?<=\w['’])(?=\w)")
 _CHAR_SIZES = (3, 4)
 _CACHE = 40_000  # words and word pairs whose weight is kept: ~6 MB
 
@@ -50,12 +52,12 @@ def tokens(text: str) -> list[str]:
     if "@" in text:
         text = _HANDLE.sub(" @user ", text)
     folded = _DIGITS.sub("0", fold(text))
-    found = (_ASCII_TOKEN if folded.isascii() else _TOKEN).findall(folded)
     if "'" in folded or "’" in folded:
-        # "it's", "don’t": one word each, "its" and "dont", not "it" + "'" + "s". (A regex
-        # deleting them first costs as much as the tokenising itself.)
-        return [w if len(w) == 1 else w.replace("'", "").replace("’", "") for w in found]
-    return found
+        # "it's", "don’t": one word each, "its" and "dont", not "it" + "'" + "s". An apostrophe
+        # between two word characters is exactly one inside a word token, so deleting those
+        # first gives the same words; a quote mark elsewhere stays a token of its own.
+        folded = _INNER_APOSTROPHE.sub("", folded)
+    return (_ASCII_TOKEN if folded.isascii() else _TOKEN).findall(folded)
 
 
 # A feature: its bucket and the phrase it belongs to (index into `Features.phrases`).

@@ -250,6 +250,8 @@ def test_broken_unicode_is_scored_not_raised(triage: Triage) -> None:
             ["'", "tis", "dogs", "'", "a", "'", "'", "b", "@", "user", "url"],
         ),
         ("İADE’yi 12’de istedim, olmadı!", ["iadeyi", "0de", "istedim", ",", "olmadi", "!"]),
+        # Quotes around a word that has one inside: only the inner one joins.
+        ("'it's' ’x’", ["'", "its", "'", "’", "x", "’"]),
         # ASCII separators are white space in Unicode's reading, as they were.
         ("x\x1cy\x1fz", ["x", "y", "z"]),
     ],
