@@ -113,12 +113,8 @@ class BulkInsert:
             for key, convert in converters:
                 values[key] = convert(values[key])
             page.append(values)
-        cursor = session.connection().connection.cursor()
-        try:
-            cursor.execute(self._compile(keys), (_to_json(page),))
-            return cursor.fetchall() if self.returning else []
-        finally:
-            cursor.close()
+        result = session.connection().exec_driver_sql(self._compile(keys), (_to_json(page),))
+        return [tuple(row) for row in result] if self.returning else []
 
     def _compile(self, keys: tuple[str, ...]) -> str:
         """The statement inserting a JSON page of rows with `keys`."""
