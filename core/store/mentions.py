@@ -5,7 +5,8 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import func, select, union
+from sqlalchemy import ColumnElement, any_, bindparam, func, select, union
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
 from core.mention import Mention
@@ -152,7 +153,7 @@ class Mentions(StoreBase):
         # UNION, not UNION ALL: a mention found by its handle and its id comes back once
         # ((platform, external_id) is unique, so only such doubles are merged).
         sides = [
-            select(*columns).where(MentionRow.created_at >= since, key.in_(values))
+            select(*columns).where(MentionRow.created_at >= since, self._among(key, values))
             for key, values in (
                 (MentionRow.author_handle, list(handles)),
                 (MentionRow.author_id, list(author_ids)),
@@ -164,6 +165,14 @@ class Mentions(StoreBase):
         query = sides[0] if len(sides) == 1 else union(*sides)
         with Session(self.engine) as session:
             return list(session.execute(query))
+
+    def _among(self, column: Any, values: list[str]) -> ColumnElement[bool]:
+        """`column` is one of `values`. On PostgreSQL as `= ANY(array)`, one parameter: IN
+        renders a placeholder a value, and psycopg parses a statement of more than 50 of them
+        in Python on every call (a page's hundred authors cost more than the query)."""
+        if self.engine.dialect.name == "postgresql":
+            return column == any_(bindparam(column.key, values, type_=ARRAY(column.type)))
+        return column.in_(values)
 
 
 def _unique(mentions: Iterable[Mention]) -> list[Mention]:
