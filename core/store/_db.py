@@ -6,9 +6,14 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     ColumnElement,
+    DateTime,
     Dialect,
     Engine,
+    Float,
+    Integer,
+    String,
     Table,
     Text,
     TypeDecorator,
@@ -88,6 +93,11 @@ class BulkInsert:
             if not each.default.is_scalar:
                 raise TypeError(f"{table.name}.{each.key}: only scalar defaults are filled in")
             self.defaults[each.key] = each.default.arg  # type: ignore[attr-defined]
+        for each in table.columns if self.dialect.name == "postgresql" else ():
+            if not isinstance(getattr(each.type, "impl_instance", each.type), _AS_JSON):
+                # A JSON page carries these as PostgreSQL parses them back; others would
+                # silently become their str().
+                raise TypeError(f"{table.name}.{each.key}: {each.type!r} does not travel as JSON")
         self.json = {each.key for each in table.columns if _is_json(each.type)}
         # What each column's type does to a value before it is bound.
         self.converters: dict[str, Callable[[Any], Any]] = {}
@@ -136,6 +146,10 @@ class BulkInsert:
             sql = statement.compile(dialect=self.dialect).string
             self._compiled[keys] = sql.replace("%(page)s", "%s::json")
         return self._compiled[keys]
+
+
+# The column types whose values a JSON page carries faithfully (datetimes as their str()).
+_AS_JSON = (String, Integer, Float, Boolean, DateTime, JSON)
 
 
 def _is_json(kind: Any) -> bool:

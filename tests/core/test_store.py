@@ -229,3 +229,18 @@ def test_mentions_by_authors_finds_each_mention_once_by_handle_or_id(store: Stor
     assert sorted(row.external_id for row in found) == ["both", "handle", "id"]
     assert store.mentions_by_authors([], ["3"], NOW - timedelta(hours=1))[0].external_id == "other"
     assert store.mentions_by_authors([], [], NOW - timedelta(hours=1)) == []
+
+
+def test_the_postgresql_bulk_insert_refuses_a_column_json_cannot_carry() -> None:
+    # The page travels as JSON text: a bytes column would quietly be stored as its str().
+    from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table, create_engine
+
+    from core.store._db import BulkInsert
+
+    table = Table(
+        "blob", MetaData(), Column("id", Integer, primary_key=True), Column("b", LargeBinary)
+    )
+    engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")  # never connects
+    with pytest.raises(TypeError, match=r"blob\.b:"):
+        BulkInsert(engine, table, conflict=["id"])
+    BulkInsert(create_engine("sqlite://"), table, conflict=["id"])  # SQLite binds it itself
