@@ -1,17 +1,21 @@
 """Pipeline throughput: parse → save → triage → outbox, against VADER alone on the same texts.
 
     python bench/pipeline_throughput.py [--counts 10000,100000] [--backends sqlite,postgresql]
+                                        [--statements]
 
 Mentions arrive as X API v2 tweet objects and go through the real listener parsing, the real
 store (one transaction per page of 100, bulk inserts) and the shipped config.yaml's rules with
 the default triage. Target: ≥ 50 % of VADER-alone throughput end to end on SQLite.
 "Parse + triage" is the same run without a database: the ceiling any store work leaves.
+--statements adds the SQL statements a page sends, by kind (SQLAlchemy's before_cursor_execute;
+the pool's pre-ping and the driver's COMMIT are not statements it sees).
 """
 
 import argparse
 import contextlib
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +23,7 @@ from pathlib import Path
 from benchlib import REPO, machine, sample_texts, table
 
 import psycopg
+from sqlalchemy import event
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from core.store import Store
@@ -94,9 +99,19 @@ def triage_rate(payloads: list[dict], people: dict[str, dict]) -> float:
     return len(payloads) / (time.perf_counter() - started)
 
 
-def pipeline_rate(url: str, payloads: list[dict], people: dict[str, dict]) -> tuple[float, int]:
+def pipeline_rate(
+    url: str, payloads: list[dict], people: dict[str, dict], statements: Counter[str] | None = None
+) -> tuple[float, int]:
+    """Mentions a second through the pipeline, and the actions queued; `statements` (when
+    given) counts the timed part's SQL statements by their first word."""
     config = load_config(REPO / "config.yaml", {"BRANDPULSE_DATABASE_URL": url})
     store = Store.open(url)
+    if statements is not None:
+
+        @event.listens_for(store.engine, "before_cursor_execute")
+        def _count(_conn, _cursor, sql: str, _params, _context, many: bool) -> None:  # type: ignore[no-untyped-def]
+            statements[sql.split(None, 1)[0] + (" (executemany)" if many else "")] += 1
+
     pipeline = Pipeline(store, Engine(config, Triage.default(config.brand.languages)))
     listener = XListener("x:mentions", XConfig(), client=None)  # type: ignore[arg-type]
     started = time.perf_counter()
@@ -115,22 +130,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="10000,100000")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--statements", action="store_true", help="SQL statements a page sends")
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     texts = sample_texts(max(counts))
     people = users()
     print(f"Pipeline throughput — {datetime.now(UTC):%Y-%m-%d}, {machine()}\n")
     rows = []
+    sent: list[tuple[str, int, str]] = []
     for count in counts:
         vader = vader_rate(texts[:count])
         rows.append(("VADER alone", "-", count, vader, "100%", "-"))
         triage = triage_rate(tweets(texts[:count]), people)
         rows.append(("parse + triage", "-", count, triage, f"{triage / vader:.0%}", "-"))
         for backend in args.backends.split(","):
+            statements: Counter[str] | None = Counter() if args.statements else None
             with database(backend) as url:
-                rate, queued = pipeline_rate(url, tweets(texts[:count]), people)
+                rate, queued = pipeline_rate(url, tweets(texts[:count]), people, statements)
             rows.append(("pipeline", backend, count, rate, f"{rate / vader:.0%}", queued))
+            pages = count / PAGE
+            for kind, n in sorted((statements or {}).items()):
+                sent.append((backend, count, f"{kind}: {n / pages:.2f}"))
     print(table(["what", "database", "mentions", "mentions/s", "vs VADER", "alerts queued"], rows))
+    if sent:
+        print("\nSQL statements a page of 100 sends\n")
+        print(table(["database", "mentions", "statement: per page"], sent))
 
 
 if __name__ == "__main__":

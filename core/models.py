@@ -48,6 +48,10 @@ class MentionRow(SQLModel, table=True):
             *("created_at", "platform", "source", "lang", "sentiment"),
             *("author_id", "author_handle", "author_followers", "id"),
         ),
+        # The repeat-complainer lookup (mentions_by_authors): an author's mentions since a
+        # time, one index range per side. Migration 0009.
+        Index("ix_mention_author_id_created_at", "author_id", "created_at"),
+        Index("ix_mention_author_handle_created_at", "author_handle", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -55,8 +59,8 @@ class MentionRow(SQLModel, table=True):
     external_id: str = Field(max_length=128)
     source: str = Field(default="", max_length=128, index=True)
     url: str = Field(default="", sa_type=Text)
-    author_id: str = Field(default="", max_length=128, index=True)  # repeat-complainer lookups
-    author_handle: str = Field(default="", max_length=256, index=True)
+    author_id: str = Field(default="", max_length=128)
+    author_handle: str = Field(default="", max_length=256)
     author_followers: int = 0
     author_verified: bool = False
     author_is_bot: bool = False

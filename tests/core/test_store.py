@@ -203,3 +203,44 @@ def _sent_alert(store: Store, item: OutboxItem, message_id: int) -> AlertRow:
     alert = store.open_alert_message({**values, "message_id": 0, "created_at": NOW})
     store.alert_message_sent(alert.id or 0, message_id, NOW)
     return alert
+
+
+def test_mentions_by_authors_finds_each_mention_once_by_handle_or_id(store: Store) -> None:
+    def by(external_id: str, handle: str, author_id: str, minutes_ago: int = 1) -> Mention:
+        return Mention(
+            "x",
+            external_id,
+            "hi",
+            NOW - timedelta(minutes=minutes_ago),
+            author_handle=handle,
+            author_id=author_id,
+        )
+
+    batch = [
+        by("both", "ann", "1"),
+        by("handle", "ann", "2"),
+        by("id", "bob", "1"),
+        by("other", "cy", "3"),
+        by("old", "ann", "1", minutes_ago=90),
+    ]
+    store.ingest("x:mentions", batch, None, alert_everything, NOW)
+
+    found = store.mentions_by_authors(["ann"], ["1"], NOW - timedelta(hours=1))
+    assert sorted(row.external_id for row in found) == ["both", "handle", "id"]
+    assert store.mentions_by_authors([], ["3"], NOW - timedelta(hours=1))[0].external_id == "other"
+    assert store.mentions_by_authors([], [], NOW - timedelta(hours=1)) == []
+
+
+def test_the_postgresql_bulk_insert_refuses_a_column_json_cannot_carry() -> None:
+    # The page travels as JSON text: a bytes column would quietly be stored as its str().
+    from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table, create_engine
+
+    from core.store._db import BulkInsert
+
+    table = Table(
+        "blob", MetaData(), Column("id", Integer, primary_key=True), Column("b", LargeBinary)
+    )
+    engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")  # never connects
+    with pytest.raises(TypeError, match=r"blob\.b:"):
+        BulkInsert(engine, table, conflict=["id"])
+    BulkInsert(create_engine("sqlite://"), table, conflict=["id"])  # SQLite binds it itself
