@@ -124,7 +124,7 @@ class Dialect:
         return (
             select(
                 ReplyRow.mention_id,
-                func.min(self.micros(ReplyRow.sent_at, MentionRow.created_at)),
+                func.min(self.micros(ReplyRow.sent_at, MentionRow.created_at)).label("micros"),
             )
             .select_from(ReplyRow)
             .join(MentionRow, MentionRow.id == ReplyRow.mention_id)
