@@ -225,7 +225,7 @@ def _alert_figures(
     """The alerts counted per day, outcome and bucket, their waits ranked, and the bot first
     touches bucketed and ranked: in one statement, so each alert is classified once (the CASE
     costs more than the grouping). Its rows are (part, text, and four numbers)."""
-    alerts = sql.alerts(stands, until).order_by(None).cte("alert_figure")
+    alerts = _only(sql.alerts(stands, until), "day", "outcome", "response_us", "resolution_us")
     touches = sql.bot_touches(in_period).cte("bot_touch")
     bucket = _bucket(alerts.c.response_us, bounds_us)
     touch_bucket = _bucket(touches.c.micros, bounds_us)
@@ -257,6 +257,13 @@ def _alert_figures(
     return found
 
 
+def _only(alerts: Any, *names: str) -> Any:
+    """The alerts with only the columns named: a CTE is computed whole, and who answered
+    costs as much as the rest."""
+    columns = [column for column in alerts.selected_columns if column.key in names]
+    return alerts.with_only_columns(*columns).order_by(None).cte("alert_figure")
+
+
 def _numbers(*values: Any) -> list[Any]:
     """Numbers of the parts of one statement's rows, as one type (PostgreSQL unites them)."""
     return [cast(null() if value is None else value, BigInteger) for value in values]
@@ -268,7 +275,8 @@ def read_agents(
     """The alerts standing for a customer waiting in the period, counted per agents and
     outcome; and per agent the first responses that count for the SLA, ranked."""
     sql = Dialect(engine.dialect.name, zone, since, until)
-    alerts = sql.alerts(standing(since, until), until).order_by(None).cte("alert_figure")
+    columns = ("claimed_by", "replied_by", "resolved_by", "responder", "outcome", "response_us")
+    alerts = _only(sql.alerts(standing(since, until), until), *columns)
     counts_for_sla = and_(
         alerts.c.response_us.is_not(None),
         alerts.c.responder != "",
@@ -347,13 +355,18 @@ def _ranked(*sources: Any) -> Any:
     rank is ⌈n/2⌉, whether it is ⌈9n/10⌉, the wait): nearest ranks in integers, so no float
     decides one, ranked by the database (a window over the waits)."""
     values = union_all(*sources).subquery() if len(sources) > 1 else sources[0].subquery()
-    partition = (values.c.kind, values.c.who)
+    # One window (the whole partition as the count's frame): one sort of the waits, not two.
+    window = {
+        "partition_by": (values.c.kind, values.c.who),
+        "order_by": values.c.micros,
+        "rows": (None, None),
+    }
     ranked = select(
         values.c.kind,
         values.c.who,
         values.c.micros,
-        func.row_number().over(partition_by=partition, order_by=values.c.micros).label("rank"),
-        func.count().over(partition_by=partition).label("n"),
+        func.row_number().over(**window).label("rank"),
+        func.count().over(**window).label("n"),
     ).subquery()
     n, rank = ranked.c.n, ranked.c.rank
     middle, ninetieth = rank == (n + 1) // 2, rank == (9 * n + 9) // 10
