@@ -9,16 +9,14 @@ by the same expressions that counted the figure, so it reads only the listed row
 
 import math
 import re
-from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from core.reasons import Reason
 from core.store import Store
-from core.store.figures import AlertFigure, Outcome, PeriodFigures, Selection
+from core.store.figures import Outcome, PeriodFigures, Selection
 from service.report import CUT, TOP, Percentiles, Report, period_figures, report_of
 
 SENTIMENTS = ("negative", "neutral", "positive")
@@ -49,6 +47,10 @@ def wait_bounds(bucket: str) -> tuple[int | None, int | None]:
             return above, up_to
         above = up_to
     return None, None  # no bucket: every wait
+
+
+# The buckets' upper bounds, inclusive, for the database to count waits in (the last is open).
+_BOUNDS_US = tuple(wait_bounds(key)[1] or 0 for key, _label, _upper in BUCKETS[:-1])
 
 
 def bar_days(since: datetime, until: datetime, zone: tzinfo) -> tuple[date, date, int]:
@@ -196,7 +198,6 @@ class Overview:
     top_terms: list[tuple[str, int]] = field(default_factory=list)
     languages: list[tuple[str, int]] = field(default_factory=list)
     _bars: dict[date, date] = field(default_factory=dict)
-    _first_alert: dict[int, AlertFigure] | None = None
 
     def bar(self, local: date) -> date:
         """The bar the local day `local` falls in (its first day)."""
@@ -207,45 +208,37 @@ class Overview:
             self._bars[local] = found
         return found
 
-    def first_alert(self, mention_id: int) -> AlertFigure | None:
-        """The first alert opened in the period for the mention, as the export shows it."""
-        if self._first_alert is None:
-            self._first_alert = {}
-            for alert in self.figures.alerts:  # in the order they were opened
-                if alert.mention_id is not None:
-                    self._first_alert.setdefault(alert.mention_id, alert)
-        return self._first_alert.get(mention_id)
 
-    def agents(self) -> list[AgentFigures]:
-        """Per agent who claimed, replied to, resolved or first answered an alert."""
-        claimed: Counter[str] = Counter()
-        replied: Counter[str] = Counter()
-        resolved: Counter[str] = Counter()
-        waits: dict[str, list[float]] = defaultdict(list)
-        outcomes: dict[str, Counter[str]] = defaultdict(Counter)
-        for alert in self.figures.alerts:
-            claimed[alert.claimed_by] += 1
-            replied[alert.replied_by] += 1
-            resolved[alert.resolved_by] += 1
-            who, micros = alert.responder, alert.response_us
-            if who and micros is not None and alert.outcome != Outcome.NOT_RELEVANT:
-                waits[who].append(micros / 1_000_000)
-                outcomes[who][alert.outcome] += 1
-        for counter in (claimed, replied, resolved):
-            counter.pop("", None)  # nobody did it
-        names = sorted({*claimed, *replied, *resolved, *waits}, key=str.casefold)
-        return [
-            AgentFigures(
-                name,
-                claimed[name],
-                replied[name],
-                resolved[name],
-                Percentiles.of(waits[name]),
-                outcomes[name][Outcome.WITHIN],
-                outcomes[name][Outcome.MISSED],
-            )
-            for name in names
-        ]
+def agent_figures(
+    store: Store, since: datetime, until: datetime, zone: tzinfo
+) -> list[AgentFigures]:
+    """Per agent who claimed, replied to, resolved or first answered an alert of the period."""
+    counts, waits = store.agent_figures(since, until, zone)
+    claimed: Counter[str] = Counter()
+    replied: Counter[str] = Counter()
+    resolved: Counter[str] = Counter()
+    outcomes: dict[str, Counter[str]] = defaultdict(Counter)
+    for count in counts:
+        claimed[count.claimed_by] += count.count
+        replied[count.replied_by] += count.count
+        resolved[count.resolved_by] += count.count
+        if count.responder:
+            outcomes[count.responder][count.outcome] += count.count
+    for counter in (claimed, replied, resolved):
+        counter.pop("", None)  # nobody did it
+    names = sorted({*claimed, *replied, *resolved, *waits}, key=str.casefold)
+    return [
+        AgentFigures(
+            name,
+            claimed[name],
+            replied[name],
+            resolved[name],
+            Percentiles.of(waits[name]) if name in waits else Percentiles(),
+            outcomes[name][Outcome.WITHIN],
+            outcomes[name][Outcome.MISSED],
+        )
+        for name in names
+    ]
 
 
 def select_mentions(
@@ -258,7 +251,7 @@ def select_mentions(
 
 
 def build_overview(store: Store, since: datetime, until: datetime, zone: tzinfo) -> Overview:
-    figures = period_figures(store, since, until, zone)
+    figures = period_figures(store, since, until, zone, _BOUNDS_US)
     report = report_of(figures, since, until)
     overview = Overview(report, zone, figures)
     first, last, overview.width = bar_days(since, until, zone)
@@ -301,19 +294,15 @@ def _mention_series(overview: Overview) -> None:
 
 
 def _response_series(overview: Overview) -> None:
-    alerts = overview.figures.alerts
-    overview.human_buckets = _bucketed(a.response_us for a in alerts if a.response_us is not None)
-    overview.bot_buckets = _bucketed(overview.figures.bot_touch_us.values())
-    target: dict[date, Counter[Outcome]] = defaultdict(Counter)
-    # Counted per local day first: a year has 365 days against tens of thousands of alerts.
-    for (day, outcome), count in Counter((a.day, a.outcome) for a in alerts).items():
-        target[overview.bar(day)][outcome] += count
-    overview.target_by_day = {day: target[day] for day in overview.days}
-
-
-def _bucketed(waits_us: Iterable[int]) -> Counter[str]:
-    """Waits in microseconds, counted per bucket: each up to its bound, inclusive."""
     keys = [key for key, _label, _upper in BUCKETS]
-    bounds = [wait_bounds(key)[1] or 0 for key in keys[:-1]]  # the last is unbounded
-    found = Counter(bisect_left(bounds, micros) for micros in waits_us)
-    return Counter({keys[index]: count for index, count in found.items()})
+    human: Counter[str] = Counter()
+    target: dict[date, Counter[Outcome]] = defaultdict(Counter)
+    for count in overview.figures.alerts:  # per local day: a year has 365 against its alerts
+        if count.bucket is not None:
+            human[keys[count.bucket]] += count.count
+        target[overview.bar(count.day)][count.outcome] += count.count
+    overview.human_buckets = human
+    overview.bot_buckets = Counter(
+        {keys[index]: n for index, n in overview.figures.bot_buckets.items() if index is not None}
+    )
+    overview.target_by_day = {day: target[day] for day in overview.days}

@@ -20,7 +20,6 @@ Definitions (docs/agents.md repeats them for readers of the report):
 import csv
 import io
 import json
-import math
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
@@ -28,7 +27,7 @@ from typing import Any
 
 from core.duration import human_duration
 from core.store import Store
-from core.store.figures import MentionGroup, Outcome, PeriodFigures, Sentiment
+from core.store.figures import MentionGroup, Outcome, PeriodFigures, Sentiment, Waits
 
 NEGATIVE, POSITIVE = -0.05, 0.05
 CUT = Sentiment(NEGATIVE, POSITIVE)
@@ -42,11 +41,11 @@ class Percentiles:
     p90: int | None = None
 
     @classmethod
-    def of(cls, seconds: list[float]) -> "Percentiles":
-        if not seconds:
+    def of(cls, waits: Waits) -> "Percentiles":
+        """Of the waits the database ranked, in whole seconds."""
+        if not waits.count:
             return cls()
-        ordered = sorted(seconds)
-        return cls(len(ordered), _rank(ordered, 0.5), _rank(ordered, 0.9))
+        return cls(waits.count, _seconds(waits.p50_us), _seconds(waits.p90_us))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +102,13 @@ def build_report(store: Store, since: datetime, until: datetime, zone: tzinfo) -
     return report_of(period_figures(store, since, until, zone), since, until)
 
 
-def period_figures(store: Store, since: datetime, until: datetime, zone: tzinfo) -> PeriodFigures:
-    """What the database counts for the report (and the dashboard) of [since, until)."""
+def period_figures(
+    store: Store, since: datetime, until: datetime, zone: tzinfo, bounds_us: tuple[int, ...] = ()
+) -> PeriodFigures:
+    """What the database counts for the report (and the dashboard, with its first-response
+    buckets `bounds_us`) of [since, until)."""
     middle = since + (until - since) / 2
-    return store.period_figures(since, until, zone, middle, CUT)
+    return store.period_figures(since, until, zone, middle, CUT, bounds_us)
 
 
 def report_of(figures: PeriodFigures, since: datetime, until: datetime) -> Report:
@@ -114,9 +116,7 @@ def report_of(figures: PeriodFigures, since: datetime, until: datetime) -> Repor
     report = Report(since=since, until=until)
     _volume(report, figures)
     _alerts(report, figures)
-    report.bot_first_touch = Percentiles.of(
-        [us / 1_000_000 for us in figures.bot_touch_us.values()]
-    )
+    report.bot_first_touch = Percentiles.of(figures.bot_touch)
     _sentiment(report, figures)
     return report
 
@@ -142,19 +142,17 @@ def _volume(report: Report, figures: PeriodFigures) -> None:
 
 
 def _alerts(report: Report, figures: PeriodFigures) -> None:
-    outcomes = Counter(alert.outcome for alert in figures.alerts)
-    report.alerts = len(figures.alerts)
+    outcomes: Counter[Outcome] = Counter()
+    for count in figures.alerts:
+        outcomes[count.outcome] += count.count
+    report.alerts = outcomes.total()
     report.not_relevant = outcomes[Outcome.NOT_RELEVANT]
     report.within_target = outcomes[Outcome.WITHIN]
     report.missed_target = outcomes[Outcome.MISSED]
     report.pending = outcomes[Outcome.PENDING]
     report.counted_in_alerts = {tally.name: tally.count for tally in figures.counted}
-    report.human_first_response = Percentiles.of(
-        [a.response_us / 1_000_000 for a in figures.alerts if a.response_us is not None]
-    )
-    report.resolution = Percentiles.of(
-        [a.resolution_us / 1_000_000 for a in figures.alerts if a.resolution_us is not None]
-    )
+    report.human_first_response = Percentiles.of(figures.human_response)
+    report.resolution = Percentiles.of(figures.resolution)
 
 
 def _sentiment(report: Report, figures: PeriodFigures) -> None:
@@ -209,8 +207,9 @@ class _Feeling:
         return round((self.positive - self.negative) / self.scored, 3)
 
 
-def _rank(ordered: list[float], share: float) -> int:
-    return round(ordered[max(0, math.ceil(share * len(ordered)) - 1)])
+def _seconds(micros: int | None) -> int | None:
+    """As the report always rounded: the wait in seconds as a float, to the nearest whole."""
+    return None if micros is None else round(micros / 1_000_000)
 
 
 def _top(counter: Counter[str]) -> list[tuple[str, int]]:

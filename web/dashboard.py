@@ -6,6 +6,7 @@ report from the same rows; every bar, point and row links to `/queue` listing ex
 mentions it counts (web/history.py). Viewers may read all of it.
 """
 
+import asyncio
 import csv
 import io
 from collections.abc import Callable, Iterable
@@ -20,13 +21,13 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from core.store.figures import Outcome
-from service.overview import BUCKETS, SENTIMENTS, Overview
+from service.overview import BUCKETS, SENTIMENTS, AgentFigures, Overview, agent_figures
 from service.report import as_csv, csv_cell
 from web import charts
 from web.auth import login_required
 from web.charts import Point
 from web.context import ConsoleContext
-from web.history import export_csv, figure_overview
+from web.history import export_csv, figure_overview, selection
 from web.period import CHOICES, Period
 
 SERIES = (
@@ -80,16 +81,14 @@ class Dashboard:
         )
 
     async def agents(self, request: Request) -> Response:
-        overview, period, _drill, problem = await figure_overview(
-            self.context, request.query_params
-        )
-        if overview is None or period is None:
+        period, _drill, problem = selection(self.context, request.query_params)
+        if period is None:
             return self._refused(request, "agents.html", problem)
         return self.render(
             request,
             "agents.html",
             **self._picker(request, period),
-            agents=overview.agents(),
+            agents=await self._agents(period),
             links=Links(period),
         )
 
@@ -101,6 +100,11 @@ class Dashboard:
                 status_code=400,
                 media_type="text/plain; charset=utf-8",
             )
+        if series == "agents":  # the alerts' figures per agent only, not the whole overview
+            period, _drill, problem = selection(self.context, request.query_params)
+            if period is None:
+                return Response(problem + "\n", status_code=400, media_type="text/plain")
+            return _csv_response(_csv(*_agent_rows(await self._agents(period))), series)
         overview, _period, _drill, problem = await figure_overview(
             self.context, request.query_params
         )
@@ -119,6 +123,10 @@ class Dashboard:
 
     async def charts_css(self, _request: Request) -> Response:
         return Response(charts.stylesheet(), media_type="text/css")
+
+    async def _agents(self, period: Period) -> list[AgentFigures]:
+        store, zone = self.context.store, self.context.zone
+        return await asyncio.to_thread(agent_figures, store, period.since, period.until, zone)
 
     def _picker(self, request: Request, period: Period) -> dict[str, Any]:
         zone = self.context.zone
@@ -236,19 +244,6 @@ def _series_rows(o: Overview, series: str) -> tuple[list[str], Iterable[list[Any
             [day.isoformat(), *(got[n] for n in Outcome), _share_within(got)]
             for day, got in o.target_by_day.items()
         )
-    if series == "agents":
-        return [
-            *("agent", "claimed", "replied", "resolved", "first_response_count"),
-            *("first_response_p50_s", "first_response_p90_s", "within_target", "missed_target"),
-            "share_within_target",
-        ], (
-            [
-                *(a.agent, a.claimed, a.replied, a.resolved, a.first_response.count),
-                *(a.first_response.p50, a.first_response.p90, a.within_target, a.missed_target),
-                a.share_within_target,
-            ]
-            for a in o.agents()
-        )
     pairs = {
         "reasons": o.report.top_reasons,
         "rules": o.report.top_rules,
@@ -256,6 +251,21 @@ def _series_rows(o: Overview, series: str) -> tuple[list[str], Iterable[list[Any
         "languages": o.languages,
     }[series]
     return ["name", "count"], ([name, count] for name, count in pairs)
+
+
+def _agent_rows(agents: list[AgentFigures]) -> tuple[list[str], Iterable[list[Any]]]:
+    return [
+        *("agent", "claimed", "replied", "resolved", "first_response_count"),
+        *("first_response_p50_s", "first_response_p90_s", "within_target", "missed_target"),
+        "share_within_target",
+    ], (
+        [
+            *(a.agent, a.claimed, a.replied, a.resolved, a.first_response.count),
+            *(a.first_response.p50, a.first_response.p90, a.within_target, a.missed_target),
+            a.share_within_target,
+        ]
+        for a in agents
+    )
 
 
 def _csv(header: list[str], rows: Iterable[list[Any]]) -> str:

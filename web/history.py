@@ -80,22 +80,23 @@ async def history_page(
 
 
 async def export_csv(context: ConsoleContext, params: Any) -> tuple[str, str]:
-    """(CSV text, problem): one row per mention the parameters select, newest first."""
-    overview, period, drill, problem = await figure_overview(context, params)
-    if overview is None or period is None:
+    """(CSV text, problem): one row per mention the parameters select, newest first; the
+    SLA columns from the alerts of those mentions only."""
+    period, drill, problem = selection(context, params)
+    if period is None:
         return "", problem
-    ids = await asyncio.to_thread(
-        select_mentions, context.store, period.since, period.until, context.zone, drill
-    )
+    store, since, until, zone = context.store, period.since, period.until, context.zone
+    ids = await asyncio.to_thread(select_mentions, store, since, until, zone, drill)
     ids.reverse()  # newest first
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
     writer.writeheader()
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        rows = await asyncio.to_thread(context.store.history, chunk, 0, len(chunk))
+        rows = await asyncio.to_thread(store.history, chunk, 0, len(chunk))
+        alerts, touches = await asyncio.to_thread(store.alert_facts, since, until, zone, chunk)
         for row in rows:
-            data = export_row(row, overview)
+            data = export_row(row, alerts, touches)
             writer.writerow({k: csv_cell(v) for k, v in data.items()})
     return out.getvalue(), ""
 
@@ -125,15 +126,19 @@ def queue_row(row: InboxRow | HistoryRow) -> dict[str, Any]:
     }
 
 
-def export_row(row: HistoryRow, overview: Overview) -> dict[str, Any]:
+def export_row(
+    row: HistoryRow, alerts: dict[int, AlertFigure], touches: dict[int, int]
+) -> dict[str, Any]:
+    """`alerts`: the first alert of each mention in the period; `touches`: its bot first
+    touch in microseconds."""
     mention, alert = row.mention, row.alert
-    fact: AlertFigure | None = overview.first_alert(mention.id or 0)
+    fact = alerts.get(mention.id or 0)
     return {
         **queue_row(row),
         "sla": fact.outcome.value if fact else "",
         "first_response_s": _seconds(fact.response_us if fact else None),
         "first_response_by": fact.responder if fact else "",
-        "bot_first_touch_s": _seconds(overview.figures.bot_touch_us.get(mention.id or 0)),
+        "bot_first_touch_s": _seconds(touches.get(mention.id or 0)),
         "resolution_s": _seconds(fact.resolution_us if fact else None),
         "resolved_by": alert.resolved_by if alert else "",
     }

@@ -3,6 +3,7 @@ between two moments, and each alert classified by the report's definitions (serv
 docstring) as CASE, the one copy of those rules. SQLite and PostgreSQL spell them differently.
 """
 
+import sqlite3
 from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from typing import Any
@@ -10,6 +11,9 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, and_, case, cast, func, or_, select
 
 from core.models import AlertRow, MentionRow, ReplyRow
+
+# SQLite's unixepoch() came with 3.38 (2022); older libraries count seconds with strftime('%s').
+_UNIXEPOCH = sqlite3.sqlite_version_info >= (3, 38)
 
 
 class Outcome(StrEnum):
@@ -44,6 +48,8 @@ class Dialect:
 
     def epoch(self, moment: Any) -> Any:
         if self.sqlite:
+            if _UNIXEPOCH:  # the same whole seconds, parsed about twice as fast
+                return func.unixepoch(moment)
             return cast(func.strftime("%s", moment), Integer)
         return cast(func.floor(func.extract("epoch", moment)), BigInteger)
 
@@ -124,7 +130,7 @@ class Dialect:
         return (
             select(
                 ReplyRow.mention_id,
-                func.min(self.micros(ReplyRow.sent_at, MentionRow.created_at)),
+                func.min(self.micros(ReplyRow.sent_at, MentionRow.created_at)).label("micros"),
             )
             .select_from(ReplyRow)
             .join(MentionRow, MentionRow.id == ReplyRow.mention_id)

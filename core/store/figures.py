@@ -1,12 +1,15 @@
 """The report's, the dashboard's and the agents' figures of one period, counted by the database.
 
-A year is 100,000 mentions: reading them row by row and grouping in Python cost seconds. Here
-three scans of the period's mentions count per local day, platform, half, source and language;
-per list of reasons and rules; and per author. Each alert is classified by the report's
-definitions as CASE (core/store/figure_sql.py, the only copy of those rules), and only its
-narrow values come back (first-response times need ordering, for percentiles).
-`Store.period_figures` is the door. `Store.figure_mentions` selects the mentions one figure
-counts (the list a bar opens) by the same expressions, reading no other rows.
+A year is 100,000 mentions and tens of thousands of alerts: reading them row by row and grouping
+in Python cost seconds. Here three scans of the period's mentions count per local day, platform,
+half, source and language; per list of reasons and rules; and per author. Each alert is
+classified by the report's definitions as CASE (core/store/figure_sql.py, the only copy of
+those rules) and counted per local day, outcome and first-response bucket; percentiles are
+ranked by the database too (a window over the waits), so only the ranked values come back.
+`Store.period_figures` is the door; `Store.agent_figures` counts the same alerts per agent,
+and `Store.alert_facts` gives the export the few alerts of the mentions it lists.
+`Store.figure_mentions` selects the mentions one figure counts (the list a bar opens) by the
+same expressions, reading no other rows.
 """
 
 import json
@@ -16,7 +19,22 @@ from datetime import date, datetime, timedelta, tzinfo
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Text, and_, bindparam, case, cast, func, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.engine import Connection, Engine
 
 from core.models import AlertRow, MentionRow
@@ -60,6 +78,38 @@ class AlertFigure:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertCount:
+    """The alerts of one local day (the alert's own) with one outcome whose human first
+    response falls in one bucket."""
+
+    day: date
+    outcome: Outcome
+    bucket: int | None  # the first of the bounds the response is at or under; None: no response
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCount:
+    """The alerts one combination of agents worked, with one outcome."""
+
+    claimed_by: str
+    replied_by: str
+    resolved_by: str
+    responder: str  # whose first response of a relevant alert counts for the SLA; "" none
+    outcome: Outcome
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Waits:
+    """How many waits, and the nearest-rank p50 and p90 (service/report.py) in microseconds."""
+
+    count: int = 0
+    p50_us: int | None = None
+    p90_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Sentiment:
     """Where a sentiment counts as negative (≤) and as positive (≥)."""
 
@@ -80,8 +130,11 @@ class PeriodFigures:
     reach: int  # followers of the distinct authors
     reach_answered: int  # of those with a mention an agent replied to
     counted: list[Tally]  # mentions counted in other alerts' messages or muted, by delivery
-    alerts: list[AlertFigure]
-    bot_touch_us: dict[int, int]  # mention id → its first automatic reply, from when written
+    alerts: list[AlertCount]  # of the alerts standing for a customer waiting
+    human_response: Waits
+    resolution: Waits
+    bot_touch: Waits  # per mention: its first automatic reply, from when written
+    bot_buckets: dict[int, int]  # those first touches per bucket, as `AlertCount.bucket`
 
 
 def read_figures(
@@ -91,7 +144,9 @@ def read_figures(
     zone: tzinfo,
     halves_at: datetime,
     cut: Sentiment,
+    bounds_us: tuple[int, ...] = (),
 ) -> PeriodFigures:
+    """`bounds_us`: the first-response buckets' upper bounds (inclusive), in microseconds."""
     sql = Dialect(engine.dialect.name, zone, since, until)
     written = MentionRow.created_at
     in_period = and_(written >= since, written < until)
@@ -136,6 +191,7 @@ def read_figures(
         .group_by(AlertRow.delivery)
     )
     with engine.connect() as connection, connection.begin():  # Core rows: no ORM cost per row
+        _sort_in_memory(connection)
         mentions = _Mentions(connection.execute(groups).all())
         authors, repeat, reach, reached = connection.execute(_authors(in_period, answered)).one()
         return PeriodFigures(
@@ -154,12 +210,182 @@ def read_figures(
                     connection.execute(counted), key=lambda row: (-row[1], row[2])
                 )
             ],
-            alerts=[
-                AlertFigure(_day(n), _OUTCOMES[outcome], *rest)
-                for n, outcome, *rest in connection.execute(sql.alerts(stands, until))
-            ],
-            bot_touch_us={n: us for n, us in connection.execute(sql.bot_touches(in_period))},
+            **_alert_figures(connection, sql, stands, until, in_period, bounds_us),
         )
+
+
+def _alert_figures(
+    connection: Connection,
+    sql: Dialect,
+    stands: Any,
+    until: datetime,
+    in_period: Any,
+    bounds_us: tuple[int, ...],
+) -> dict[str, Any]:
+    """The alerts counted per day, outcome and bucket, their waits ranked, and the bot first
+    touches bucketed and ranked: in one statement, so each alert is classified once (the CASE
+    costs more than the grouping). Its rows are (part, text, and four numbers)."""
+    alerts = _only(sql.alerts(stands, until), "day", "outcome", "response_us", "resolution_us")
+    touches = sql.bot_touches(in_period).cte("bot_touch")
+    bucket = _bucket(alerts.c.response_us, bounds_us)
+    touch_bucket = _bucket(touches.c.micros, bounds_us)
+    counts = select(
+        literal("count"), alerts.c.outcome, *_numbers(alerts.c.day, bucket, func.count(), None)
+    ).group_by(alerts.c.day, alerts.c.outcome, bucket)
+    touched = select(
+        literal("touched"), literal(""), *_numbers(touch_bucket, None, func.count(), None)
+    ).group_by(touch_bucket)
+    ranks = _ranked(
+        _waits("human", "", alerts.c.response_us),
+        _waits("resolution", "", alerts.c.resolution_us),
+        _waits("bot", "", touches.c.micros),
+    )
+    found: dict[str, Any] = {"alerts": [], "bot_buckets": {}}
+    rank_rows = []
+    for row in connection.execute(union_all(counts, touched, ranks)):
+        part, name, first, second, count, _ = row
+        if part == "count":
+            found["alerts"].append(AlertCount(_day(first), _OUTCOMES[name], second, count))
+        elif part == "touched":
+            found["bot_buckets"][first] = count
+        else:
+            rank_rows.append(row)
+    waits = _waits_of(rank_rows)
+    found["human_response"] = waits.get(("human", ""), Waits())
+    found["resolution"] = waits.get(("resolution", ""), Waits())
+    found["bot_touch"] = waits.get(("bot", ""), Waits())
+    return found
+
+
+def _only(alerts: Any, *names: str) -> Any:
+    """The alerts with only the columns named: a CTE is computed whole, and who answered
+    costs as much as the rest."""
+    columns = [column for column in alerts.selected_columns if column.key in names]
+    return alerts.with_only_columns(*columns).order_by(None).cte("alert_figure")
+
+
+def _numbers(*values: Any) -> list[Any]:
+    """Numbers of the parts of one statement's rows, as one type (PostgreSQL unites them)."""
+    return [cast(null() if value is None else value, BigInteger) for value in values]
+
+
+def read_agents(
+    engine: Engine, since: datetime, until: datetime, zone: tzinfo
+) -> tuple[list[AgentCount], dict[str, Waits]]:
+    """The alerts standing for a customer waiting in the period, counted per agents and
+    outcome; and per agent the first responses that count for the SLA, ranked."""
+    sql = Dialect(engine.dialect.name, zone, since, until)
+    columns = ("claimed_by", "replied_by", "resolved_by", "responder", "outcome", "response_us")
+    alerts = _only(sql.alerts(standing(since, until), until), *columns)
+    counts_for_sla = and_(
+        alerts.c.response_us.is_not(None),
+        alerts.c.responder != "",
+        alerts.c.outcome != Outcome.NOT_RELEVANT.value,
+    )
+    responder = case((counts_for_sla, alerts.c.responder), else_="")
+    keys = (
+        alerts.c.claimed_by,
+        alerts.c.replied_by,
+        alerts.c.resolved_by,
+        responder,
+        alerts.c.outcome,
+    )
+    per = select(*keys, func.count()).group_by(*keys)
+    with engine.connect() as connection, connection.begin():
+        counts = [
+            AgentCount(claimed or "", replied or "", resolved or "", who or "", _OUTCOMES[o], n)
+            for claimed, replied, resolved, who, o, n in connection.execute(per)
+        ]
+        ranked = _ranked(
+            _waits("agent", alerts.c.responder, alerts.c.response_us).where(counts_for_sla)
+        )
+        waits = _waits_of(connection.execute(ranked).all())
+    return counts, {who: found for (_kind, who), found in waits.items()}
+
+
+def read_alert_facts(
+    engine: Engine, since: datetime, until: datetime, zone: tzinfo, mention_ids: list[int]
+) -> tuple[dict[int, AlertFigure], dict[int, int]]:
+    """For each of `mention_ids` (a few thousand at most), the first alert opened for it in
+    the period, and its first automatic reply in microseconds from when it was written."""
+    sql = Dialect(engine.dialect.name, zone, since, until)
+    # Written into the statement like `_inline`'s: a chunk of ids may outnumber the parameters.
+    ids = bindparam("ids", sorted(set(mention_ids)), type_=Integer, expanding=True,
+                    literal_execute=True)  # fmt: skip
+    written = MentionRow.created_at
+    in_period = and_(written >= since, written < until, MentionRow.id.in_(ids))
+    alerts = sql.alerts(and_(standing(since, until), AlertRow.mention_id.in_(ids)), until)
+    first: dict[int, AlertFigure] = {}
+    with engine.connect() as connection, connection.begin():
+        for n, outcome, *rest in connection.execute(alerts):  # in the order they were opened
+            figure = AlertFigure(_day(n), _OUTCOMES[outcome], *rest)
+            if figure.mention_id is not None:
+                first.setdefault(figure.mention_id, figure)
+        touches = dict(connection.execute(sql.bot_touches(in_period)).all())
+    return first, touches
+
+
+def _sort_in_memory(connection: Connection) -> None:
+    """PostgreSQL's default work_mem (4 MB) sends a year's sorts and groupings to disk; this
+    read transaction may use more (it ends with the transaction)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+
+
+def _bucket(micros: Any, bounds_us: tuple[int, ...]) -> Any:
+    """The first of `bounds_us` `micros` is at or under, as an index; past them all: their
+    number; none for no wait."""
+    return case(
+        (micros.is_(None), None),
+        *((micros <= bound, index) for index, bound in enumerate(bounds_us)),
+        else_=len(bounds_us),
+    )
+
+
+def _waits(kind: str, who: Any, micros: Any) -> Any:
+    return select(
+        literal(kind).label("kind"),
+        (literal(who) if isinstance(who, str) else who).label("who"),
+        micros.label("micros"),
+    ).where(micros.is_not(None))
+
+
+def _ranked(*sources: Any) -> Any:
+    """Per (kind, who) of the `_waits` sources, the rows (kind, who, how many, whether the
+    rank is ⌈n/2⌉, whether it is ⌈9n/10⌉, the wait): nearest ranks in integers, so no float
+    decides one, ranked by the database (a window over the waits)."""
+    values = union_all(*sources).subquery() if len(sources) > 1 else sources[0].subquery()
+    # One window (the whole partition as the count's frame): one sort of the waits, not two.
+    window = {
+        "partition_by": (values.c.kind, values.c.who),
+        "order_by": values.c.micros,
+        "rows": (None, None),
+    }
+    ranked = select(
+        values.c.kind,
+        values.c.who,
+        values.c.micros,
+        func.row_number().over(**window).label("rank"),
+        func.count().over(**window).label("n"),
+    ).subquery()
+    n, rank = ranked.c.n, ranked.c.rank
+    middle, ninetieth = rank == (n + 1) // 2, rank == (9 * n + 9) // 10
+    flags = (case((middle, 1), else_=0), case((ninetieth, 1), else_=0))
+    return select(ranked.c.kind, ranked.c.who, *_numbers(n, *flags, ranked.c.micros)).where(
+        or_(middle, ninetieth)
+    )
+
+
+def _waits_of(rows: Any) -> dict[tuple[str, str], Waits]:
+    """`_ranked`'s rows, per (kind, who)."""
+    found: dict[tuple[str, str], dict[str, int]] = {}
+    for kind, who, count, is_middle, is_ninetieth, micros in rows:
+        figure = found.setdefault((kind, who or ""), {"count": count})
+        if is_middle:
+            figure["p50_us"] = micros
+        if is_ninetieth:
+            figure["p90_us"] = micros
+    return {key: Waits(**figure) for key, figure in found.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """What the report, the dashboard and the agents' figures read about one period.
 
-`period_figures`: what the database counts (core/store/figures.py). `figure_mentions`: the
-mentions one of those figures counts. `history`: those lists, mentions by id, closed ones
+`period_figures`: what the database counts (core/store/figures.py); `agent_figures`: the same
+alerts per agent; `alert_facts`: the alerts of some mentions, for the export. `figure_mentions`:
+the mentions one of those figures counts. `history`: those lists, mentions by id, closed ones
 included, with the alert that stands for each (the `/queue` a chart's bar opens).
 """
 
@@ -13,7 +14,18 @@ from sqlmodel import Session
 
 from core.models import AlertRow, MentionRow
 from core.store._db import StoreBase
-from core.store.figures import PeriodFigures, Selection, Sentiment, read_figures, select_mentions
+from core.store.figures import (
+    AgentCount,
+    AlertFigure,
+    PeriodFigures,
+    Selection,
+    Sentiment,
+    Waits,
+    read_agents,
+    read_alert_facts,
+    read_figures,
+    select_mentions,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +72,32 @@ class HistoryRow:
 
 class Reporting(StoreBase):
     def period_figures(
-        self, since: datetime, until: datetime, zone: tzinfo, halves_at: datetime, cut: Sentiment
+        self,
+        since: datetime,
+        until: datetime,
+        zone: tzinfo,
+        halves_at: datetime,
+        cut: Sentiment,
+        bounds_us: tuple[int, ...] = (),
     ) -> PeriodFigures:
         """The figures of mentions written and alerts opened in [since, until), by day in
-        `zone`, sentiment split at `halves_at`; in one read transaction so they all agree."""
-        return read_figures(self.engine, since, until, zone, halves_at, cut)
+        `zone`, sentiment split at `halves_at`, first responses in the buckets `bounds_us`
+        (microseconds, inclusive); in one read transaction so they all agree."""
+        return read_figures(self.engine, since, until, zone, halves_at, cut, bounds_us)
+
+    def agent_figures(
+        self, since: datetime, until: datetime, zone: tzinfo
+    ) -> tuple[list[AgentCount], dict[str, Waits]]:
+        """The alerts opened in [since, until) per agents and outcome, and per agent the
+        first responses that count for the SLA."""
+        return read_agents(self.engine, since, until, zone)
+
+    def alert_facts(
+        self, since: datetime, until: datetime, zone: tzinfo, mention_ids: list[int]
+    ) -> tuple[dict[int, AlertFigure], dict[int, int]]:
+        """Per mention of `mention_ids`: its first alert opened in [since, until), and its
+        bot first touch in microseconds."""
+        return read_alert_facts(self.engine, since, until, zone, mention_ids)
 
     def figure_mentions(
         self, since: datetime, until: datetime, zone: tzinfo, cut: Sentiment, chosen: Selection
