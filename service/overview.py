@@ -16,7 +16,8 @@ from typing import Any
 
 from core.reasons import Reason
 from core.store import Store
-from core.store.figures import Outcome, PeriodFigures, Selection
+from core.store.figure_selection import Selection
+from core.store.figures import Outcome, PeriodFigures
 from service.report import CUT, TOP, Percentiles, Report, period_figures, report_of
 
 SENTIMENTS = ("negative", "neutral", "positive")

@@ -14,17 +14,16 @@ from sqlmodel import Session
 
 from core.models import AlertRow, MentionRow
 from core.store._db import StoreBase
+from core.store.figure_selection import Selection, select_mentions
 from core.store.figures import (
     AgentCount,
     AlertFigure,
     PeriodFigures,
-    Selection,
     Sentiment,
     Waits,
     read_agents,
     read_alert_facts,
     read_figures,
-    select_mentions,
 )
 
 
