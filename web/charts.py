@@ -123,8 +123,18 @@ def _config(title: str, percent: bool) -> dict[str, object]:
         "x_label_rotation": 0,
         "truncate_label": -1,
         "truncate_legend": -1,
-        "value_formatter": (lambda v: f"{v:.0%}") if percent else (lambda v: f"{v:g}"),
+        "value_formatter": _percent if percent else _number,
     }
+
+
+# pygal hides a printed value only when it reads exactly "0" (`print_zeroes`), and draws an
+# empty share of a stacked bar as 0: "0%" would sit on the line between two other shares.
+def _percent(value: float) -> str:
+    return f"{value:.0%}" if round(value, 2) else "0"
+
+
+def _number(value: float) -> str:
+    return f"{value + 0.0:.2g}" if abs(value) < 1 else f"{value:g}"  # + 0.0: no "-0"
 
 
 def _sparse(labels: list[str]) -> dict[str, object]:
