@@ -1,6 +1,7 @@
 """The store's guarantees, on SQLite and on PostgreSQL."""
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -130,6 +131,18 @@ def test_outbox_claims_in_order_and_records_alerts(store: Store) -> None:
     assert context is not None and context.mention is not None
     assert (context.alert.outbox_id, context.alert.message_id) == (first.id, 77)
     assert context.mention.external_id == "1"
+
+
+def test_actions_claimed_without_raw_leave_the_payload_out_and_stored(store: Store) -> None:
+    payload = {"kind": "t3", "data": {"name": "t3_1", "selftext": "broken"}}
+    with_raw = replace(mention("1"), raw=payload)
+    store.ingest("x:mentions", [with_raw], None, alert_everything, NOW)
+    [lean] = store.claim_due(NOW, raw=False)
+    assert lean.mention == with_raw and lean.mention.raw == {}
+
+    store.release([lean.id], NOW)
+    [full] = store.claim_due(NOW)
+    assert full.id == lean.id and full.mention.raw == payload
 
 
 def test_actions_in_flight_at_a_crash_are_retried_and_flagged(store: Store) -> None:
