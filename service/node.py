@@ -207,7 +207,7 @@ class LongRunning:
                 return
             new, more = bool(result.new), result.more
             # Not held through the delivery: a catching-up poll's mentions, with their platform
-            # payloads, were ~6 MB of a 1,000-post burst's peak RSS beside the alerts' own.
+            # payloads (~6 MB of objects in a 1,000-post burst), beside the alerts' own.
             del result
             if new:
                 await self.deliver()  # now, not at the next drain: latency counts

@@ -48,7 +48,7 @@ class Mentions(StoreBase):
         ingested: list[Ingested] = []
         with Session(self.engine) as session, session.begin():
             # A statement a page: a burst's rows, their JSON and the driver's parameters all
-            # at once cost a catching-up poll of 1,000 posts ~25 MB of peak RSS (issue 19).
+            # at once cost a catching-up poll of 1,000 posts 10-14 MB of peak RSS (issue 19).
             for start in range(0, len(unique), ROWS_A_STATEMENT):
                 rows = [
                     _mention_row(mention, decisions[(mention.platform, mention.external_id)], now)

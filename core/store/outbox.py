@@ -23,7 +23,7 @@ class Outbox(StoreBase):
 
         `raw=False`: their mentions come without the platform's payload (`Mention.raw` empty),
         for responders that never read it: a storm's batch of 500 alerts loaded 500 payloads
-        (~8 MB of peak RSS in a 1,000-post burst) for nothing.
+        (~7 MB of peak RSS in a 1,000-post burst) for nothing.
         """
         with Session(self.engine) as session, session.begin():
             query = (
