@@ -83,7 +83,8 @@ class MentionRow(SQLModel, table=True):
     feedback_by: str = Field(default="", max_length=256)
     feedback_at: datetime | None = _utc_column()
 
-    def to_mention(self) -> Mention:
+    def to_mention(self, raw: bool = True) -> Mention:
+        """The plain mention; `raw=False` leaves its payload out (a row loaded without it)."""
         return Mention(
             platform=self.platform,
             external_id=self.external_id,
@@ -99,7 +100,7 @@ class MentionRow(SQLModel, table=True):
             lang=self.lang,
             conversation_id=self.conversation_id,
             in_reply_to_id=self.in_reply_to_id,
-            raw=dict(self.raw or {}),
+            raw=dict(self.raw or {}) if raw else {},
         )
 
 

@@ -34,6 +34,9 @@ class Settled:
 class Responder(Protocol):
     kind: str  # the outbox kind it performs
     batch_size: int
+    # Whether it reads the mentions' platform payloads (`Mention.raw`): the drain loads them
+    # only then (a Telegram reply needs the message's topic; an alert needs none).
+    reads_raw: bool
 
     async def perform(self, items: Sequence[OutboxItem]) -> Settled: ...
 

@@ -63,6 +63,7 @@ class AlertResponder:
     """Performs `alert` actions: through the noise rules into Telegram, paced per chat."""
 
     kind = OutboxKind.ALERT
+    reads_raw = False  # an alert shows the mention's own fields, never the platform payload
 
     def __init__(
         self,

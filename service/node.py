@@ -205,9 +205,13 @@ class LongRunning:
             if result is None:
                 await self._tell_staff_of_auth_failures([poller])
                 return
-            if result.new:
+            new, more = bool(result.new), result.more
+            # Not held through the delivery: a catching-up poll's mentions, with their platform
+            # payloads (~6 MB of objects in a 1,000-post burst), beside the alerts' own.
+            del result
+            if new:
                 await self.deliver()  # now, not at the next drain: latency counts
-            if not result.more:
+            if not more:
                 return
 
     async def _drain_job(self) -> None:

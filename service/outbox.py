@@ -50,7 +50,9 @@ class OutboxWorker:
         kind = responder.kind
         while not self.paused(kind):
             now = self.clock.now()
-            items = await asyncio.to_thread(self.store.claim_due, now, responder.batch_size, [kind])
+            items = await asyncio.to_thread(
+                self.store.claim_due, now, responder.batch_size, [kind], responder.reads_raw
+            )
             if not items:
                 break
             settled = await responder.perform(items)
@@ -76,6 +78,8 @@ class OutboxWorker:
 
 class OneAtATime:
     """A responder of single actions (a reply is one post) as the drain hosts it."""
+
+    reads_raw = True  # a poster may need the payload (the Telegram message's topic)
 
     def __init__(
         self,

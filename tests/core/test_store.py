@@ -1,6 +1,7 @@
 """The store's guarantees, on SQLite and on PostgreSQL."""
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -63,6 +64,40 @@ def test_a_failed_transaction_moves_no_cursor_and_saves_nothing(store: Store) ->
     assert store.count_mentions() == 0
 
 
+def test_a_batch_of_many_statements_keeps_age_order_and_one_transaction(store: Store) -> None:
+    # A catching-up poll, newest first as listings are, longer than one INSERT's page of rows.
+    burst = [mention(str(n), minutes_ago=n) for n in range(1, 251)]
+    items = store.ingest("x:mentions", burst, "c1", alert_everything, NOW)
+
+    oldest_first = [str(n) for n in range(250, 0, -1)]
+    assert [i.mention.external_id for i in items] == oldest_first
+    assert [row.external_id for row in store.mentions()] == oldest_first  # ids in age order
+    assert [row.mention_id for row in store.outbox("pending")] == [i.mention_id for i in items]
+    assert store.cursor("x:mentions") == "c1"
+
+
+def test_a_failure_in_a_later_statement_saves_nothing_of_the_batch(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = store._outbox_insert.run
+    calls = []
+
+    def fail_third(session: Session, rows: list[dict[str, object]]) -> list[tuple[object, ...]]:
+        calls.append(len(rows))
+        if len(calls) == 3:
+            raise RuntimeError("database gone")
+        return queue(session, rows)
+
+    monkeypatch.setattr(store._outbox_insert, "run", fail_third)
+    burst = [mention(str(n), minutes_ago=n) for n in range(1, 251)]
+    with pytest.raises(RuntimeError):
+        store.ingest("x:mentions", burst, "c1", alert_everything, NOW)
+    assert calls == [100, 100, 50]
+    assert store.cursor("x:mentions") is None
+    assert store.count_mentions() == 0
+    assert store.outbox() == []
+
+
 def test_backfilled_mentions_are_stored_but_not_triaged(store: Store) -> None:
     items = store.ingest(
         "x:mentions",
@@ -96,6 +131,18 @@ def test_outbox_claims_in_order_and_records_alerts(store: Store) -> None:
     assert context is not None and context.mention is not None
     assert (context.alert.outbox_id, context.alert.message_id) == (first.id, 77)
     assert context.mention.external_id == "1"
+
+
+def test_actions_claimed_without_raw_leave_the_payload_out_and_stored(store: Store) -> None:
+    payload = {"kind": "t3", "data": {"name": "t3_1", "selftext": "broken"}}
+    with_raw = replace(mention("1"), raw=payload)
+    store.ingest("x:mentions", [with_raw], None, alert_everything, NOW)
+    [lean] = store.claim_due(NOW, raw=False)
+    assert lean.mention == with_raw and lean.mention.raw == {}
+
+    store.release([lean.id], NOW)
+    [full] = store.claim_due(NOW)
+    assert full.id == lean.id and full.mention.raw == payload
 
 
 def test_actions_in_flight_at_a_crash_are_retried_and_flagged(store: Store) -> None:
