@@ -11,6 +11,11 @@ load moves them alike. Targets: nothing configured ≤ 1.5 s and ≤ 0.6 × the 
 
 The parsed YAML cache (core/yaml_cache.py) lives in a temporary directory: the warm-up run
 fills it, as any earlier start of the node would have; `--cold` measures every run without it.
+So does the bytecode of every process (PYTHONPYCACHEPREFIX, PYTHONDONTWRITEBYTECODE dropped):
+an installed or built BrandPulse has its modules compiled, as the libraries have theirs
+(the Dockerfile compiles them at build); `--no-bytecode` measures every run compiling
+BrandPulse's modules from source, as a process that may not write bytecode does (with the
+libraries' own bytecode, from their install).
 """
 
 import argparse
@@ -20,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,6 +83,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cold", action="store_true", help="empty the YAML cache before each run")
+    parser.add_argument(
+        "--no-bytecode", action="store_true", help="write no bytecode (PYTHONDONTWRITEBYTECODE=1)"
+    )
     args = parser.parse_args()
     print(f"Startup of `main.py run --once` — {datetime.now(UTC):%Y-%m-%d}, {machine()}\n")
     setups: dict[str, list[tuple[float, float, float]]] = {
@@ -90,14 +99,16 @@ def main() -> None:
         shipped = service_env(x, telegram, f"sqlite:///{Path(folder) / 'startup.db'}", **cache)
         commands = {"nothing": (RUN_ONCE, nothing), "x+telegram": (RUN_ONCE, shipped)}
         commands["floor"] = (FLOOR, nothing)
+        bytecode = bytecode_env(Path(folder) / "pycache", write=not args.no_bytecode)
+        commands = {name: (command, bytecode(env)) for name, (command, env) in commands.items()}
         for command, env in commands.values():
-            timed(command, env)  # warm-up: creates the databases, fills the page cache
+            timed(command, env)  # warm-up: creates the databases, fills page and bytecode caches
         for _ in range(args.runs):
             for name, (command, env) in commands.items():
                 if args.cold:
                     shutil.rmtree(cache["XDG_CACHE_HOME"], ignore_errors=True)
                 setups[name].append(timed(command, env))
-        slowest = slowest_imports(RUN_ONCE, nothing)
+        slowest = slowest_imports(*commands["nothing"])
     medians = {name: percentile([t for t, _, _ in runs], 0.5) for name, runs in setups.items()}
     cpu = {name: percentile([c for _, _, c in runs], 0.5) for name, runs in setups.items()}
     rows = [
@@ -122,6 +133,18 @@ def main() -> None:
         )
     print("\nslowest imports of run --once, nothing configured (µs, cumulative):")
     print(slowest)
+
+
+def bytecode_env(folder: Path, write: bool) -> Callable[[dict[str, str]], dict[str, str]]:
+    """What makes an environment keep its bytecode in `folder` (or write none at all)."""
+
+    def env(base: dict[str, str]) -> dict[str, str]:
+        if not write:
+            return base | {"PYTHONDONTWRITEBYTECODE": "1"}
+        kept = {key: value for key, value in base.items() if key != "PYTHONDONTWRITEBYTECODE"}
+        return kept | {"PYTHONPYCACHEPREFIX": str(folder)}
+
+    return env
 
 
 def slowest_imports(command: list[str], env: dict[str, str], top: int = 12) -> str:

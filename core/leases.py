@@ -19,10 +19,10 @@ import socket
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, case, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.clock import Clock
 from core.models import LeaseRow
+from core.store._db import dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class Leases:
         self.owner = owner
         self.ttl = ttl
         self.clock = clock
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert = dialect_insert(engine)
         self._held: dict[str, datetime] = {}  # lease → the expiry this node last wrote
         self._theirs: dict[str, datetime] = {}  # lease → another node's expiry, as last read
 

@@ -10,8 +10,10 @@ would make `\\w+` stop at the "ş" of "şikayet"); `\\b` and `\\s` are RE2's ASC
 """
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import re2
+if TYPE_CHECKING:
+    import re2
 
 # Python's Unicode classes spelled in RE2, outside a [class] and inside one.
 _OUTSIDE = {"w": r"[\p{L}\p{N}_]", "W": r"[^\p{L}\p{N}_]", "d": r"\p{Nd}"}
@@ -32,7 +34,9 @@ _REFUSED = [
 ]
 
 
-def _options() -> re2.Options:
+def _options() -> "re2.Options":
+    import re2
+
     options = re2.Options()
     options.case_sensitive = False
     options.log_errors = False  # the error is raised and explained; no stray stderr lines
@@ -69,7 +73,13 @@ def _unicode_classes(pattern: str) -> str:
 
 
 def compile_pattern(pattern: str) -> Callable[[str], bool]:
-    """A case-insensitive linear-time search for `pattern`; ValueError saying what RE2 refuses."""
+    """A case-insensitive linear-time search for `pattern`; ValueError saying what RE2 refuses.
+
+    RE2 is imported here, by the first rule with a regex: a config without one never loads it
+    (2.3 MB; issue 19).
+    """
+    import re2
+
     try:
         compiled = re2.compile(_unicode_classes(pattern), _options())
     except re2.error as exc:

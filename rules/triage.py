@@ -14,6 +14,7 @@ Matching is one Aho-Corasick pass over the folded text, so a thousand terms cost
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -231,8 +232,13 @@ class Triage:
         self._detector = LanguageDetector(
             self.languages, {lang: lexicons[lang].markers for lang in self.languages}
         )
-        self._vader = Vader()
         self._models = models
+
+    @functools.cached_property
+    def _vader(self) -> Vader:
+        """VADER's lexicon (~3 MB, ~8 ms to read), read for the first text a VADER language
+        scores: a node that scores none (a pass with nothing to poll) never reads it."""
+        return Vader()
 
     def _model(self, lexicon: Lexicon, language: str) -> TriageModel | None:
         if not lexicon.model_points:

@@ -25,7 +25,6 @@ from rules.engine import Engine
 from rules.loader import ReloadRecord, RulesWatcher
 from rules.triage import Triage
 from service.config import AppConfig
-from service.metrics import Metrics
 from service.node import LongRunning
 from service.node_alarms import NodeAlarms
 from service.outage import DatabaseOutage
@@ -36,10 +35,11 @@ from service.polling import SourcePoller
 from service.scheduler import StepsInFlight
 from service.sla_policy import SlaClock
 
-if TYPE_CHECKING:  # built only when Telegram is set up (python-telegram-bot)
+if TYPE_CHECKING:  # built only when needed: the staff side with a bot, metrics at first use
     from responders.telegram_alerts import TelegramAlerts
     from service.alert_messages import AlertMessages
     from service.grouping import AlertResponder
+    from service.metrics import Metrics
     from service.sla import SlaWatcher
     from service.telegram_runtime import TelegramApp, TelegramRuntime
     from service.workflow import AgentWorkflow
@@ -83,7 +83,6 @@ class BrandPulse(LongRunning):
         self.leases = Leases(
             self.store.engine, self.store.node, config.service.lease_ttl, self.clock
         )
-        self.metrics = Metrics(self.store, self.clock)
         self.telegram: TelegramApp | None = None
         self.runtime: TelegramRuntime | None = None
         if config.platforms.telegram.enabled:
@@ -122,6 +121,14 @@ class BrandPulse(LongRunning):
         # signalled at start: what the platform pushed before the node ran waits to be saved.
         self._pushes = Counter(poller.source for poller, _push in self.pushed)
         self._pushes_saved: Counter[str] = Counter()
+
+    @functools.cached_property
+    def metrics(self) -> "Metrics":
+        """This node's metrics, built when a source or the console first needs them: a pass
+        with nothing to poll never imports prometheus_client."""
+        from service.metrics import Metrics
+
+        return Metrics(self.store, self.clock)
 
     def _add_sources(self, wiring: Wiring) -> None:
         """Every configured source of every platform, polled or pushed, with its poll job."""

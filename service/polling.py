@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from core.clock import Clock
 from core.retry import backoff
@@ -23,8 +24,10 @@ from listeners.base import (
     RateBudget,
     RateLimited,
 )
-from service.metrics import Metrics, error_code
 from service.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from service.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +51,14 @@ class SourcePoller:
         clock: Clock,
         interval: timedelta,
         backfill: timedelta,
-        metrics: Metrics | None = None,
+        metrics: "Metrics | None" = None,
     ):
+        if metrics is None:
+            from service.metrics import Metrics  # prometheus_client: only for a polled source
+
+            metrics = Metrics()
         self.listener = listener
-        self.metrics = metrics or Metrics()
+        self.metrics = metrics
         self.pipeline = pipeline
         self.store = store
         self.clock = clock
@@ -117,9 +124,7 @@ class SourcePoller:
             log.warning("%s: skipped a malformed item: %s", self.source, item)
         self._succeeded(batch, now)
         self._log_poll(batch, new, now)
-        self.metrics.mentions_fetched.labels(self.source).inc(len(batch.mentions))
-        self.metrics.mentions_new.labels(self.source).inc(len(new))
-        self.metrics.poll_seconds.labels(self.source).observe(time.monotonic() - started)
+        self.metrics.polled(self.source, len(batch.mentions), len(new), time.monotonic() - started)
         await asyncio.to_thread(self.store.record_poll, self.source, self.store.node, now, "")
         return PollResult(len(batch.mentions), new, batch.calls, batch.more)
 
@@ -175,7 +180,7 @@ class SourcePoller:
 
     async def _failed(self, exc: ListenerError) -> None:
         now = self.clock.now()
-        self.metrics.api_errors.labels(self.source, error_code(exc)).inc()
+        self.metrics.failed(self.source, exc)
         self.failures += 1
         if isinstance(exc, RateLimited):
             self.next_at = max(exc.reset_at, now + timedelta(seconds=1))

@@ -126,6 +126,28 @@ def test_the_image_holds_every_package_the_project_installs(tmp_path: Path) -> N
     assert version.stdout.startswith("main.py "), version.stderr
 
 
+def test_the_image_compiles_the_bytecode_of_every_package_it_copies() -> None:
+    """At run time the image writes no bytecode (PYTHONDONTWRITEBYTECODE, a read-only /app):
+    a package left out of the build's compileall is compiled from source at every start."""
+    steps = instructions(DOCKERFILE)
+    env = " ".join(rest for word, rest in steps if word == "ENV")
+    assert "PYTHONDONTWRITEBYTECODE=1" in env  # else Python would write it at the first start
+    compiled: set[str] = set()
+    for word, rest in steps:
+        for command in rest.split("&&") if word == "RUN" else []:
+            if command.split()[:3] == ["python", "-m", "compileall"]:
+                compiled |= {arg for arg in command.split()[3:] if not arg.startswith("-")}
+    packages = {
+        source
+        for word, rest in steps
+        if word == "COPY"
+        for source in rest.split()[:-1]
+        if (REPO / source / "__init__.py").is_file()
+    }
+    assert packages, "no package copied?"
+    assert packages <= compiled, f"not compiled at build: {sorted(packages - compiled)}"
+
+
 def test_compose_runs_brandpulse_on_postgresql_once_it_is_ready() -> None:
     compose = YAML(typ="safe").load((REPO / "compose.yaml").read_text())
     services = compose["services"]

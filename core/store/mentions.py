@@ -6,7 +6,6 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import ColumnElement, any_, bindparam, func, select, union
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
 from core.mention import Mention
@@ -189,6 +188,8 @@ def _any(column: Any, values: list[str]) -> ColumnElement[bool]:
     """`column = ANY(array)`, one parameter: IN renders a placeholder a value, and psycopg
     parses a statement of more than 50 of them in Python on every call (a page's hundred
     authors cost more than the query)."""
+    from sqlalchemy.dialects.postgresql import ARRAY  # imported on PostgreSQL nodes only
+
     return column == any_(bindparam(column.key, values, type_=ARRAY(column.type)))
 
 

@@ -205,6 +205,22 @@ def test_sentiment_is_exactly_vaders(triage: Triage, text: str) -> None:
     )
 
 
+def test_vaders_lexicon_is_read_for_the_first_text_a_vader_language_scores() -> None:
+    """Reading it costs ~3 MB: a node that scores nothing, or only Turkish, never reads it."""
+    triage = Triage.default(("en", "tr"))
+    assert "_vader" not in vars(triage)
+    turkish = triage.assess("kargom gelmedi, iade istiyorum", lang="tr")
+    assert turkish.language == "tr" and "_vader" not in vars(triage)
+    english = triage.assess("my parcel never arrived, this is awful", lang="en")
+    assert "_vader" in vars(triage)
+    assert (
+        english.sentiment
+        == SentimentIntensityAnalyzer().polarity_scores("my parcel never arrived, this is awful")[
+            "compound"
+        ]
+    )
+
+
 def test_a_question_opening_with_a_handle_is_asked_of_that_account() -> None:
     triage = Triage.default(("en",))
 

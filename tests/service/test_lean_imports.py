@@ -87,6 +87,11 @@ def test_run_once_with_nothing_configured_loads_no_platform_library(
     unused = {"telegram", "tweepy", "praw", "requests", "httpx", "apscheduler", "alembic"}
     assert not unused & imported
     assert not {"uvicorn", "starlette", "jinja2"} & imported
+    assert "prometheus_client" not in imported  # no source polled, no console: no metrics
+    assert "re2" not in imported  # the shipped rules have no regex
+    # Only the dialect of the database in use.
+    other = "postgresql" if database_url.startswith("sqlite") else "sqlite"
+    assert f"sqlalchemy.dialects.{other}" not in _modules(second)
     assert not {"service.report", "service.health"} & _modules(second)
 
 
