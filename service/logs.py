@@ -58,7 +58,8 @@ def setup_logging(secrets: Iterable[str], fmt: str = "text", level: int = loggin
     # the Authorization header. Neither is a change of state worth a line.
     for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # prawcore warns at each of its own retries ("Retrying due to ConnectionError…"), two lines a
-    # poll for as long as Reddit is down; the poller already logs the outage once (service/polling.py).
+    # prawcore warns at each of its own retries ("Retrying due to ConnectionError…"), two lines
+    # a poll for as long as Reddit is down; the poller already logs the outage once
+    # (service/polling.py).
     logging.getLogger("prawcore").setLevel(logging.ERROR)
     logging.getLogger("tweepy").setLevel(logging.INFO)
