@@ -16,6 +16,7 @@ import json
 import math
 import zlib
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,7 @@ class TrainingUnavailable(RuntimeError):
 class Example:
     text: str
     negative: bool  # needs a response
+    source: str = ""  # the file (or database) it came from: each source weighs alike
 
 
 def read_examples(path: Path) -> list[Example]:
@@ -59,7 +61,7 @@ def read_examples(path: Path) -> list[Example]:
             for line in handle:
                 parts = line.rstrip("\r\n").split("\t")
                 if len(parts) >= 3:
-                    examples.append(Example(parts[2], float(parts[1]) < 0))
+                    examples.append(Example(parts[2], float(parts[1]) < 0, str(path)))
         return examples
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
@@ -67,7 +69,9 @@ def read_examples(path: Path) -> list[Example]:
         label = "label" if "label" in fields else "airline_sentiment"
         if "text" not in fields or label not in fields:
             raise ValueError(f"{path}: needs columns text and label (or airline_sentiment)")
-        return [Example(r["text"], r[label].strip().lower() == "negative") for r in reader]
+        return [
+            Example(r["text"], r[label].strip().lower() == "negative", str(path)) for r in reader
+        ]
 
 
 def fit(
@@ -98,12 +102,13 @@ def fit(
     matrix = csr_matrix((values, (rows, cols)), shape=(len(examples), 1 << bits))
     matrix.sum_duplicates()
     labels = [int(e.negative) for e in examples]
-    model = _classifier(c).fit(matrix, labels)
-    shift = bias_shift(examples, matrix, labels, c, lang) if lang else 0.0
-    weights = model.coef_[0]
-    top = float(abs(weights).max()) or 1.0
+    weights = source_weights(examples)
+    model = _classifier(c).fit(matrix, labels, sample_weight=weights)
+    shift = bias_shift(examples, matrix, labels, weights, c, lang) if lang else 0.0
+    coef = model.coef_[0]
+    top = float(abs(coef).max()) or 1.0
     scale = top / 32767
-    quantised = array("h", (round(w / scale) for w in weights))
+    quantised = array("h", (round(w / scale) for w in coef))
     return {
         "format": FORMAT,
         "bits": bits,
@@ -126,8 +131,25 @@ def _classifier(c: float) -> LogisticRegression:
     )
 
 
+def source_weights(examples: Sequence[Example]) -> list[float]:
+    """Each example's weight in the fit, so that every source weighs as much as any other.
+
+    A source is one domain (airline tweets, general tweets, a brand's own mentions): the
+    largest file should not decide what the model learns of all the others. With one source
+    every weight is 1.
+    """
+    sizes = Counter(e.source for e in examples)
+    share = len(examples) / len(sizes) if sizes else 0.0
+    return [share / sizes[e.source] for e in examples]
+
+
 def bias_shift(
-    examples: Sequence[Example], matrix: object, labels: list[int], c: float, lang: str
+    examples: Sequence[Example],
+    matrix: object,
+    labels: list[int],
+    weights: list[float],
+    c: float,
+    lang: str,
 ) -> float:
     """The shift of the model's log-odds that makes the combined triage (lexicon + model, as
     `rules/triage.py` adds them) best on held-out folds of the training texts (F1).
@@ -136,10 +158,6 @@ def bias_shift(
     lexicon's points need it: the lexicon misses more complaints than it raises false alarms,
     so the model's best boundary beside it is elsewhere. Chosen by cross-validation on the
     training texts only, never on a file the model is measured on.
-
-    The F1 weighs both classes alike too, as the fit does: how many complaints the training
-    files happen to hold (29 % of TweetEval + VADER tweets, 58 % of airline + VADER tweets)
-    says nothing of a brand's mentions, and a plain F1 would move the boundary with it.
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -156,7 +174,9 @@ def bias_shift(
     logits = [0.0] * len(examples)
     folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(examples, labels)
     for train, held in folds:
-        part = _classifier(c).fit(matrix[train], [labels[i] for i in train])
+        part = _classifier(c).fit(
+            matrix[train], [labels[i] for i in train], sample_weight=[weights[i] for i in train]
+        )
         for i, value in zip(held, part.decision_function(matrix[held]), strict=True):
             logits[i] = float(value)
 
@@ -166,30 +186,12 @@ def bias_shift(
             p = 1 / (1 + math.exp(-max(-30.0, min(30.0, logit + shift))))
             model = round(lexicon.model_points * (2 * p - 1))
             flagged.append(points + (max(0, model) if floor else model) >= lexicon.threshold)
-        return balanced_f1(flagged, labels)
+        tp = sum(f and g for f, g in zip(flagged, labels, strict=True))
+        fp = sum(f and not g for f, g in zip(flagged, labels, strict=True))
+        fn = sum(g and not f for f, g in zip(flagged, labels, strict=True))
+        return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
     return max(SHIFTS, key=f1)  # the first of equals: SHIFTS opens with 0
-
-
-def balanced_f1(flagged: Sequence[bool], labels: Sequence[int]) -> float:
-    """F1 of `flagged` against `labels` with each class weighing half of the whole, so that
-    repeating every example of one class changes nothing."""
-    positives = sum(labels)
-    negatives = len(labels) - positives
-    if not positives:
-        return 0.0
-    # A class that is absent weighs nothing: it cannot be flagged wrongly.
-    weight_pos = len(labels) / (2 * positives)
-    weight_neg = len(labels) / (2 * negatives) if negatives else 0.0
-    tp = fp = fn = 0.0
-    for flag, gold in zip(flagged, labels, strict=True):
-        if flag and gold:
-            tp += weight_pos
-        elif flag:
-            fp += weight_neg
-        elif gold:
-            fn += weight_pos
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
 def to_model(doc: dict) -> TriageModel:

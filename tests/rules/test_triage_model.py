@@ -213,16 +213,18 @@ def test_the_bias_shift_is_cross_validated_and_reproducible() -> None:
     assert shifted["weights"] == plain["weights"]  # only the boundary moves
 
 
-def test_the_shift_is_chosen_as_if_both_kinds_were_as_common() -> None:
-    """How many complaints the training files hold is no property of a brand's mentions: the
-    shift's F1 weighs both classes alike, so repeating one class changes nothing."""
-    flagged = [True, True, False, True, False, False]
-    labels = [1, 1, 1, 0, 0, 0]
-    plain = training.balanced_f1(flagged, labels)
-    tripled = training.balanced_f1(flagged + flagged[:3] * 2, labels + labels[:3] * 2)
-    assert tripled == pytest.approx(plain)
-    assert plain == pytest.approx(2 / 3)  # 2 of 3 complaints found, 1 of 3 others flagged
-    assert training.balanced_f1([True, False], [1, 1]) == pytest.approx(2 / 3)  # no others
+def test_every_source_weighs_alike_in_the_fit() -> None:
+    """The largest file does not decide what the model learns of the others."""
+    examples = [training.Example(f"text {i}", i % 2 == 0, "big.csv") for i in range(6)]
+    examples += [
+        training.Example("other", True, "small.csv"),
+        training.Example("x", False, "small.csv"),
+    ]
+    weights = training.source_weights(examples)
+    assert weights[:6] == [8 / 2 / 6] * 6
+    assert weights[6:] == [8 / 2 / 2] * 2
+    assert sum(weights[:6]) == pytest.approx(sum(weights[6:]))
+    assert training.source_weights(examples[:6]) == [1.0] * 6  # one source: as unweighted
 
 
 def test_shipped_weights_are_what_the_script_makes(tmp_path: Path) -> None:
