@@ -190,8 +190,7 @@ def test_the_bias_shift_is_cross_validated_and_reproducible() -> None:
 
     "is it open?" needs a response as often as not: the balanced fit gives it 50 %, so the model
     adds nothing to its `question +10` and the lexicon alone misses every one. Flagging them
-    all scores better (F1), so the folds choose a shift that does: the model needs 2/3 (log-odds
-    ln 2 ≈ 0.69) to add the 20 points the question lacks.
+    all scores better (F1), so the folds choose the largest shift.
     """
     pytest.importorskip("sklearn", reason="training needs scikit-learn (pip install -e '.[train]')")
     examples = [
@@ -208,23 +207,9 @@ def test_the_bias_shift_is_cross_validated_and_reproducible() -> None:
     shifted = training.fit(examples, bits=12, lang="en")
     assert shifted == training.fit(examples, bits=12, lang="en")
     assert plain["bias_shift"] == 0.0
-    assert shifted["bias_shift"] >= 0.75
-    assert shifted["bias"] == pytest.approx(plain["bias"] + shifted["bias_shift"], abs=1e-6)
+    assert shifted["bias_shift"] == max(training.SHIFTS)
+    assert shifted["bias"] == pytest.approx(plain["bias"] + max(training.SHIFTS), abs=1e-6)
     assert shifted["weights"] == plain["weights"]  # only the boundary moves
-
-
-def test_every_source_weighs_alike_in_the_fit() -> None:
-    """The largest file does not decide what the model learns of the others."""
-    examples = [training.Example(f"text {i}", i % 2 == 0, "big.csv") for i in range(6)]
-    examples += [
-        training.Example("other", True, "small.csv"),
-        training.Example("x", False, "small.csv"),
-    ]
-    weights = training.source_weights(examples)
-    assert weights[:6] == [8 / 2 / 6] * 6
-    assert weights[6:] == [8 / 2 / 2] * 2
-    assert sum(weights[:6]) == pytest.approx(sum(weights[6:]))
-    assert training.source_weights(examples[:6]) == [1.0] * 6  # one source: as unweighted
 
 
 def test_shipped_weights_are_what_the_script_makes(tmp_path: Path) -> None:
