@@ -89,6 +89,16 @@ def test_longer_term_hides_the_shorter_one_inside_it(triage: Triage) -> None:
     assert "problem" not in labels
 
 
+def test_cant_wait_looks_forward_and_is_no_complaint(triage: Triage) -> None:
+    """ "can't wait" is neither blocked ("can't log in") nor kept waiting ("wait 3 hours")."""
+    for text in ("I can't wait for the weekend", "cannot wait to see the new phone"):
+        found = triage.assess(text)
+        assert not {"blocked", "waiting"} & categories(found), found
+        assert not found.needs_response, found
+    complaint = triage.assess("I can't log in and had to wait 3 hours")
+    assert {"blocked", "waiting"} <= categories(complaint)
+
+
 def test_stems_match_word_forms_but_not_inside_words(triage: Triage) -> None:
     for text in ("REFUNDS please", "was it refunded?", "refunding takes ages"):
         assert "refund" in categories(triage.assess(text)), text
