@@ -36,7 +36,7 @@ def connect(url: str) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            json_serializer=_to_json,
+            json_serializer=to_json,
         )
 
         @event.listens_for(engine, "connect")
@@ -49,7 +49,7 @@ def connect(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, json_serializer=_to_json)
+    return create_engine(url, pool_pre_ping=True, json_serializer=to_json)
 
 
 def dialect_insert(engine: Engine) -> Callable[..., Any]:
@@ -123,7 +123,7 @@ class BulkInsert:
             for key, convert in converters:
                 values[key] = convert(values[key])
             page.append(values)
-        result = session.connection().exec_driver_sql(self._compile(keys), (_to_json(page),))
+        result = session.connection().exec_driver_sql(self._compile(keys), (to_json(page),))
         return [tuple(row) for row in result] if self.returning else []
 
     def _compile(self, keys: tuple[str, ...]) -> str:
@@ -168,8 +168,8 @@ def _own_conversion(kind: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
 
 def _then_json(convert: Callable[[Any], Any] | None) -> Callable[[Any], str]:
     if convert is None:
-        return _to_json
-    return lambda value: _to_json(convert(value))
+        return to_json
+    return lambda value: to_json(convert(value))
 
 
 class StoreBase:
@@ -182,7 +182,7 @@ class StoreBase:
     _insert: Callable[..., Any]
 
 
-def _to_json(value: Any) -> str:
+def to_json(value: Any) -> str:
     # Payloads come from outside; anything json can't take (bytes, odd numbers) becomes text.
     # ASCII escapes keep unpaired surrogates and NULs from reaching the database as raw text.
     return _ENCODER.encode(value)
