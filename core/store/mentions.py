@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from core.mention import Mention
 from core.models import CursorRow, MentionRow, OutboxRow
-from core.store._db import BulkInsert, StoreBase, to_json
+from core.store._db import BulkInsert, StoreBase, binder, to_json
 from core.store.outbox import outbox_values
 from core.store.records import Decision, Ingested
 
@@ -180,7 +180,7 @@ class Mentions(StoreBase):
     @cached_property
     def _stamp(self) -> Callable[[datetime], Any]:
         """A created_at as the driver binds it (SQLite compares the stored text)."""
-        process = MentionRow.__table__.c.created_at.type.bind_processor(self.engine.dialect)
+        process = binder(MentionRow.__table__.c.created_at, self.engine.dialect)
         return process or (lambda value: value)
 
 

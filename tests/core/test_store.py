@@ -248,7 +248,7 @@ def test_earlier_by_same_author_matches_counting_every_stored_mention(store: Sto
 
     def by(n: int, minutes_ago: int, who: tuple[str, str], platform: str = "x") -> Mention:
         handle, author_id = who
-        created = NOW - timedelta(minutes=minutes_ago)
+        created = NOW - timedelta(minutes=minutes_ago, microseconds=250)  # at the edges too
         return Mention(platform, str(n), "hi", created, author_handle=handle, author_id=author_id)
 
     stored = [
