@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, event, select
 from sqlmodel import Session
 
 from core.mention import Mention
@@ -154,6 +154,27 @@ def test_a_reply_queued_by_another_rule_is_seen_but_not_ones_own(store: Store) -
 
     store.queue_action(mention_id, PlannedAction("reply", "sorry", payload={}), NOW)
     assert store.reply_queued(mention_id, besides_rule="sla-holding")
+
+
+def test_a_batch_bigger_than_one_statement_takes_is_stored_whole_and_once(store: Store) -> None:
+    # 2,000 mentions of 22 columns: more parameters than SQLite's default build takes in one
+    # statement (32,766; Debian's takes more, so the count is checked, not the failure).
+    batch = [mention(str(n), minutes_ago=n % 50) for n in range(2000)]
+    parameters: list[int] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def _count(_c, _cursor, sql: str, params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if sql.startswith("INSERT INTO mention"):
+            parameters.append(len(params))
+
+    ingested = store.ingest("x:mentions", batch, None, alert_everything, NOW)
+    again = store.ingest("x:mentions", [*batch[:1500], mention("new")], None, alert_everything, NOW)
+
+    assert len({item.mention_id for item in ingested}) == 2000
+    assert {item.mention.external_id for item in ingested} == {str(n) for n in range(2000)}
+    assert [item.mention.external_id for item in again] == ["new"]
+    assert store.count_mentions() == 2001 and len(store.outbox()) == 2001
+    assert parameters and max(parameters) <= 32_766
 
 
 def test_ingested_rows_are_stored_as_the_orm_stores_them(store: Store) -> None:
