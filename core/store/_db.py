@@ -131,9 +131,21 @@ class BulkInsert:
     ) -> list[tuple[Any, ...]]:
         binders = [(key, self.binders[key]) for key in keys]
         flat: list[Any] = []
+        # A column's last value and what it bound to: a page's rows share their fetched_at,
+        # not_before and created_at objects, and a bind processor depends on its value alone.
+        last: dict[str, tuple[Any, Any]] = {}
         for row in rows:
             values = {**self.defaults, **row}
-            flat.extend(bind(values[key]) if bind else values[key] for key, bind in binders)
+            for key, bind in binders:
+                value = values[key]
+                if bind is not None:
+                    seen = last.get(key)
+                    if seen is not None and seen[0] is value:
+                        value = seen[1]
+                    else:
+                        last[key] = (value, bound := bind(value))
+                        value = bound
+                flat.append(value)
         per_statement = max(1, self.dialect.insertmanyvalues_max_parameters // len(keys))
         connection = session.connection()
         inserted: list[tuple[Any, ...]] = []

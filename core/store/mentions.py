@@ -41,9 +41,7 @@ class Mentions(StoreBase):
             fresh = triage_after is None or mention.created_at >= triage_after
             decision = decide(mention) if fresh else None
             decisions[(mention.platform, mention.external_id)] = decision
-            values = _mention_values(mention, decision, now)
-            # The raw payload needs no pass of its own: its JSON text escapes both.
-            rows.append({k: v if k == "raw" else _storable(v) for k, v in values.items()})
+            rows.append(_storable_row(_mention_values(mention, decision, now)))
         by_key = {(m.platform, m.external_id): m for m in mentions}
         ingested: list[Ingested] = []
         with Session(self.engine) as session, session.begin():
@@ -269,6 +267,24 @@ def _mention_values(mention: Mention, decision: Decision | None, now: datetime) 
         "reasons": list(decision.reasons) if decision else [],
         "rules": list(decision.rules) if decision else [],
     }
+
+
+def _storable_row(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with every string in them made storable (`_storable`), in place.
+
+    Most values are ASCII text or no text at all: those are looked at here and left as they
+    are, without a call a value. The raw payload needs no pass of its own: its JSON text
+    escapes both.
+    """
+    for key, value in values.items():
+        if key == "raw":
+            continue
+        if isinstance(value, str):
+            if "\x00" in value or not value.isascii():
+                values[key] = _storable(value)
+        elif isinstance(value, (dict, list, tuple)):
+            values[key] = _storable(value)
+    return values
 
 
 def _storable(value: Any) -> Any:
