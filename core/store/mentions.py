@@ -169,10 +169,12 @@ class Mentions(StoreBase):
         counts, stored = [0] * len(mentions), set()
         with self.engine.connect() as connection:
             sql = _EARLIER_BY_AUTHOR[self.engine.dialect.name]
-            for n, earlier, known in connection.exec_driver_sql(sql, params):
+            for n, platform, earlier, known in connection.exec_driver_sql(sql, params):
+                if platform != mentions[n].platform:
+                    continue  # the same author key on another platform: another person
                 counts[n] = earlier
                 if known:
-                    stored.add((mentions[n].platform, mentions[n].external_id))
+                    stored.add((platform, mentions[n].external_id))
         return counts, stored
 
     @cached_property
@@ -188,25 +190,28 @@ class Mentions(StoreBase):
 # probes are stored already (by the unique (platform, external_id)). A mention found by its
 # author id counts when that id is one of the batch's (`by_id`) or its handle is; one without an
 # id only when its handle is (`by_handle`): exactly the mentions the batch's handles or ids reach.
+# Counted per platform, the probe's own picked in Python: a platform condition in the join let
+# PostgreSQL, on statistics older than a fast-growing table, AND in the (platform, external_id)
+# index for `platform = 'x'`, reading every mention of the platform for each probe.
 _EARLIER_BY_AUTHOR_SQL = """
 WITH probe AS ({probes}), handle AS ({values}), author AS ({values})
-SELECT i, sum(earlier), max(known) FROM (
-    SELECT probe.i AS i, 1 AS earlier, 0 AS known FROM probe JOIN mention AS r
+SELECT i, platform, sum(earlier), max(known) FROM (
+    SELECT probe.i AS i, r.platform AS platform, 1 AS earlier, 0 AS known
+    FROM probe JOIN mention AS r
         ON r.author_id = probe.author AND r.created_at >= probe.lo AND r.created_at < probe.hi
-    WHERE r.platform = probe.platform AND r.external_id <> probe.external_id
+    WHERE r.external_id <> probe.external_id
         AND (probe.by_id OR r.author_handle IN (SELECT value FROM handle))
     UNION ALL
-    SELECT probe.i, 1, 0 FROM probe JOIN mention AS r
+    SELECT probe.i, r.platform, 1, 0 FROM probe JOIN mention AS r
         ON r.author_handle = probe.author AND r.created_at >= probe.lo AND r.created_at < probe.hi
-    WHERE probe.by_handle AND r.author_id = '' AND r.platform = probe.platform
-        AND r.external_id <> probe.external_id
+    WHERE probe.by_handle AND r.author_id = '' AND r.external_id <> probe.external_id
     UNION ALL
-    SELECT probe.i, 0, 1 FROM probe JOIN mention AS r
+    SELECT probe.i, r.platform, 0, 1 FROM probe JOIN mention AS r
         ON r.platform = probe.platform AND r.external_id = probe.external_id
     WHERE r.created_at >= {p} AND (
         r.author_handle IN (SELECT value FROM handle) OR r.author_id IN (SELECT value FROM author)
     )
-) AS found GROUP BY i
+) AS found GROUP BY i, platform
 """
 _PROBE_COLUMNS = ("i", "platform", "author", "external_id", "lo", "hi", "by_id", "by_handle")
 _EARLIER_BY_AUTHOR = {
