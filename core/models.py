@@ -48,7 +48,7 @@ class MentionRow(SQLModel, table=True):
             *("created_at", "platform", "source", "lang", "sentiment"),
             *("author_id", "author_handle", "author_followers", "id"),
         ),
-        # The repeat-complainer lookup (mentions_by_authors): an author's mentions since a
+        # The repeat-complainer count (earlier_by_same_author): an author's mentions since a
         # time, one index range per side. Migration 0009.
         Index("ix_mention_author_id_created_at", "author_id", "created_at"),
         Index("ix_mention_author_handle_created_at", "author_handle", "created_at"),

@@ -103,29 +103,19 @@ def author_recent_counts(
     angry tweets between two polls is a repeat complainer from the second one on.
     """
     batch = [m for m in mentions if m.author_handle or m.author_id]
-    if not batch:
-        return {}
-    handles = {m.author_handle for m in batch if m.author_handle}
-    ids = {m.author_id for m in batch if m.author_id}
-    oldest = min(m.created_at for m in batch) - window
-    stored = [
-        (row.platform, row.external_id, _author(row), row.created_at)
-        for row in store.mentions_by_authors(handles, ids, oldest)
-    ]
-    stored_ids = {(platform, external_id) for platform, external_id, _a, _c in stored}
+    stored, stored_ids = store.earlier_by_same_author(batch, window)
     by_author: dict[tuple[str, str], list[tuple[str, datetime]]] = defaultdict(list)
-    for platform, external_id, author, created in stored:
-        by_author[(platform, author)].append((external_id, created))
     for m in batch:
         if (m.platform, m.external_id) not in stored_ids:
             by_author[(m.platform, _author(m))].append((m.external_id, m.created_at))
     return {
-        (m.platform, m.external_id): sum(
+        (m.platform, m.external_id): earlier
+        + sum(
             1
             for external_id, created in by_author[(m.platform, _author(m))]
             if m.created_at - window <= created < m.created_at and external_id != m.external_id
         )
-        for m in batch
+        for m, earlier in zip(batch, stored, strict=True)
     }
 
 

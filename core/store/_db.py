@@ -25,7 +25,6 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import Insert
 from sqlmodel import create_engine
 
 
@@ -35,7 +34,7 @@ def connect(url: str) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            json_serializer=_to_json,
+            json_serializer=to_json,
         )
 
         @event.listens_for(engine, "connect")
@@ -48,7 +47,7 @@ def connect(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, json_serializer=_to_json)
+    return create_engine(url, pool_pre_ping=True, json_serializer=to_json)
 
 
 def dialect_insert(engine: Engine) -> Callable[..., Any]:
@@ -74,8 +73,11 @@ class BulkInsert:
     pipelined executemany cost ~190 µs here, most of the store's share). The values are what
     the columns' own types would bind: a type's own conversion (aware UTC datetimes, reasons),
     and for JSON columns the JSON text SQLAlchemy writes, carried as a string (PostgreSQL will
-    not unpack a nested "\u0000" to text) and cast to json as it is. SQLite parses in C and
-    takes SQLAlchemy's multi-row statement as it is.
+    not unpack a nested "\u0000" to text) and cast to json as it is. On SQLite a page is one
+    multi-row `INSERT … VALUES (?, …), (?, …)` of the values each column's type binds (its
+    bind processor, once a value), as many rows a statement as SQLite takes parameters:
+    SQLAlchemy's own executemany spent more on its generic parameter handling (a compiled
+    parameter dict a row) than SQLite spent storing the rows.
     """
 
     def __init__(
@@ -89,8 +91,6 @@ class BulkInsert:
         self.table = table
         self.conflict = list(conflict)
         self.returning = list(returning)
-        statement = dialect_insert(engine)(table).on_conflict_do_nothing(index_elements=conflict)
-        self.statement: Insert = statement.returning(*returning) if returning else statement
         # The columns' Python-side defaults, which SQLAlchemy would fill in for absent keys.
         self.defaults: dict[str, Any] = {}
         for each in table.columns:
@@ -113,15 +113,16 @@ class BulkInsert:
                 self.converters[each.key] = _then_json(own)
             elif own is not None:
                 self.converters[each.key] = own
+        # SQLite: what each column's type binds, as SQLAlchemy's executemany would apply it.
+        self.binders = {each.key: binder(each, self.dialect) for each in table.columns}
         self._compiled: dict[tuple[str, ...], str] = {}
 
     def run(self, session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
         if not rows:
             return []
-        if self.dialect.name != "postgresql":
-            result = session.execute(self.statement, list(rows))
-            return [tuple(row) for row in result] if self.returning else []
         keys = tuple(dict.fromkeys([*rows[0], *self.defaults]))
+        if self.dialect.name != "postgresql":
+            return self._run_values(session, keys, rows)
         converters = [(key, self.converters[key]) for key in keys if key in self.converters]
         page = []
         for row in rows:
@@ -129,8 +130,52 @@ class BulkInsert:
             for key, convert in converters:
                 values[key] = convert(values[key])
             page.append(values)
-        result = session.connection().exec_driver_sql(self._compile(keys), (_to_json(page),))
+        result = session.connection().exec_driver_sql(self._compile(keys), (to_json(page),))
         return [tuple(row) for row in result] if self.returning else []
+
+    def _run_values(
+        self, session: Session, keys: tuple[str, ...], rows: Sequence[dict[str, Any]]
+    ) -> list[tuple[Any, ...]]:
+        binders = [(key, self.binders[key]) for key in keys]
+        flat: list[Any] = []
+        # A column's last value and what it bound to: a page's rows share their fetched_at,
+        # not_before and created_at objects, and a bind processor depends on its value alone.
+        last: dict[str, tuple[Any, Any]] = {}
+        for row in rows:
+            values = {**self.defaults, **row}
+            for key, bind in binders:
+                value = values[key]
+                if bind is not None:
+                    seen = last.get(key)
+                    if seen is not None and seen[0] is value:
+                        value = seen[1]
+                    else:
+                        last[key] = (value, bound := bind(value))
+                        value = bound
+                flat.append(value)
+        per_statement = max(1, self.dialect.insertmanyvalues_max_parameters // len(keys))
+        connection = session.connection()
+        inserted: list[tuple[Any, ...]] = []
+        for start in range(0, len(rows), per_statement):
+            count = min(per_statement, len(rows) - start)
+            chunk = flat[start * len(keys) : (start + count) * len(keys)]
+            result = connection.exec_driver_sql(self._values_sql(keys, count), tuple(chunk))
+            if self.returning:
+                inserted.extend(tuple(row) for row in result)
+        return inserted
+
+    def _values_sql(self, keys: tuple[str, ...], count: int) -> str:
+        """`INSERT … VALUES` of `count` rows with `keys`, in SQLite's `?` parameters."""
+        quote = self.dialect.identifier_preparer.quote
+        row = "(" + ", ".join("?" * len(keys)) + ")"
+        sql = (
+            f"INSERT INTO {quote(self.table.name)} ({', '.join(map(quote, keys))})"
+            f" VALUES {', '.join([row] * count)}"
+            f" ON CONFLICT ({', '.join(map(quote, self.conflict))}) DO NOTHING"
+        )
+        if self.returning:
+            sql += " RETURNING " + ", ".join(quote(each.name) for each in self.returning)
+        return sql
 
     def _compile(self, keys: tuple[str, ...]) -> str:
         """The statement inserting a JSON page of rows with `keys` (PostgreSQL's only)."""
@@ -160,6 +205,12 @@ class BulkInsert:
 _AS_JSON = (String, Integer, Float, Boolean, DateTime, JSON)
 
 
+def binder(each: ColumnElement[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What `each`'s type does to a value before the driver binds it on `dialect`, as SQLAlchemy
+    applies it: a TypeDecorator's own conversion, then its dialect's (SQLite's datetime text)."""
+    return each.type.dialect_impl(dialect).bind_processor(dialect)
+
+
 def _is_json(kind: Any) -> bool:
     return isinstance(kind, JSON) or isinstance(getattr(kind, "impl_instance", None), JSON)
 
@@ -176,8 +227,8 @@ def _own_conversion(kind: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
 
 def _then_json(convert: Callable[[Any], Any] | None) -> Callable[[Any], str]:
     if convert is None:
-        return _to_json
-    return lambda value: _to_json(convert(value))
+        return to_json
+    return lambda value: to_json(convert(value))
 
 
 class StoreBase:
@@ -190,7 +241,7 @@ class StoreBase:
     _insert: Callable[..., Any]
 
 
-def _to_json(value: Any) -> str:
+def to_json(value: Any) -> str:
     # Payloads come from outside; anything json can't take (bytes, odd numbers) becomes text.
     # ASCII escapes keep unpaired surrogates and NULs from reaching the database as raw text.
     return _ENCODER.encode(value)

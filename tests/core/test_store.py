@@ -5,7 +5,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, event, select
 from sqlmodel import Session
 
 from core.mention import Mention
@@ -203,6 +203,27 @@ def test_a_reply_queued_by_another_rule_is_seen_but_not_ones_own(store: Store) -
     assert store.reply_queued(mention_id, besides_rule="sla-holding")
 
 
+def test_a_batch_bigger_than_one_statement_takes_is_stored_whole_and_once(store: Store) -> None:
+    # 2,000 mentions of 22 columns: more parameters than SQLite's default build takes in one
+    # statement (32,766; Debian's takes more, so the count is checked, not the failure).
+    batch = [mention(str(n), minutes_ago=n % 50) for n in range(2000)]
+    parameters: list[int] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def _count(_c, _cursor, sql: str, params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if sql.startswith("INSERT INTO mention"):
+            parameters.append(len(params))
+
+    ingested = store.ingest("x:mentions", batch, None, alert_everything, NOW)
+    again = store.ingest("x:mentions", [*batch[:1500], mention("new")], None, alert_everything, NOW)
+
+    assert len({item.mention_id for item in ingested}) == 2000
+    assert {item.mention.external_id for item in ingested} == {str(n) for n in range(2000)}
+    assert [item.mention.external_id for item in again] == ["new"]
+    assert store.count_mentions() == 2001 and len(store.outbox()) == 2001
+    assert parameters and max(parameters) <= 32_766
+
+
 def test_ingested_rows_are_stored_as_the_orm_stores_them(store: Store) -> None:
     """The bulk path writes the same text, column by column, as adding the rows one by one."""
     hostile = "ça \u00fc 🙂 nul\x00 half \ud83d"
@@ -252,8 +273,10 @@ def _sent_alert(store: Store, item: OutboxItem, message_id: int) -> AlertRow:
     return alert
 
 
-def test_mentions_by_authors_finds_each_mention_once_by_handle_or_id(store: Store) -> None:
-    def by(external_id: str, handle: str, author_id: str, minutes_ago: int = 1) -> Mention:
+def test_earlier_by_same_author_counts_each_stored_mention_once_by_its_id_or_handle(
+    store: Store,
+) -> None:
+    def by(external_id: str, handle: str, author_id: str, minutes_ago: int) -> Mention:
         return Mention(
             "x",
             external_id,
@@ -263,19 +286,74 @@ def test_mentions_by_authors_finds_each_mention_once_by_handle_or_id(store: Stor
             author_id=author_id,
         )
 
-    batch = [
-        by("both", "ann", "1"),
-        by("handle", "ann", "2"),
-        by("id", "bob", "1"),
-        by("other", "cy", "3"),
-        by("old", "ann", "1", minutes_ago=90),
+    stored = [
+        by("both", "ann", "1", 5),
+        by("renamed", "annie", "1", 4),  # the same author id under another handle
+        by("handle", "ann", "2", 3),  # ann's handle, another author: counts for author 2
+        by("no-id", "cy", "", 2),  # no author id: its handle is its author
+        by("old", "ann", "1", 90),  # outside the hour
+        by("later", "ann", "1", 0),  # after the probes
     ]
-    store.ingest("x:mentions", batch, None, alert_everything, NOW)
+    store.ingest("x:mentions", stored, None, alert_everything, NOW)
+    probes = [by("new", "ann", "1", 1), by("both", "ann", "1", 5), by("cy-new", "cy", "", 1)]
 
-    found = store.mentions_by_authors(["ann"], ["1"], NOW - timedelta(hours=1))
-    assert sorted(row.external_id for row in found) == ["both", "handle", "id"]
-    assert store.mentions_by_authors([], ["3"], NOW - timedelta(hours=1))[0].external_id == "other"
-    assert store.mentions_by_authors([], [], NOW - timedelta(hours=1)) == []
+    counts, known = store.earlier_by_same_author(probes, timedelta(hours=1))
+
+    # "new": both and renamed (author 1, within the hour before it); "both": nothing before it.
+    assert counts == [2, 0, 1]
+    assert known == {("x", "both")}
+    assert store.earlier_by_same_author([], timedelta(hours=1)) == ([], set())
+
+
+def test_earlier_by_same_author_matches_counting_every_stored_mention(store: Store) -> None:
+    # What the counts mean, counted the slow way: of the stored mentions the probes' handles or
+    # author ids reach, those of the same platform and author (its id, or its handle when it has
+    # none) within the window before each probe, the probe itself apart.
+    # (handle, author id): the last four reach nobody by the other key: author id "h" is no
+    # probe's id and its handle "zzz" no probe's handle; handle "k" is no probe's handle.
+    stored_people = [("ann", "1"), ("ann", "2"), ("bob", ""), ("1", ""), ("zzz", "h"), ("k", "")]
+    probe_people = [("ann", "1"), ("bob", ""), ("", "2"), ("1", ""), ("h", ""), ("", "k")]
+
+    def by(n: int, minutes_ago: int, who: tuple[str, str], platform: str = "x") -> Mention:
+        handle, author_id = who
+        created = NOW - timedelta(minutes=minutes_ago, microseconds=250)  # at the edges too
+        return Mention(platform, str(n), "hi", created, author_handle=handle, author_id=author_id)
+
+    stored = [
+        by(n, 7 * n, stored_people[n % 6], "reddit" if n % 5 == 0 else "x") for n in range(60)
+    ]
+    store.ingest("x:mentions", stored, None, alert_everything, NOW)
+    probes = [by(100 + n, 11 * n - 30, probe_people[n % 6]) for n in range(24)]
+    probes += [stored[7], stored[9], stored[20]]  # polled again
+    window = timedelta(hours=2)
+
+    def author(m: Mention) -> tuple[str, str]:
+        return (m.platform, m.author_id or m.author_handle)
+
+    handles = {m.author_handle for m in probes if m.author_handle}
+    ids = {m.author_id for m in probes if m.author_id}
+    oldest = min(m.created_at for m in probes) - window
+    reached = [
+        s
+        for s in stored
+        if s.created_at >= oldest and (s.author_handle in handles or s.author_id in ids)
+    ]
+    expected = [
+        sum(
+            1
+            for s in reached
+            if author(s) == author(m)
+            and m.created_at - window <= s.created_at < m.created_at
+            and s.external_id != m.external_id
+        )
+        for m in probes
+    ]
+    known = {(s.platform, s.external_id) for s in reached} & {
+        (m.platform, m.external_id) for m in probes
+    }
+
+    assert store.earlier_by_same_author(probes, window) == (expected, known)
+    assert sum(expected) > 20 and known  # not trivially all zeros
 
 
 def test_the_postgresql_bulk_insert_refuses_a_column_json_cannot_carry() -> None:

@@ -14,7 +14,7 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The lookup (core/store/mentions.py, mentions_by_authors) asks for an author's mentions since a
+# The lookup (core/store/mentions.py, earlier_by_same_author) asks for an author's mentions since a
 # time: with created_at beside the author each side of it is one index range, not every mention
 # the author ever wrote. The one-column indexes they replace are these indexes' prefixes, so
 # nothing that used them loses, and each insert keeps the same number of indexes to update.
