@@ -19,9 +19,10 @@ import math
 import re
 import zlib
 from array import array
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache, reduce
-from itertools import chain, pairwise
+from itertools import pairwise
 from operator import add
 from pathlib import Path
 
@@ -42,7 +43,7 @@ _ASCII_TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s\x1c-\x1f]", re.ASCII)
 # Starts with the apostrophe so that sre looks for it before trying the lookarounds.
 _INNER_APOSTROPHE = re.compile(r"['’](?<=\w['’])(?=\w)")
 _CHAR_SIZES = (3, 4)
-_CACHE = 40_000  # words and word pairs whose weight is kept: ~6 MB
+_CACHE = 40_000  # words whose weight is kept
 
 
 def tokens(text: str) -> list[str]:
@@ -162,32 +163,36 @@ class TriageModel:
             sum(v for v, _ in phrases.values()) / math.sqrt(count) if count else 0.0
         )
 
-    def _learn(self, phrase: str) -> tuple[float, int]:
-        """A word's or word pair's summed weight and bucket count, kept for the next mention:
-        most words of a mention were seen in earlier ones, and hashing their character n-grams
-        is most of the model's cost."""
-        if " " in phrase:
-            known = (self._weights[pair_bucket(phrase, self._mask)], 1)
-        else:
-            buckets = word_buckets(phrase, self._mask)
-            known = (sum(self._weights[b] for b in buckets), len(buckets))
+    def _learn(self, word: str) -> tuple[float, int]:
+        """A word's summed weight and bucket count, kept for the next mention: most words of a
+        mention were seen in earlier ones, and hashing their character n-grams is most of the
+        model's cost. A word pair is one hash, cheaper to redo than to cache: pairs are mostly
+        new, and caching them flushed the words."""
+        buckets = word_buckets(word, self._mask)
+        known = (sum(self._weights[b] for b in buckets), len(buckets))
         if len(self._known) >= _CACHE:
             # Simpler than LRU, and a refill costs a few mentions' worth.
             self._known.clear()
             self._readable.clear()
-        self._known[phrase] = known
+        self._known[word] = known
         return known
 
     def _phrases(self, words: list[str]) -> dict[str, tuple[float, int]]:
-        """Each word's and word pair's summed weight, and how many buckets it took."""
+        """Each word's and word pair's summed weight, and how many buckets it took; words
+        first, then pairs, each in order of first appearance."""
         known, learn = self._known, self._learn
-        phrases: dict[str, tuple[float, int]] = {}
-        for phrase in chain(words, map(" ".join, pairwise(words))):
-            value = known.get(phrase) or learn(phrase)
-            before = phrases.get(phrase)
-            if before is not None:  # a repeated word counts as often as it is written
-                value = (before[0] + value[0], before[1] + value[1])
-            phrases[phrase] = value
+        weights, mask = self._weights, self._mask
+        phrases = {word: known.get(word) or learn(word) for word in words}
+        if len(phrases) < len(words):
+            _repeat(phrases, words)
+        pairs = list(map(" ".join, pairwise(words)))
+        found = {  # `pair_bucket`, inlined: one call fewer per pair
+            pair: (weights[zlib.crc32(b"b " + pair.encode("utf-8", "surrogatepass")) & mask], 1)
+            for pair in pairs
+        }
+        if len(found) < len(pairs):
+            _repeat(found, pairs)
+        phrases.update(found)
         return phrases
 
     def score(
@@ -256,6 +261,19 @@ class TriageModel:
             if fit:
                 shown.append(Contribution(phrase, norm * value))
         return ModelScore(probability, tuple(shown), norm * sum([v for v, _ in agreeing]))
+
+
+def _repeat(phrases: dict[str, tuple[float, int]], written: list[str]) -> None:
+    """A phrase written n times counts n times: its value added to itself n - 1 times, in
+    the order a running sum over the text would add them (so the same float)."""
+    for phrase, times in Counter(written).items():
+        if times == 1:
+            continue
+        once = phrases[phrase]
+        value = once
+        for _ in range(times - 1):
+            value = (value[0] + once[0], value[1] + once[1])
+        phrases[phrase] = value
 
 
 def _document(path: Path) -> dict:
