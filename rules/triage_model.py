@@ -186,10 +186,7 @@ class TriageModel:
         if len(phrases) < len(words):
             _repeat(phrases, words)
         pairs = list(map(" ".join, pairwise(words)))
-        found = {  # `pair_bucket`, inlined: one call fewer per pair
-            pair: (weights[zlib.crc32(b"b " + pair.encode("utf-8", "surrogatepass")) & mask], 1)
-            for pair in pairs
-        }
+        found = {pair: (weights[pair_bucket(pair, mask)], 1) for pair in pairs}
         if len(found) < len(pairs):
             _repeat(found, pairs)
         phrases.update(found)
