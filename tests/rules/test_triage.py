@@ -97,6 +97,10 @@ def test_cant_wait_looks_forward_and_is_no_complaint(triage: Triage) -> None:
         assert not found.needs_response, found
     complaint = triage.assess("I can't log in and had to wait 3 hours")
     assert {"blocked", "waiting"} <= categories(complaint)
+    for text in ("I can't wait any longer for my order", "we cannot wait anymore, fix it"):
+        found = triage.assess(text)
+        assert {"blocked", "waiting"} <= categories(found), found
+        assert found.needs_response, found
 
 
 def test_stems_match_word_forms_but_not_inside_words(triage: Triage) -> None:
