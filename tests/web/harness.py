@@ -59,6 +59,7 @@ def web_app(sandbox_config: Callable[..., AppConfig], clock: FakeClock, **env: s
 class Live:
     app: BrandPulse
     url: str
+    console: ConsoleServer
 
 
 @contextlib.asynccontextmanager
@@ -70,7 +71,7 @@ async def live_console(app: BrandPulse) -> AsyncIterator[Live]:
     url = f"http://127.0.0.1:{console.port}"
     try:
         await until(lambda: console.server.started, what="the console to start")
-        yield Live(app, url)
+        yield Live(app, url, console)
     finally:
         stop.set()
         await asyncio.wait_for(service, 15)

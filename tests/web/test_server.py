@@ -13,52 +13,37 @@ from sandbox.x_api import FakeXApi
 from service.app import BrandPulse
 from service.config import AppConfig
 from tests.conftest import REPO
-from tests.web.harness import until
-from web.server import ConsoleServer
+from tests.web.harness import live_console
 
 
 async def test_the_console_is_built_at_the_first_request_and_only_once(
     fake_x: FakeXApi, fake_telegram: FakeTelegram, sandbox_config: Callable[..., AppConfig]
 ) -> None:
     app = BrandPulse(sandbox_config(BRANDPULSE_WEB_LISTEN="127.0.0.1:0"))
-    console = ConsoleServer(app)
-    stop = asyncio.Event()
-    service = asyncio.create_task(app.run(stop, [console]))
-    try:
-        await until(lambda: console.server.started, what="the console to start")
-        assert console.app.console is None  # serving, nothing built yet
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{console.port}") as client:
+    async with live_console(app) as live:
+        assert live.console.app.console is None  # serving, nothing built yet
+        async with httpx.AsyncClient(base_url=live.url) as client:
             first = await asyncio.gather(*(client.get("/login") for _ in range(5)))
             assert [r.status_code for r in first] == [200] * 5
             assert all("web link" in r.text for r in first)  # a page of the console
-            built = console.app.console
+            built = live.console.app.console
             assert built is not None
             assert (await client.get("/login")).status_code == 200
-        assert console.app.console is built  # one console serves every later request
-    finally:
-        stop.set()
-        await asyncio.wait_for(service, 15)
+        assert live.console.app.console is built  # one console serves every later request
 
 
 async def test_health_probes_do_not_build_the_console(
     fake_x: FakeXApi, fake_telegram: FakeTelegram, sandbox_config: Callable[..., AppConfig]
 ) -> None:
     app = BrandPulse(sandbox_config(BRANDPULSE_WEB_LISTEN="127.0.0.1:0"))
-    console = ConsoleServer(app)
-    stop = asyncio.Event()
-    service = asyncio.create_task(app.run(stop, [console]))
-    try:
-        await until(lambda: console.server.started, what="the console to start")
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{console.port}") as client:
-            live = await client.get("/livez")
+    async with live_console(app) as live:
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            live_probe = await client.get("/livez")
             head = await client.head("/livez")
-        assert (live.status_code, live.text) == (200, "ok\n")
-        assert live.headers["content-type"] == "text/plain; charset=utf-8"
+        assert (live_probe.status_code, live_probe.text) == (200, "ok\n")
+        assert live_probe.headers["content-type"] == "text/plain; charset=utf-8"
         assert (head.status_code, head.content) == (200, b"")
-        assert console.app.console is None  # the Docker HEALTHCHECK alone builds no pages
-    finally:
-        stop.set()
-        await asyncio.wait_for(service, 15)
+        assert live.console.app.console is None  # the Docker HEALTHCHECK alone builds no pages
 
 
 def test_pygal_waits_for_the_first_chart() -> None:
