@@ -34,6 +34,7 @@ import tweepy
 
 from core.mention import Mention
 from listeners.base import Batch, ListenerAuthFailed, ListenerError
+from listeners.tls import tls_context
 from listeners.x import TWEET_FIELDS, USER_FIELDS, XConfig, XCursor, XListener
 from listeners.x_rules import Locate, RuleSync, StreamRule
 
@@ -254,6 +255,7 @@ class XStreamListener:
             base_url=self.config.api_base,
             headers={"Authorization": f"Bearer {token}"},
             timeout=timeout,
+            verify=tls_context(),
         )
 
     async def _saver(self, saved: asyncio.Event, report: Report) -> None:

@@ -16,11 +16,13 @@ from typing import Any
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application
+from telegram.request import HTTPXRequest
 
 from core.leases import Leases
 from core.retry import backoff
 from listeners.base import ListenerError
 from listeners.telegram import read_waiting_updates
+from listeners.tls import tls_context
 from responders.telegram_config import TelegramConfig
 
 # The logger the service has always reported Telegram's state under.
@@ -39,6 +41,12 @@ def build_application(telegram: TelegramConfig) -> TelegramApp:
         .base_url(f"{telegram.api_base}/bot")
         .base_file_url(f"{telegram.api_base}/file/bot")
         .rate_limiter(AIORateLimiter(max_retries=3))
+        # The builder's own two requests (pool sizes 256 and 1), verifying with the context
+        # the process's other httpx clients share instead of one parsed CA bundle each.
+        .request(HTTPXRequest(httpx_kwargs={"verify": tls_context()}))
+        .get_updates_request(
+            HTTPXRequest(connection_pool_size=1, httpx_kwargs={"verify": tls_context()})
+        )
         .build()
     )
 
