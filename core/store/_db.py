@@ -73,12 +73,13 @@ class BulkInsert:
     Python), and one statement a page replaces one a row (a row's own INSERT in psycopg's
     pipelined executemany cost ~190 µs here, most of the store's share). The values are what
     the columns' own types would bind: a type's own conversion (aware UTC datetimes, reasons),
-    and for JSON columns the JSON text SQLAlchemy writes, carried as a string (PostgreSQL will
-    not unpack a nested "\u0000" to text) and cast to json as it is. On SQLite a page is one
-    multi-row `INSERT … VALUES (?, …), (?, …)` of the values each column's type binds (its
-    bind processor, once a value), as many rows a statement as SQLite takes parameters:
-    SQLAlchemy's own executemany spent more on its generic parameter handling (a compiled
-    parameter dict a row) than SQLite spent storing the rows.
+    and JSON columns' values nested in the page, which PostgreSQL's json keeps as the very text
+    the encoder wrote. A page with an escaped NUL or an unpaired surrogate (PostgreSQL will not
+    unescape those) carries its JSON values as strings instead, cast to json as they are.
+    On SQLite a page is one multi-row `INSERT … VALUES (?, …), (?, …)` of the values each
+    column's type binds (its bind processor, once a value), as many rows a statement as SQLite
+    takes parameters: SQLAlchemy's own executemany spent more on its generic parameter
+    handling (a compiled parameter dict a row) than SQLite spent storing the rows.
     """
 
     def __init__(
