@@ -13,6 +13,7 @@ the pool's pre-ping and the driver's COMMIT are not statements it sees).
 
 import argparse
 import contextlib
+import os
 import tempfile
 import time
 from collections import Counter
@@ -78,7 +79,8 @@ def database(backend: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{Path(folder) / 'bench.db'}"
         return
-    name = "brandpulse_bench_pipeline"
+    # A database of this run's own: two runs at once (helpers, CI) would drop each other's.
+    name = f"brandpulse_bench_pipeline_{os.getpid()}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name}")
         admin.execute(f"CREATE DATABASE {name}")

@@ -1,6 +1,7 @@
 """The engine and what every subject's queries share: the connection and the dialect's insert."""
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -72,12 +73,13 @@ class BulkInsert:
     Python), and one statement a page replaces one a row (a row's own INSERT in psycopg's
     pipelined executemany cost ~190 µs here, most of the store's share). The values are what
     the columns' own types would bind: a type's own conversion (aware UTC datetimes, reasons),
-    and for JSON columns the JSON text SQLAlchemy writes, carried as a string (PostgreSQL will
-    not unpack a nested "\u0000" to text) and cast to json as it is. On SQLite a page is one
-    multi-row `INSERT … VALUES (?, …), (?, …)` of the values each column's type binds (its
-    bind processor, once a value), as many rows a statement as SQLite takes parameters:
-    SQLAlchemy's own executemany spent more on its generic parameter handling (a compiled
-    parameter dict a row) than SQLite spent storing the rows.
+    and JSON columns' values nested in the page, which PostgreSQL's json keeps as the very text
+    the encoder wrote. A page with an escaped NUL or an unpaired surrogate (PostgreSQL will not
+    unescape those) carries its JSON values as strings instead, cast to json as they are.
+    On SQLite a page is one multi-row `INSERT … VALUES (?, …), (?, …)` of the values each
+    column's type binds (its bind processor, once a value), as many rows a statement as SQLite
+    takes parameters: SQLAlchemy's own executemany spent more on its generic parameter
+    handling (a compiled parameter dict a row) than SQLite spent storing the rows.
     """
 
     def __init__(
@@ -109,13 +111,11 @@ class BulkInsert:
         self.converters: dict[str, Callable[[Any], Any]] = {}
         for each in table.columns:
             own = _own_conversion(each.type, self.dialect)
-            if each.key in self.json:
-                self.converters[each.key] = _then_json(own)
-            elif own is not None:
+            if own is not None:
                 self.converters[each.key] = own
         # SQLite: what each column's type binds, as SQLAlchemy's executemany would apply it.
         self.binders = {each.key: binder(each, self.dialect) for each in table.columns}
-        self._compiled: dict[tuple[str, ...], str] = {}
+        self._compiled: dict[tuple[tuple[str, ...], bool], str] = {}
 
     def run(self, session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
         if not rows:
@@ -124,13 +124,23 @@ class BulkInsert:
         if self.dialect.name != "postgresql":
             return self._run_values(session, keys, rows)
         converters = [(key, self.converters[key]) for key in keys if key in self.converters]
+        json_keys = [key for key in keys if key in self.json]
         page = []
+        nulls = False
         for row in rows:
             values = {**self.defaults, **row}
             for key, convert in converters:
                 values[key] = convert(values[key])
+            nulls = nulls or any(values[key] is None for key in json_keys)
             page.append(values)
-        result = session.connection().exec_driver_sql(self._compile(keys), (to_json(page),))
+        text = to_json(page)
+        nested = not (nulls or _refused_nested(text))
+        if not nested:
+            for values in page:
+                for key in json_keys:
+                    values[key] = to_json(values[key])
+            text = to_json(page)
+        result = session.connection().exec_driver_sql(self._compile(keys, nested), (text,))
         return [tuple(row) for row in result] if self.returning else []
 
     def _run_values(
@@ -177,17 +187,22 @@ class BulkInsert:
             sql += " RETURNING " + ", ".join(quote(each.name) for each in self.returning)
         return sql
 
-    def _compile(self, keys: tuple[str, ...]) -> str:
-        """The statement inserting a JSON page of rows with `keys` (PostgreSQL's only)."""
+    def _compile(self, keys: tuple[str, ...], nested: bool) -> str:
+        """The statement inserting a JSON page of rows with `keys` (PostgreSQL's only), its
+        JSON columns `nested` in the page or carried as strings."""
         from sqlalchemy.dialects.postgresql import insert
 
-        if keys not in self._compiled:
+        if (keys, nested) not in self._compiled:
+            carried = JSON() if nested else Text()
             fields = [
-                column(key, Text() if key in self.json else self.table.c[key].type) for key in keys
+                column(key, carried if key in self.json else self.table.c[key].type) for key in keys
             ]
             page = func.json_to_recordset(bindparam("page")).table_valued(*fields)
             page = page.render_derived(name="page", with_types=True)
-            values = [cast(page.c[key], JSON) if key in self.json else page.c[key] for key in keys]
+            values = [
+                cast(page.c[key], JSON) if key in self.json and not nested else page.c[key]
+                for key in keys
+            ]
             statement = (
                 insert(self.table)
                 .from_select(list(keys), select(*values), include_defaults=False)
@@ -197,8 +212,19 @@ class BulkInsert:
                 statement = statement.returning(*self.returning)
             # One positional parameter: psycopg need not look names up in a dict.
             sql = statement.compile(dialect=self.dialect).string
-            self._compiled[keys] = sql.replace("%(page)s", "%s::json")
-        return self._compiled[keys]
+            self._compiled[keys, nested] = sql.replace("%(page)s", "%s::json")
+        return self._compiled[keys, nested]
+
+
+# What PostgreSQL refuses in a page's nested JSON values, which json_to_recordset unescapes to
+# check (a JSON string's text it takes as it is): an escaped NUL, an unpaired UTF-16 surrogate.
+# A pair (an emoji) matches as one, longer; a match may be a false alarm (an escaped backslash
+# before "u0000"): that page goes the slower way, its JSON values as strings.
+_ESCAPES = re.compile(r"\\u(?:d[89ab][0-9a-f]{2}\\ud[c-f][0-9a-f]{2}|0000|d[89a-f][0-9a-f]{2})")
+
+
+def _refused_nested(text: str) -> bool:
+    return any(len(found.group()) == 6 for found in _ESCAPES.finditer(text))
 
 
 # The column types whose values a JSON page carries faithfully (datetimes as their str()).
@@ -223,12 +249,6 @@ def _own_conversion(kind: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
         return None
     process = kind.process_bind_param
     return lambda value: process(value, dialect)
-
-
-def _then_json(convert: Callable[[Any], Any] | None) -> Callable[[Any], str]:
-    if convert is None:
-        return to_json
-    return lambda value: to_json(convert(value))
 
 
 class StoreBase:
