@@ -28,6 +28,7 @@ from rules.checks import (
     time_check,
     triage_checks,
 )
+from rules.deferred_triage import DeferredTriage
 from rules.patterns import compile_pattern
 from rules.schema import (
     AlertAction,
@@ -87,9 +88,10 @@ class _CompiledRule:
 
 
 class Engine:
-    def __init__(self, config: RulesConfig, triage: Triage):
+    def __init__(self, config: RulesConfig, triage: Triage | DeferredTriage):
+        """`triage`, or what builds it when the first mention is scored."""
         self.config = config
-        self.triage = triage
+        self._triage = triage
         self._terms: dict[str, list[Term]] = {}  # folded term → where it is used
         self._slots = 0
         self._lists = {name: frozenset(entries) for name, entries in config.lists.items()}
@@ -109,6 +111,12 @@ class Engine:
             self._automaton.add_word(key, (len(key), key[0].isalnum(), key[-1].isalnum(), uses))
         if self._terms:
             self._automaton.make_automaton()
+
+    @property
+    def triage(self) -> Triage:
+        if isinstance(self._triage, DeferredTriage):
+            self._triage = self._triage.get()  # the first mention scored builds it
+        return self._triage
 
     @property
     def rule_names(self) -> tuple[str, ...]:

@@ -21,9 +21,9 @@ from responders.base import Responder, ResponderError
 from responders.flood_budget import FloodBudget
 from responders.guardrails import Guardrails
 from responders.replies import Replies, ReplyNotes
+from rules.deferred_triage import DeferredTriage
 from rules.engine import Engine
 from rules.loader import ReloadRecord, RulesWatcher
-from rules.triage import Triage
 from service.config import AppConfig
 from service.node import LongRunning
 from service.node_alarms import NodeAlarms
@@ -68,7 +68,8 @@ class BrandPulse(LongRunning):
         self.config = config
         self.clock = clock or SystemClock()
         self.store = store or Store.open(config.database.url)
-        triage = Triage.from_files(config.brand.lexicons, config.brand.languages)
+        # A bad lexicon fails the start; compiling them waits for the first mention scored.
+        triage = DeferredTriage(config.brand.lexicons, config.brand.languages)
         self.rules_watcher = (
             RulesWatcher(config_path, lambda rules: Engine(rules, triage), model=AppConfig)
             if config_path is not None

@@ -1,0 +1,41 @@
+"""Triage for a process that may score nothing: lexicons checked at start, compiled at first use.
+
+A node's start still reads and checks every lexicon file, so a bad one fails the start naming
+its `file:line`; compiling their terms into matchers (~40 ms for en + tr) waits for the first
+text scored, which `run --once` with nothing to poll never has.
+"""
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from rules.lexicon import Lexicon
+from rules.lexicon_file import FileReader, LexiconError, Settings
+from rules.triage import Triage, default_paths
+
+
+class DeferredTriage:
+    """What `Triage.from_files(paths, languages)` builds, built by the first `get()`."""
+
+    def __init__(self, paths: Sequence[Path], languages: Sequence[str]) -> None:
+        """Raises `LexiconError` naming every bad `file:line`, as `Triage.from_files` does."""
+        errors: list[str] = []
+        settings: dict[str, Settings] = {}
+        for path in [*default_paths(languages), *map(Path, paths)]:
+            FileReader(path, errors).read(settings)
+        if errors:
+            raise LexiconError("invalid triage lexicon:\n" + "\n".join(errors))
+        missing = [language for language in languages if language not in settings]
+        if missing:
+            raise LexiconError(f"no triage lexicon for language(s): {', '.join(missing)}")
+        self._settings = settings
+        self._languages = tuple(languages)
+        self._triage: Triage | None = None
+        self._lock = threading.Lock()  # pipeline threads may score their first texts at once
+
+    def get(self) -> Triage:
+        with self._lock:
+            if self._triage is None:
+                lexicons = {lang: Lexicon.compile(s) for lang, s in self._settings.items()}
+                self._triage = Triage(lexicons, self._languages)
+            return self._triage
