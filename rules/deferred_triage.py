@@ -9,8 +9,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from rules.lexicon import Lexicon
-from rules.lexicon_file import FileReader, LexiconError, Settings
+from rules.lexicon import Lexicon, read_lexicon_files
+from rules.lexicon_file import LexiconError
 from rules.triage import Triage, default_paths
 
 
@@ -19,12 +19,7 @@ class DeferredTriage:
 
     def __init__(self, paths: Sequence[Path], languages: Sequence[str]) -> None:
         """Raises `LexiconError` naming every bad `file:line`, as `Triage.from_files` does."""
-        errors: list[str] = []
-        settings: dict[str, Settings] = {}
-        for path in [*default_paths(languages), *map(Path, paths)]:
-            FileReader(path, errors).read(settings)
-        if errors:
-            raise LexiconError("invalid triage lexicon:\n" + "\n".join(errors))
+        settings = read_lexicon_files([*default_paths(languages), *map(Path, paths)])
         missing = [language for language in languages if language not in settings]
         if missing:
             raise LexiconError(f"no triage lexicon for language(s): {', '.join(missing)}")

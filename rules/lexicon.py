@@ -264,12 +264,18 @@ class Lexicon:
         )
 
 
-def load_lexicons(paths: Sequence[Path]) -> dict[str, Lexicon]:
-    """Read lexicon files in order (later ones extend earlier ones of the same language)."""
+def read_lexicon_files(paths: Sequence[Path]) -> dict[str, Settings]:
+    """Read and check lexicon files in order (later ones extend earlier ones of the same
+    language). Raises `LexiconError` naming every bad `file:line`."""
     errors: list[str] = []
     settings: dict[str, Settings] = {}
     for path in paths:
         FileReader(Path(path), errors).read(settings)
     if errors:
         raise LexiconError("invalid triage lexicon:\n" + "\n".join(errors))
-    return {lang: Lexicon.compile(s) for lang, s in settings.items()}
+    return settings
+
+
+def load_lexicons(paths: Sequence[Path]) -> dict[str, Lexicon]:
+    """Read lexicon files in order and compile each language's terms."""
+    return {lang: Lexicon.compile(s) for lang, s in read_lexicon_files(paths).items()}
