@@ -22,8 +22,7 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache, reduce
-from collections.abc import Iterator
-from itertools import pairwise, repeat
+from itertools import pairwise
 from operator import add
 from pathlib import Path
 
@@ -74,21 +73,23 @@ class Features:
 def word_buckets(word: str, mask: int) -> list[int]:
     """Buckets of one word: the word itself and, for a real word, its character 3- and 4-grams
     (so "crashed" shares evidence with "crashes" and "crash")."""
-    buckets = [zlib.crc32(b"w " + _bytes(word)) & mask]
+    crc32 = zlib.crc32
+    buckets = [crc32(b"w " + _bytes(word)) & mask]
     if word.isalpha() and len(word) > 2:
         padded = _bytes(f" {word} ")
         for size in _CHAR_SIZES:
-            for start in range(len(padded) - size + 1):
-                buckets.append(zlib.crc32(padded[start : start + size]) & mask)
+            buckets += [
+                crc32(padded[start : start + size]) & mask
+                for start in range(len(padded) - size + 1)
+            ]
     return buckets
 
 
-def pair_buckets(pairs: list[str], mask: int) -> Iterator[int]:
-    """Buckets of word pairs ("barely works"): each the hash of `b"b " + pair`, computed as
-    the running crc32 from that prefix's, in maps that run in C (a Python call a pair was a
-    sixth of scoring)."""
-    encoded = map(str.encode, pairs, repeat("utf-8"), repeat("surrogatepass"))
-    return map(mask.__and__, map(zlib.crc32, encoded, repeat(_PAIR_SEED)))
+def pair_buckets(pairs: list[str], mask: int) -> list[int]:
+    """Buckets of word pairs ("barely works"), one a pair: a list, not a call a pair."""
+    crc32 = zlib.crc32
+    # crc32 continued from the prefix's value: the hash of b"b " + pair without building it.
+    return [crc32(pair.encode("utf-8", "surrogatepass"), _PAIR_SEED) & mask for pair in pairs]
 
 
 def _bytes(text: str) -> bytes:
@@ -101,7 +102,7 @@ def features(text: str, bits: int) -> Features:
     mask = (1 << bits) - 1
     words = tokens(text)
     pairs = list(map(" ".join, pairwise(words)))
-    pair_ids = list(pair_buckets(pairs, mask))
+    pair_ids = pair_buckets(pairs, mask)
     phrases: list[str] = []
     buckets: list[int] = []
     owners: list[int] = []
@@ -177,7 +178,7 @@ class TriageModel:
         model's cost. A word pair is one hash, cheaper to redo than to cache: pairs are mostly
         new, and caching them flushed the words."""
         buckets = word_buckets(word, self._mask)
-        known = (sum(self._weights[b] for b in buckets), len(buckets))
+        known = (sum(map(self._weights.__getitem__, buckets)), len(buckets))
         if len(self._known) >= _CACHE:
             # Simpler than LRU, and a refill costs a few mentions' worth.
             self._known.clear()
@@ -188,14 +189,16 @@ class TriageModel:
     def _phrases(self, words: list[str]) -> dict[str, tuple[float, int]]:
         """Each word's and word pair's summed weight, and how many buckets it took; words
         first, then pairs, each in order of first appearance."""
-        known, learn = self._known, self._learn
         weights, mask = self._weights, self._mask
-        phrases = {word: known.get(word) or learn(word) for word in words}
+        phrases = dict(zip(words, map(self._known.get, words), strict=True))
+        if None in phrases.values():
+            for word in [word for word, known in phrases.items() if known is None]:
+                phrases[word] = self._learn(word)
         if len(phrases) < len(words):
             _repeat(phrases, words)
         pairs = list(map(" ".join, pairwise(words)))
-        values = map(weights.__getitem__, pair_buckets(pairs, mask))
-        found = dict(zip(pairs, zip(values, repeat(1))))
+        buckets = pair_buckets(pairs, mask)
+        found = {pair: (weights[b], 1) for pair, b in zip(pairs, buckets, strict=True)}
         if len(found) < len(pairs):
             _repeat(found, pairs)
         phrases.update(found)
