@@ -19,7 +19,6 @@ import math
 import re
 import zlib
 from array import array
-from collections import Counter
 from dataclasses import dataclass
 from functools import cache, reduce
 from itertools import pairwise
@@ -73,15 +72,12 @@ class Features:
 def word_buckets(word: str, mask: int) -> list[int]:
     """Buckets of one word: the word itself and, for a real word, its character 3- and 4-grams
     (so "crashed" shares evidence with "crashes" and "crash")."""
-    crc32 = zlib.crc32
-    buckets = [crc32(b"w " + _bytes(word)) & mask]
+    buckets = [zlib.crc32(b"w " + _bytes(word)) & mask]
     if word.isalpha() and len(word) > 2:
         padded = _bytes(f" {word} ")
         for size in _CHAR_SIZES:
-            buckets += [
-                crc32(padded[start : start + size]) & mask
-                for start in range(len(padded) - size + 1)
-            ]
+            for start in range(len(padded) - size + 1):
+                buckets.append(zlib.crc32(padded[start : start + size]) & mask)
     return buckets
 
 
@@ -273,16 +269,16 @@ class TriageModel:
 
 
 def _repeat(phrases: dict[str, tuple[float, int]], written: list[str]) -> None:
-    """A phrase written n times counts n times: its value added to itself n - 1 times, in
-    the order a running sum over the text would add them (so the same float)."""
-    for phrase, times in Counter(written).items():
-        if times == 1:
-            continue
-        once = phrases[phrase]
-        value = once
-        for _ in range(times - 1):
-            value = (value[0] + once[0], value[1] + once[1])
-        phrases[phrase] = value
+    """A phrase written n times counts n times: each later occurrence adds its value once
+    more, in the order a running sum over the text would add them (so the same float)."""
+    once: dict[str, tuple[float, int]] = {}
+    for phrase in written:
+        first = once.get(phrase)
+        if first is None:
+            once[phrase] = phrases[phrase]
+        else:
+            value = phrases[phrase]
+            phrases[phrase] = (value[0] + first[0], value[1] + first[1])
 
 
 def _document(path: Path) -> dict:
