@@ -19,7 +19,6 @@ import math
 import re
 import zlib
 from array import array
-from collections import Counter
 from dataclasses import dataclass
 from functools import cache, reduce
 from itertools import pairwise
@@ -44,6 +43,7 @@ _ASCII_TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s\x1c-\x1f]", re.ASCII)
 _INNER_APOSTROPHE = re.compile(r"['’](?<=\w['’])(?=\w)")
 _CHAR_SIZES = (3, 4)
 _CACHE = 40_000  # words whose weight is kept
+_PAIR_SEED = zlib.crc32(b"b ")  # crc32(b"b " + x) == crc32(x, _PAIR_SEED)
 
 
 def tokens(text: str) -> list[str]:
@@ -81,8 +81,11 @@ def word_buckets(word: str, mask: int) -> list[int]:
     return buckets
 
 
-def pair_bucket(pair: str, mask: int) -> int:
-    return zlib.crc32(b"b " + _bytes(pair)) & mask
+def pair_buckets(pairs: list[str], mask: int) -> list[int]:
+    """Buckets of word pairs ("barely works"), one a pair: a list, not a call a pair."""
+    crc32 = zlib.crc32
+    # crc32 continued from the prefix's value: the hash of b"b " + pair without building it.
+    return [crc32(pair.encode("utf-8", "surrogatepass"), _PAIR_SEED) & mask for pair in pairs]
 
 
 def _bytes(text: str) -> bytes:
@@ -94,6 +97,8 @@ def features(text: str, bits: int) -> Features:
     """Hashed word unigrams, word bigrams and character 3- and 4-grams inside each word."""
     mask = (1 << bits) - 1
     words = tokens(text)
+    pairs = list(map(" ".join, pairwise(words)))
+    pair_ids = pair_buckets(pairs, mask)
     phrases: list[str] = []
     buckets: list[int] = []
     owners: list[int] = []
@@ -106,11 +111,11 @@ def features(text: str, bits: int) -> Features:
         buckets.extend(own)
         owners.extend([owner] * len(own))
         if position:
-            pair = f"{words[position - 1]} {word}"
+            pair = pairs[position - 1]
             owner = index.setdefault(pair, len(phrases))
             if owner == len(phrases):
                 phrases.append(pair)
-            buckets.append(pair_bucket(pair, mask))
+            buckets.append(pair_ids[position - 1])
             owners.append(owner)
     return Features(phrases, buckets, owners)
 
@@ -169,7 +174,7 @@ class TriageModel:
         model's cost. A word pair is one hash, cheaper to redo than to cache: pairs are mostly
         new, and caching them flushed the words."""
         buckets = word_buckets(word, self._mask)
-        known = (sum(self._weights[b] for b in buckets), len(buckets))
+        known = (sum(map(self._weights.__getitem__, buckets)), len(buckets))
         if len(self._known) >= _CACHE:
             # Simpler than LRU, and a refill costs a few mentions' worth.
             self._known.clear()
@@ -180,13 +185,16 @@ class TriageModel:
     def _phrases(self, words: list[str]) -> dict[str, tuple[float, int]]:
         """Each word's and word pair's summed weight, and how many buckets it took; words
         first, then pairs, each in order of first appearance."""
-        known, learn = self._known, self._learn
         weights, mask = self._weights, self._mask
-        phrases = {word: known.get(word) or learn(word) for word in words}
+        phrases = dict(zip(words, map(self._known.get, words), strict=True))
+        if None in phrases.values():
+            for word in [word for word, known in phrases.items() if known is None]:
+                phrases[word] = self._learn(word)
         if len(phrases) < len(words):
             _repeat(phrases, words)
         pairs = list(map(" ".join, pairwise(words)))
-        found = {pair: (weights[pair_bucket(pair, mask)], 1) for pair in pairs}
+        buckets = pair_buckets(pairs, mask)
+        found = {pair: (weights[b], 1) for pair, b in zip(pairs, buckets, strict=True)}
         if len(found) < len(pairs):
             _repeat(found, pairs)
         phrases.update(found)
@@ -261,16 +269,16 @@ class TriageModel:
 
 
 def _repeat(phrases: dict[str, tuple[float, int]], written: list[str]) -> None:
-    """A phrase written n times counts n times: its value added to itself n - 1 times, in
-    the order a running sum over the text would add them (so the same float)."""
-    for phrase, times in Counter(written).items():
-        if times == 1:
-            continue
-        once = phrases[phrase]
-        value = once
-        for _ in range(times - 1):
-            value = (value[0] + once[0], value[1] + once[1])
-        phrases[phrase] = value
+    """A phrase written n times counts n times: each later occurrence adds its value once
+    more, in the order a running sum over the text would add them (so the same float)."""
+    once: dict[str, tuple[float, int]] = {}
+    for phrase in written:
+        first = once.get(phrase)
+        if first is None:
+            once[phrase] = phrases[phrase]
+        else:
+            value = phrases[phrase]
+            phrases[phrase] = (value[0] + first[0], value[1] + first[1])
 
 
 def _document(path: Path) -> dict:

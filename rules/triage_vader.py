@@ -44,7 +44,9 @@ class Vader:
         self._scored = frozenset(self._lexicon) - frozenset(BOOSTER_DICT)
 
     def compound(self, text: str) -> float:
-        if not self._emoji_chars.isdisjoint(text):
+        # VADER's emoji are all outside ASCII: an ASCII text (most English mentions) has none,
+        # known from a flag of the string instead of a pass over its characters.
+        if not text.isascii() and not self._emoji_chars.isdisjoint(text):
             text = self._spell_emoji(text)
         text = text.strip()
         punctuation = string.punctuation

@@ -146,3 +146,8 @@ def test_compound_equals_vaders_on_every_labelled_english_text(
         t for t in texts if repr(ours.compound(t)) != repr(theirs.polarity_scores(t)["compound"])
     ]
     assert mismatched == []
+
+
+def test_no_vader_emoji_is_ascii() -> None:
+    # `Vader.compound` skips the emoji pass on ASCII text on this premise.
+    assert not any(key.isascii() for key in SentimentIntensityAnalyzer().emojis)
