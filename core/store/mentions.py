@@ -177,9 +177,7 @@ class Mentions(StoreBase):
         oldest = self._stamp(min(m.created_at for m in mentions) - window)
         params = (to_json(probes), to_json(sorted(handles)), to_json(sorted(ids)), oldest)
         counts, stored = [0] * len(mentions), set()
-        # One statement sees one snapshot on its own: without a transaction around it,
-        # PostgreSQL is spared a BEGIN and a ROLLBACK, two of a page's round trips.
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        with self.engine.connect() as connection:
             sql = _EARLIER_BY_AUTHOR[self.engine.dialect.name]
             for n, platform, earlier, known in connection.exec_driver_sql(sql, params):
                 if platform != mentions[n].platform:
