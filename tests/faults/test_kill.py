@@ -38,6 +38,7 @@ from tests.multinode.nodes import START_TIMEOUT, Node, node_config, node_env, un
 LOOPS = 10
 POINTS = ("poll", "save", "send", "record", "any")
 REPEAT_FLAG = "may repeat"
+RUNNING = "BrandPulse node "  # the line a node logs once its run loop is up
 
 
 def test_sigkill_in_a_loop_loses_nothing_and_repeats_only_flagged(
@@ -79,7 +80,12 @@ def test_sigkill_in_a_loop_loses_nothing_and_repeats_only_flagged(
         kills[point] += 1
 
     # A last node, left alone, must deliver everything; then a graceful stop.
-    survivor = Node(config, env, tmp_path / "node.log")
+    log = tmp_path / "node.log"
+    started_before = log.read_text(errors="replace").count(RUNNING)
+    survivor = Node(config, env, log)
+    # The killed nodes may have delivered everything already: SIGTERM the survivor only once
+    # it is running (its signal handlers set), or its start-up dies of the signal itself.
+    until(lambda: survivor.output().count(RUNNING) > started_before, START_TIMEOUT, "the survivor")
     until(lambda: _all_alerted(fake_telegram, handles), START_TIMEOUT, "every alert in the chat")
     until(lambda: _unsent(url) == 0, 20, "an empty outbox")
     assert survivor.terminate() == 0
