@@ -9,9 +9,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from rules.lexicon import Lexicon, read_lexicon_files
-from rules.lexicon_file import LexiconError
-from rules.triage import Triage, default_paths
+from rules.lexicon import compile_lexicons, read_lexicon_files, require_languages
+from rules.triage import Triage, lexicon_paths
 
 
 class DeferredTriage:
@@ -19,11 +18,8 @@ class DeferredTriage:
 
     def __init__(self, paths: Sequence[Path], languages: Sequence[str]) -> None:
         """Raises `LexiconError` naming every bad `file:line`, as `Triage.from_files` does."""
-        settings = read_lexicon_files([*default_paths(languages), *map(Path, paths)])
-        missing = [language for language in languages if language not in settings]
-        if missing:
-            raise LexiconError(f"no triage lexicon for language(s): {', '.join(missing)}")
-        self._settings = settings
+        self._settings = read_lexicon_files(lexicon_paths(paths, languages))
+        require_languages(self._settings, languages)
         self._languages = tuple(languages)
         self._triage: Triage | None = None
         self._lock = threading.Lock()  # pipeline threads may score their first texts at once
@@ -31,6 +27,5 @@ class DeferredTriage:
     def get(self) -> Triage:
         with self._lock:
             if self._triage is None:
-                lexicons = {lang: Lexicon.compile(s) for lang, s in self._settings.items()}
-                self._triage = Triage(lexicons, self._languages)
+                self._triage = Triage(compile_lexicons(self._settings), self._languages)
             return self._triage

@@ -6,6 +6,7 @@ Aho-Corasick automaton, and a rule whose `when` names keywords is only looked at
 was found, so a thousand rules cost about what ten do.
 """
 
+import functools
 import math
 import zoneinfo
 from collections.abc import Iterable
@@ -91,7 +92,7 @@ class Engine:
     def __init__(self, config: RulesConfig, triage: Triage | DeferredTriage):
         """`triage`, or what builds it when the first mention is scored."""
         self.config = config
-        self._triage = triage
+        self._triage_source = triage
         self._terms: dict[str, list[Term]] = {}  # folded term → where it is used
         self._slots = 0
         self._lists = {name: frozenset(entries) for name, entries in config.lists.items()}
@@ -112,11 +113,12 @@ class Engine:
         if self._terms:
             self._automaton.make_automaton()
 
-    @property
+    @functools.cached_property
     def triage(self) -> Triage:
-        if isinstance(self._triage, DeferredTriage):
-            self._triage = self._triage.get()  # the first mention scored builds it
-        return self._triage
+        """Looked up once: a deferred triage is built for the first mention scored, and every
+        later mention reads the attribute the cache set, with no check on the hot path."""
+        source = self._triage_source
+        return source.get() if isinstance(source, DeferredTriage) else source
 
     @property
     def rule_names(self) -> tuple[str, ...]:

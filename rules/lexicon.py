@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -276,6 +276,18 @@ def read_lexicon_files(paths: Sequence[Path]) -> dict[str, Settings]:
     return settings
 
 
+def compile_lexicons(settings: Mapping[str, Settings]) -> dict[str, Lexicon]:
+    """Each language's read lexicon files compiled into its terms."""
+    return {lang: Lexicon.compile(given) for lang, given in settings.items()}
+
+
 def load_lexicons(paths: Sequence[Path]) -> dict[str, Lexicon]:
     """Read lexicon files in order and compile each language's terms."""
-    return {lang: Lexicon.compile(s) for lang, s in read_lexicon_files(paths).items()}
+    return compile_lexicons(read_lexicon_files(paths))
+
+
+def require_languages(available: Collection[str], languages: Sequence[str]) -> None:
+    """Raises `LexiconError` naming each configured language no lexicon file gives."""
+    missing = [lang for lang in languages if lang not in available]
+    if missing:
+        raise LexiconError(f"no triage lexicon for language(s): {', '.join(missing)}")

@@ -24,8 +24,8 @@ from pathlib import Path
 import ahocorasick
 
 from rules.language import LanguageDetector
-from rules.lexicon import Lexicon, Signal, Term, load_lexicons, shared_signal
-from rules.lexicon_file import LexiconError, words_of
+from rules.lexicon import Lexicon, Signal, Term, load_lexicons, require_languages, shared_signal
+from rules.lexicon_file import words_of
 from rules.text import Speller, fold
 from rules.triage_model import ModelScore, TriageModel, model_at, shipped_model
 from rules.triage_vader import Vader
@@ -224,9 +224,7 @@ class Triage:
         language given None scores with its lexicon only."""
         if not languages:
             raise ValueError("Triage needs at least one language")
-        missing = [lang for lang in languages if lang not in lexicons]
-        if missing:
-            raise LexiconError(f"no triage lexicon for language(s): {', '.join(missing)}")
+        require_languages(lexicons, languages)
         self.languages = tuple(languages)
         self._matchers = {lang: _Matcher(lexicons[lang]) for lang in self.languages}
         self._detector = LanguageDetector(
@@ -274,8 +272,7 @@ class Triage:
         are added and the settings it gives override. With `defaults=False` only the given files
         count. Raises `LexiconError` naming every bad `file:line`.
         """
-        base = default_paths(languages) if defaults else []
-        return cls(load_lexicons([*base, *map(Path, paths)]), languages)
+        return cls(load_lexicons(lexicon_paths(paths, languages, defaults=defaults)), languages)
 
     def assess(self, text: str, lang: str | None = None) -> Assessment:
         """Triage one mention; `lang` is the platform's language code if it gives one."""
@@ -424,6 +421,14 @@ def calibrated(signals: list[Signal], knee: int) -> list[Signal]:
     target = knee + room * (1 - math.exp(-(total - knee) / room))
     factor = target / total
     return [shared_signal(s.label, s.category, round(s.points * factor)) for s in signals]
+
+
+def lexicon_paths(
+    paths: Sequence[Path], languages: Sequence[str], *, defaults: bool = True
+) -> list[Path]:
+    """The lexicon files to read in order: the shipped ones of `languages` (with `defaults`),
+    then the user's `paths`, each extending the one before of its language."""
+    return [*(default_paths(languages) if defaults else []), *map(Path, paths)]
 
 
 def default_paths(languages: Sequence[str]) -> list[Path]:

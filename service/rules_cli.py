@@ -18,9 +18,10 @@ from core.config_file import Problem
 from core.duration import format_duration
 from core.mention import Mention
 from rules.engine import Engine, Verdict
+from rules.lexicon_file import LexiconError
 from rules.loader import LoadedRules, RulesError, load_rules
 from rules.schema import ReplyAction, RulesConfig, routes_used
-from rules.triage import LexiconError, Triage
+from rules.triage import Triage
 from service.cli_args import duration, moment
 from service.cli_errors import (
     BAD_SETUP,

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from rules.triage import Assessment, LexiconError, Signal, Triage
+from rules.lexicon_file import LexiconError
+from rules.triage import Assessment, Signal, Triage
 
 
 @pytest.fixture(scope="module")
