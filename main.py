@@ -7,6 +7,11 @@ start (only imported modules keep their bytecode), so this file stays a few line
 import gc
 import sys
 
+from service import startup_gc
+
+if __name__ == "__main__":
+    startup_gc.pause()  # before the libraries are imported
+
 from service.command_line import main, parser
 
 __all__ = ["main", "parser"]

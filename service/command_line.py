@@ -25,6 +25,7 @@ from core.clock import SystemClock
 from core.config_file import ConfigError
 from core.states import WebRole
 from rules.lexicon_file import LexiconError
+from service import startup_gc
 from service.cli_args import add_verbosity, log_level
 from service.cli_errors import (
     BAD_SETUP,
@@ -83,6 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             app = BrandPulse(config, config_path=None if args.once else args.config)
         except LexiconError as exc:
             raise CommandFailed(f"{args.config}: a lexicon file has problems:\n{exc}") from None
+        startup_gc.resume()  # the node is built: what it made stays for good
         try:
             if args.once:
                 summary = asyncio.run(app.run_once())
@@ -311,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = getattr(args, "config", None) or DEFAULT_CONFIG  # the demo has no default
         load_env_files(args.env_file, config, os.environ)
+        if args.handler is not cmd_run:  # which ends its start-up once the node is built
+            startup_gc.resume()
         return args.handler(args)
     except BrokenPipeError:  # `main.py … | head` stopped reading: nothing left to tell
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
