@@ -84,7 +84,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             app = BrandPulse(config, config_path=None if args.once else args.config)
         except LexiconError as exc:
             raise CommandFailed(f"{args.config}: a lexicon file has problems:\n{exc}") from None
-        startup_gc.resume()  # the node is built: what it made stays for good
+        # The node is built: what it made stays for good (one pass ends soon, its garbage too).
+        startup_gc.resume(collect=not args.once)
         try:
             if args.once:
                 summary = asyncio.run(app.run_once())

@@ -20,15 +20,18 @@ def pause() -> None:
         _paused = True
 
 
-def resume() -> None:
+def resume(collect: bool = True) -> None:
     """Start-up is over: collect its garbage, freeze the survivors, collect as usual again.
 
+    `collect=False` leaves the garbage frozen with the rest: for a process about to end, keeping
+    it (+0.4 MB peak RSS) is cheaper than one search of everything (~2 % of a `run --once`).
     Does nothing unless `pause()` turned the collector off (a test calling `main()`).
     """
     global _paused
     if not _paused:
         return
     _paused = False
-    gc.collect()
+    if collect:
+        gc.collect()
     gc.freeze()
     gc.enable()
