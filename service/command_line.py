@@ -34,7 +34,7 @@ from service.cli_errors import (
     database_errors,
     require_existing_database,
 )
-from service.config import DEFAULT_CONFIG, AppConfig, config_warnings, load_config
+from service.config import DEFAULT_CONFIG, AppConfig, read_config
 from service.env_files import load_env_files
 from service.logs import setup_logging
 from service.malloc_arenas import limit_malloc_arenas
@@ -64,10 +64,10 @@ def _secrets(config: AppConfig) -> list[str]:
 
 def _load(path: Path) -> AppConfig:
     try:
-        config = load_config(path)
+        config, warnings = read_config(path)
     except ConfigError as exc:
         raise CommandFailed(config_problems(path, exc)) from None
-    for warning in config_warnings(path):
+    for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return config
 
