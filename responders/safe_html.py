@@ -6,7 +6,6 @@ zero-width characters and 5,000 characters of noise. It is cut first (so no enti
 stripped of control and bidi-override characters, then HTML-escaped.
 """
 
-import html
 import re
 import unicodedata
 
@@ -24,6 +23,10 @@ def safe_text(text: str, limit: int) -> str:
     cleaned = re.sub(r"\n{3,}", "\n\n", cleaned.strip())
     if len(cleaned) > limit:
         cleaned = cleaned[: limit - 1].rstrip() + "…"
+    # Imported here: the html package loads its 2,231 named entities, which escaping never reads,
+    # and most passes render nothing.
+    import html
+
     return html.escape(cleaned, quote=False)
 
 
@@ -31,4 +34,6 @@ def safe_url(url: str) -> str:
     """An href value, or "" for anything but http(s) (no `javascript:` or `tg:` links)."""
     if not re.match(r"^https?://[^\s\"'<>]+$", url):
         return ""
+    import html
+
     return html.escape(url, quote=True)
