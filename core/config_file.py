@@ -4,7 +4,6 @@ Brand managers edit these files by hand. Every problem is reported as
 `config.yaml:42 rules[3].when.sentiment_below: must be ≥ -1`, all problems at once.
 """
 
-import difflib
 import os
 import re
 import types
@@ -256,6 +255,8 @@ def _unknown_key_message(model: type[BaseModel], loc: tuple[str | int, ...]) -> 
     allowed = _fields_at(model, loc[:-1])
     if not allowed:
         return f"unknown key '{key}'"
+    import difflib  # here: only a config with a typo needs it
+
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     hint = f"did you mean '{close[0]}'?" if close else "allowed keys: " + ", ".join(sorted(allowed))
     return f"unknown key '{key}' ({hint})"

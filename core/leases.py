@@ -25,6 +25,9 @@ from core.models import LeaseRow
 from core.store._db import dialect_insert
 
 log = logging.getLogger(__name__)
+# The table, not the ORM class: a statement on the class is compiled through the ORM (its
+# mappers configured first), which a lease, plain rows and no objects, has no use for.
+_LEASES = LeaseRow.__table__
 
 
 def source_lease(source: str) -> str:
@@ -33,15 +36,17 @@ def source_lease(source: str) -> str:
 
 def live_holders(engine: Engine, now: datetime) -> dict[str, str]:
     """Every lease unexpired at `now`, with the node holding it."""
-    query = select(LeaseRow.name, LeaseRow.owner).where(LeaseRow.expires_at > now)
+    query = select(_LEASES.c.name, _LEASES.c.owner).where(_LEASES.c.expires_at > now)
     with engine.connect() as connection:
         return {name: owner for name, owner in connection.execute(query)}
 
 
 def stopped_nodes(engine: Engine, now: datetime, since: datetime) -> list[tuple[str, datetime]]:
     """Nodes whose heartbeat lease ran out between `since` and `now`: (node, when it expired)."""
-    query = select(LeaseRow.owner, LeaseRow.expires_at).where(
-        LeaseRow.name.startswith("node:"), LeaseRow.expires_at <= now, LeaseRow.expires_at > since
+    query = select(_LEASES.c.owner, _LEASES.c.expires_at).where(
+        _LEASES.c.name.startswith("node:"),
+        _LEASES.c.expires_at <= now,
+        _LEASES.c.expires_at > since,
     )
     with engine.connect() as connection:
         return [(owner, expires_at) for owner, expires_at in connection.execute(query)]
@@ -93,10 +98,10 @@ class Leases:
         with self.engine.begin() as connection:
             renewed = set(
                 connection.scalars(
-                    update(LeaseRow)
-                    .where(LeaseRow.owner == self.owner)
+                    update(_LEASES)
+                    .where(_LEASES.c.owner == self.owner)
                     .values(expires_at=expires)
-                    .returning(LeaseRow.name)
+                    .returning(_LEASES.c.name)
                 )
             )
         for lost in set(self._held) - renewed:
@@ -109,12 +114,12 @@ class Leases:
     def release(self) -> None:
         """Give every lease back, so other nodes take over at once rather than at expiry."""
         with self.engine.begin() as connection:
-            connection.execute(delete(LeaseRow).where(LeaseRow.owner == self.owner))
+            connection.execute(delete(_LEASES).where(_LEASES.c.owner == self.owner))
         self._held.clear()
 
     def _take(self, name: str, now: datetime) -> bool:
         expires = now + self.ttl
-        statement = self._insert(LeaseRow).values(
+        statement = self._insert(_LEASES).values(
             name=name, owner=self.owner, expires_at=expires, acquired_at=now
         )
         statement = statement.on_conflict_do_update(
@@ -123,18 +128,18 @@ class Leases:
                 "owner": self.owner,
                 "expires_at": expires,
                 "acquired_at": case(
-                    (LeaseRow.owner == self.owner, LeaseRow.acquired_at), else_=now
+                    (_LEASES.c.owner == self.owner, _LEASES.c.acquired_at), else_=now
                 ),
             },
             # The row is ours already, or its holder let it expire: nobody else may take it.
-            where=or_(LeaseRow.owner == self.owner, LeaseRow.expires_at <= now),
-        ).returning(LeaseRow.owner)
+            where=or_(_LEASES.c.owner == self.owner, _LEASES.c.expires_at <= now),
+        ).returning(_LEASES.c.owner)
         with self.engine.begin() as connection:
             taken = connection.execute(statement).scalar() is not None
             holder = None
             if not taken:
                 holder = connection.execute(
-                    select(LeaseRow.owner, LeaseRow.expires_at).where(LeaseRow.name == name)
+                    select(_LEASES.c.owner, _LEASES.c.expires_at).where(_LEASES.c.name == name)
                 ).first()
         if taken:
             if name not in self._held and name != self.heartbeat:

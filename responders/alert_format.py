@@ -1,25 +1,17 @@
-"""How an alert reads in the staff chat (Telegram HTML), with every piece of user text made safe.
-
-User text can hold `<b>`, `&`, Markdown, bidi overrides that flip the rest of the message,
-zero-width characters and 5,000 characters of noise. It is cut first (so no entity is split),
-stripped of control and bidi-override characters, then HTML-escaped.
+"""How an alert reads in the staff chat (Telegram HTML), with every piece of user text made safe
+(by responders/safe_html.py).
 """
 
-import html
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from core.mention import Mention
 from core.platforms import address, display_name
 from core.reasons import Reason
+from responders.safe_html import safe_text, safe_url
 
 MAX_TEXT = 900  # characters of the mention shown; the link leads to the rest
 MAX_NAME = 64
-# Bidi embeddings/overrides/isolates and other invisible format characters could reorder or
-# hide the parts of the alert that follow the user's text.
-_UNSAFE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,25 +77,6 @@ class WindowView:
     summary: str
     held_back: int
     progress: Progress = Progress()
-
-
-def safe_text(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters, without control or bidi characters, HTML-escaped."""
-    cleaned = _UNSAFE.sub("", text)
-    cleaned = "".join(
-        ch for ch in cleaned if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs", "Co")
-    )
-    cleaned = re.sub(r"\n{3,}", "\n\n", cleaned.strip())
-    if len(cleaned) > limit:
-        cleaned = cleaned[: limit - 1].rstrip() + "…"
-    return html.escape(cleaned, quote=False)
-
-
-def safe_url(url: str) -> str:
-    """An href value, or "" for anything but http(s) (no `javascript:` or `tg:` links)."""
-    if not re.match(r"^https?://[^\s\"'<>]+$", url):
-        return ""
-    return html.escape(url, quote=True)
 
 
 def render(view: AlertView) -> str:

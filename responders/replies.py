@@ -29,9 +29,9 @@ from core.models import ReplyRow
 from core.platforms import display_name
 from core.retry import backoff
 from core.store import OutboxItem, Store
-from responders.alert_format import safe_text
 from responders.base import Outcome, ResponderError
 from responders.guardrails import Guardrails, author_key, conversation_key
+from responders.safe_html import safe_text
 
 if TYPE_CHECKING:  # python-telegram-bot is imported only when Telegram is set up
     from responders.telegram_alerts import TelegramAlerts

@@ -16,8 +16,9 @@ from core.clock import Clock
 from core.duration import format_duration, human_duration, parse_duration
 from core.models import AlertRow, MentionRow
 from core.store import Store
-from responders.alert_format import clock_time, message_link, safe_text, safe_url
+from responders.alert_format import clock_time, message_link
 from responders.flood_budget import FloodBudget
+from responders.safe_html import safe_text, safe_url
 from responders.telegram_alerts import REFUSAL
 from responders.telegram_config import TelegramConfig
 

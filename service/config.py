@@ -177,11 +177,21 @@ def load_config(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = Non
 
     Raises ConfigError (RulesError) listing every problem with file:line.
     """
-    config = load_rules(path, AppConfig, env).config
+    return read_config(path, env)[0]
+
+
+def read_config(
+    path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = None
+) -> tuple[AppConfig, list[str]]:
+    """`load_config(path)` and `config_warnings(path)` from one reading of the files."""
+    loaded = load_rules(path, AppConfig, env)
+    config = loaded.config
     lexicons = [path.parent / lexicon for lexicon in config.brand.lexicons]
-    return config.model_copy(
+    config = config.model_copy(
         update={"brand": config.brand.model_copy(update={"lexicons": lexicons})}
     )
+    main = loaded.tree.root  # the file itself, read once it validated
+    return config, _warnings(path, main.data if main is not None else None)
 
 
 def config_warnings(path: Path) -> list[str]:
@@ -190,6 +200,10 @@ def config_warnings(path: Path) -> list[str]:
         data = load_yaml(path).data
     except ConfigError:
         return []  # load_config reports it
+    return _warnings(path, data)
+
+
+def _warnings(path: Path, data: object) -> list[str]:
     if not data:
         return [
             f"{path} is empty: every setting is its default and there are no rules, so nothing"

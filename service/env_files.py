@@ -7,8 +7,6 @@ container's or systemd unit's `Environment=` is never overridden by a file.
 
 from pathlib import Path
 
-from dotenv import dotenv_values
-
 from service.cli_errors import CommandFailed
 
 
@@ -22,6 +20,8 @@ def load_env_files(env_file: Path | None, config: Path, environ: dict[str, str])
         path = config.parent / ".env"
         if not path.is_file():
             return []
+    from dotenv import dotenv_values  # here: most starts have no env file to read
+
     try:
         values = dotenv_values(path, encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from core.clock import Clock
 from core.leases import Leases, source_lease
 from core.store import Store
-from responders.alert_format import safe_text
 from responders.base import ResponderError
+from responders.safe_html import safe_text
 from rules.engine import Engine
 from rules.loader import ReloadRecord, RulesWatcher
 from rules.schema import SpikeWindow

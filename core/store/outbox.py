@@ -100,20 +100,27 @@ class Outbox(StoreBase):
         `payload.maybe_repeat` set; the responder says so in the message. Only actions of
         nodes without a live heartbeat lease are taken: a live node is still sending its own.
         """
-        live = select(LeaseRow.owner).where(
-            LeaseRow.name.startswith("node:"), LeaseRow.expires_at > now
-        )
-        abandoned = select(OutboxRow).where(
-            OutboxRow.state == "sending", OutboxRow.claimed_by.not_in(live)
+        # Core statements on the tables, not the ORM classes: on a quiet start this is the
+        # first statement of the run, and an ORM query would pay for configuring every mapper.
+        outbox, leases = OutboxRow.__table__.c, LeaseRow.__table__.c
+        live = select(leases.owner).where(leases.name.startswith("node:"), leases.expires_at > now)
+        abandoned = select(outbox.id, outbox.payload).where(
+            outbox.state == "sending", outbox.claimed_by.not_in(live)
         )
         if self.engine.dialect.name == "postgresql":
             abandoned = abandoned.with_for_update(skip_locked=True)
-        with Session(self.engine) as session, session.begin():
-            rows = list(session.scalars(abandoned))
-            for row in rows:
-                row.payload = {**(row.payload or {}), "maybe_repeat": True}
-                row.state = "pending"
-                row.not_before = now
+        with self.engine.begin() as connection:
+            rows = connection.execute(abandoned).all()
+            for row_id, payload in rows:
+                connection.execute(
+                    update(OutboxRow.__table__)
+                    .where(outbox.id == row_id)
+                    .values(
+                        payload={**(payload or {}), "maybe_repeat": True},
+                        state="pending",
+                        not_before=now,
+                    )
+                )
             return len(rows)
 
     def outbox(self, state: str | None = None) -> list[OutboxRow]:

@@ -16,9 +16,8 @@ from responders.alert_format import (
     render_escalation,
     render_group,
     render_window,
-    safe_text,
-    safe_url,
 )
+from responders.safe_html import safe_text, safe_url
 
 
 def view(text: str, **mention: object) -> AlertView:

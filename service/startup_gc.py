@@ -1,0 +1,37 @@
+"""Python's cycle collector, paused while a command starts (issue 19: start-up).
+
+Importing sqlalchemy, sqlmodel and pydantic and building the models allocates hundreds of
+thousands of objects that live as long as the process; the collector searches them again and
+again meanwhile (~2 % of a `run --once`) and finds almost nothing (~2,000 objects). Paused,
+their garbage is collected once at the end of start-up, and what survives is frozen: later
+collections, all through a long-running node's life, never search it again.
+"""
+
+import gc
+
+_paused = False
+
+
+def pause() -> None:
+    """From here to `resume()` nothing is collected (main.py, before its first import)."""
+    global _paused
+    if gc.isenabled():
+        gc.disable()
+        _paused = True
+
+
+def resume(collect: bool = True) -> None:
+    """Start-up is over: collect its garbage, freeze the survivors, collect as usual again.
+
+    `collect=False` leaves the garbage frozen with the rest: for a process about to end, keeping
+    it (+0.4 MB peak RSS) is cheaper than one search of everything (~2 % of a `run --once`).
+    Does nothing unless `pause()` turned the collector off (a test calling `main()`).
+    """
+    global _paused
+    if not _paused:
+        return
+    _paused = False
+    if collect:
+        gc.collect()
+    gc.freeze()
+    gc.enable()
