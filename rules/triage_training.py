@@ -34,6 +34,11 @@ C = 8.0
 # Shifts of the model's log-odds tried by `bias_shift` (0 first: a tie keeps the plain fit).
 SHIFTS = (0.0, 0.25, -0.25, 0.5, -0.5, 0.75, -0.75, 1.0, -1.0)
 FOLDS = 5
+# How far a re-run may land from a committed weights file and still be the same model. With the
+# pinned toolchain the solver's last digits still move with the CPU: two machines of this
+# workplace gave weights up to 0.0017 apart (5 of 32,767 quantisation steps) and biases 0.00002
+# apart. A changed training file or setting moves weights by far more than this.
+REPRODUCED_WITHIN = 0.01
 INSTALL_HINT = "pip install -e '.[train]'  (or: pip install 'scikit-learn>=1.5,<2')"
 
 
@@ -169,9 +174,30 @@ def bias_shift(
     return max(SHIFTS, key=f1)  # the first of equals: SHIFTS opens with 0
 
 
+def model_difference(committed: dict, remade: dict) -> str | None:
+    """None when `remade` is the `committed` weights file up to the solver's last digits
+    (`REPRODUCED_WITHIN`, on the bias and on every weight); otherwise what differs."""
+    close = {"bias", "scale", "weights"}
+    for key in sorted((committed.keys() | remade.keys()) - close):
+        if committed.get(key) != remade.get(key):
+            return f"{key}: {committed.get(key)!r} committed, {remade.get(key)!r} re-run"
+    bias_apart = abs(committed["bias"] - remade["bias"])
+    if bias_apart > REPRODUCED_WITHIN:
+        return f"bias {committed['bias']} committed, {remade['bias']} re-run"
+    old, new = _weights(committed), _weights(remade)
+    apart = max(map(abs, map(float.__sub__, old, new)), default=0.0)
+    if apart > REPRODUCED_WITHIN:
+        return f"weights up to {apart:.4f} apart (more than {REPRODUCED_WITHIN})"
+    return None
+
+
 def to_model(doc: dict) -> TriageModel:
+    return TriageModel(doc["bits"], doc["bias"], _weights(doc))
+
+
+def _weights(doc: dict) -> array:
     raw = array("h", zlib.decompress(base64.b64decode(doc["weights"])))
-    return TriageModel(doc["bits"], doc["bias"], array("f", (v * doc["scale"] for v in raw)))
+    return array("f", (v * doc["scale"] for v in raw))
 
 
 def write(doc: dict, sources: Iterable[str], out: Path) -> str:
