@@ -19,6 +19,7 @@ import math
 import re
 import zlib
 from array import array
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache, reduce
 from itertools import pairwise
@@ -34,12 +35,14 @@ FORMAT = 1
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _HANDLE = re.compile(r"@\w+")
 _DIGITS = re.compile(r"\d+")
-# Words (an apostrophe between letters inside one: "it's", "don’t"), plus the punctuation and
-# symbols that carry tone ("!!", "?", "🙄", "…").
-_TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]", re.UNICODE)
+# The same on ASCII text: Unicode's \d asks the Unicode database about every character.
+_ASCII_DIGITS = re.compile(r"\d+", re.ASCII)
+# Words, plus the punctuation and symbols that carry tone ("!!", "?", "🙄", "…"). An apostrophe
+# between letters is part of the word ("it's", "don’t"): `tokens` deletes those first.
+_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 # The same on ASCII text, where sre's ASCII classes are cheaper; Unicode's \s also has the
 # ASCII separators \x1c-\x1f, which ASCII's lacks.
-_ASCII_TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s\x1c-\x1f]", re.ASCII)
+_ASCII_TOKEN = re.compile(r"\w+|[^\w\s\x1c-\x1f]", re.ASCII)
 # Starts with the apostrophe so that sre looks for it before trying the lookarounds.
 _INNER_APOSTROPHE = re.compile(r"['’](?<=\w['’])(?=\w)")
 _CHAR_SIZES = (3, 4)
@@ -53,13 +56,15 @@ def tokens(text: str) -> list[str]:
         text = _URL.sub(" url ", text)
     if "@" in text:
         text = _HANDLE.sub(" @user ", text)
-    folded = _DIGITS.sub("0", fold(text))
+    folded = fold(text)
+    ascii = folded.isascii()  # and stays so: what follows only puts ASCII or deletes
+    folded = (_ASCII_DIGITS if ascii else _DIGITS).sub("0", folded)
     if "'" in folded or "’" in folded:
-        # "it's", "don’t": one word each, "its" and "dont", not "it" + "'" + "s". An apostrophe
-        # between two word characters is exactly one inside a word token, so deleting those
-        # first gives the same words; a quote mark elsewhere stays a token of its own.
+        # "it's", "don’t": one word each, "its" and "dont", not "it" + "'" + "s". Deleting the
+        # apostrophes between two word characters leaves none with a word character on both
+        # sides (its neighbours are not deleted ones), so a quote mark elsewhere stays a token.
         folded = _INNER_APOSTROPHE.sub("", folded)
-    return (_ASCII_TOKEN if folded.isascii() else _TOKEN).findall(folded)
+    return (_ASCII_TOKEN if ascii else _TOKEN).findall(folded)
 
 
 # A feature: its bucket and the phrase it belongs to (index into `Features.phrases`).
@@ -218,7 +223,7 @@ class TriageModel:
         if len(values) < len(words):
             _repeat(values, words)
         pair_values = dict(
-            zip(pairs, map(self._weights.__getitem__, pair_buckets(pairs, self._mask)))
+            zip(pairs, map(self._weights.__getitem__, pair_buckets(pairs, self._mask)), strict=True)
         )
         if len(pair_values) < len(pairs):
             _repeat(pair_values, pairs)
@@ -231,8 +236,8 @@ class TriageModel:
         text: str,
         top: int = 3,
         *,
-        ignore: frozenset[str] = frozenset(),
-        complaints: frozenset[str] = frozenset(),
+        ignore: AbstractSet[str] = frozenset(),
+        complaints: AbstractSet[str] = frozenset(),
         unshown: frozenset[str] = frozenset(),
     ) -> ModelScore:
         """The model's verdict on `text` and the `top` phrases that made it.
@@ -256,7 +261,7 @@ class TriageModel:
                 for _ in range(written):
                     i = words.index(word, i + 1)
                     found = values.get(word)
-                    if found is not None and (dropped or found < 0):
+                    if found is not None and (dropped or found < 0.0):
                         del values[word]
                         count -= sizes[i] * written
                     around = []
@@ -266,7 +271,7 @@ class TriageModel:
                         around.append(f"{word} {words[i + 1]}")
                     for pair in around:
                         found = values.get(pair)
-                        if found is not None and (dropped or found < 0):
+                        if found is not None and (dropped or found < 0.0):
                             del values[pair]
                             count -= pairs.count(pair)
         if not values:
@@ -278,11 +283,12 @@ class TriageModel:
         norm = 1 / math.sqrt(count)
         logit = self.bias + norm * total
         probability = 1 / (1 + math.exp(-max(-30.0, min(30.0, logit))))
-        # (evidence for the verdict, phrase), strongest first.
+        # (evidence for the verdict, phrase), strongest first. Compared with 0.0, not 0: the
+        # interpreter specialises a float-float comparison, not a float-int one.
         if logit >= 0:
-            agreeing = [(v, phrase) for phrase, v in values.items() if v > 0]
+            agreeing = [(v, phrase) for phrase, v in values.items() if v > 0.0]
         else:
-            agreeing = [(-v, phrase) for phrase, v in values.items() if v < 0]
+            agreeing = [(-v, phrase) for phrase, v in values.items() if v < 0.0]
         agreeing.sort(reverse=True)
         shown: list[Contribution] = []
         readable = self._readable.setdefault(unshown, {})
