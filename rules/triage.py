@@ -415,10 +415,11 @@ def model_signals(found: ModelScore, lexicon: Lexicon, floor: int | None) -> lis
         return []
     signals = []
     left = points
-    for part in found.contributions:
-        share = round(points * abs(part.logit) / found.evidence) if found.evidence else 0
+    evidence = found.evidence
+    for phrase, logit in found.contributions:
+        share = round(points * abs(logit) / evidence) if evidence else 0
         if share:
-            signals.append(shared_signal(f'"{part.phrase}"', "model", share))
+            signals.append(shared_signal(f'"{phrase}"', "model", share))
             left -= share
     if left:
         signals.append(shared_signal(f"model {found.probability:.0%}", "model", left))
