@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 import ahocorasick
@@ -231,6 +232,7 @@ class Triage:
             self.languages, {lang: lexicons[lang].markers for lang in self.languages}
         )
         self._models = models
+        self._models_read: dict[str, TriageModel | None] = {}
 
     @functools.cached_property
     def _vader(self) -> Vader:
@@ -239,6 +241,12 @@ class Triage:
         return Vader()
 
     def _model(self, lexicon: Lexicon, language: str) -> TriageModel | None:
+        """The language's model, looked up for its first text and then kept."""
+        if language not in self._models_read:
+            self._models_read[language] = self._find_model(lexicon, language)
+        return self._models_read[language]
+
+    def _find_model(self, lexicon: Lexicon, language: str) -> TriageModel | None:
         if not lexicon.model_points:
             return None
         if self._models is not None:
@@ -287,7 +295,7 @@ class Triage:
             compound = self._vader.compound(text)
             total = lexicon.sentiment_points(compound)
             if total:
-                signals.append(shared_signal(f"VADER {compound:+.2f}", "sentiment", total))
+                signals.append(_sentiment_signal(compound, total))
 
         seen: set[str] = set()
         categories: set[str] = set()
@@ -331,7 +339,7 @@ class Triage:
         # Praise after the last "but" is the writer's conclusion ("late, but the product is
         # great") and stays, as the contrast rule weighs it.
         praise: set[str] = set()
-        if any(signal.points > 0 for signal, _, _ in found):
+        if found and any(signal.points > 0 for signal, _, _ in found):
             praise = {
                 w
                 for signal, term, at in found
@@ -363,8 +371,8 @@ class Triage:
             verdict = model.score(
                 text,
                 lexicon.model_reasons,
-                ignore=frozenset(praise),
-                complaints=frozenset(covered),
+                ignore=praise,
+                complaints=covered,
                 unshown=lexicon.unshown,
             )
             signals.extend(model_signals(verdict, lexicon, floor=0 if asked else None))
@@ -373,7 +381,7 @@ class Triage:
                 compound = round(1 - 2 * verdict.probability, 4)
 
         signals = calibrated(signals, lexicon.calibration_knee)
-        score = max(0, min(100, sum(s.points for s in signals)))
+        score = max(0, min(100, sum(map(_POINTS, signals))))
         return Assessment(
             language=language,
             sentiment=compound,
@@ -381,6 +389,16 @@ class Triage:
             score=score,
             signals=tuple(signals),
         )
+
+
+# sum(map(attrgetter)) runs in C; a generator over the signals costs a frame per call.
+_POINTS = attrgetter("points")
+
+
+@functools.lru_cache(maxsize=4096)
+def _sentiment_signal(compound: float, points: int) -> Signal:
+    """The VADER reason: most mentions share a compound, so its label is formatted once."""
+    return shared_signal(f"VADER {compound:+.2f}", "sentiment", points)
 
 
 def model_signals(found: ModelScore, lexicon: Lexicon, floor: int | None) -> list[Signal]:
@@ -397,10 +415,11 @@ def model_signals(found: ModelScore, lexicon: Lexicon, floor: int | None) -> lis
         return []
     signals = []
     left = points
-    for part in found.contributions:
-        share = round(points * abs(part.logit) / found.evidence) if found.evidence else 0
+    evidence = found.evidence
+    for phrase, logit in found.contributions:
+        share = round(points * abs(logit) / evidence) if evidence else 0
         if share:
-            signals.append(shared_signal(f'"{part.phrase}"', "model", share))
+            signals.append(shared_signal(f'"{phrase}"', "model", share))
             left -= share
     if left:
         signals.append(shared_signal(f"model {found.probability:.0%}", "model", left))
@@ -414,7 +433,7 @@ def calibrated(signals: list[Signal], knee: int) -> list[Signal]:
     fills (100 - (100 - knee) * e^-excess), and every signal is scaled by the same factor, so the
     reasons still add up to the score. A sum of 100 alone no longer pins the score at 100.
     """
-    total = sum(s.points for s in signals)
+    total = sum(map(_POINTS, signals))
     if total <= knee or knee >= 100:
         return signals
     room = 100 - knee

@@ -19,11 +19,13 @@ import math
 import re
 import zlib
 from array import array
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache, reduce
 from itertools import pairwise
-from operator import add
+from operator import add, itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from rules.text import fold
 
@@ -33,12 +35,14 @@ FORMAT = 1
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _HANDLE = re.compile(r"@\w+")
 _DIGITS = re.compile(r"\d+")
-# Words (an apostrophe between letters inside one: "it's", "don’t"), plus the punctuation and
-# symbols that carry tone ("!!", "?", "🙄", "…").
-_TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]", re.UNICODE)
+# The same on ASCII text: Unicode's \d asks the Unicode database about every character.
+_ASCII_DIGITS = re.compile(r"\d+", re.ASCII)
+# Words, plus the punctuation and symbols that carry tone ("!!", "?", "🙄", "…"). An apostrophe
+# between letters is part of the word ("it's", "don’t"): `tokens` deletes those first.
+_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 # The same on ASCII text, where sre's ASCII classes are cheaper; Unicode's \s also has the
 # ASCII separators \x1c-\x1f, which ASCII's lacks.
-_ASCII_TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s\x1c-\x1f]", re.ASCII)
+_ASCII_TOKEN = re.compile(r"\w+|[^\w\s\x1c-\x1f]", re.ASCII)
 # Starts with the apostrophe so that sre looks for it before trying the lookarounds.
 _INNER_APOSTROPHE = re.compile(r"['’](?<=\w['’])(?=\w)")
 _CHAR_SIZES = (3, 4)
@@ -52,13 +56,15 @@ def tokens(text: str) -> list[str]:
         text = _URL.sub(" url ", text)
     if "@" in text:
         text = _HANDLE.sub(" @user ", text)
-    folded = _DIGITS.sub("0", fold(text))
+    folded = fold(text)
+    ascii = folded.isascii()  # and stays so: what follows only puts ASCII or deletes
+    folded = (_ASCII_DIGITS if ascii else _DIGITS).sub("0", folded)
     if "'" in folded or "’" in folded:
-        # "it's", "don’t": one word each, "its" and "dont", not "it" + "'" + "s". An apostrophe
-        # between two word characters is exactly one inside a word token, so deleting those
-        # first gives the same words; a quote mark elsewhere stays a token of its own.
+        # "it's", "don’t": one word each, "its" and "dont", not "it" + "'" + "s". Deleting the
+        # apostrophes between two word characters leaves none with a word character on both
+        # sides (its neighbours are not deleted ones), so a quote mark elsewhere stays a token.
         folded = _INNER_APOSTROPHE.sub("", folded)
-    return (_ASCII_TOKEN if folded.isascii() else _TOKEN).findall(folded)
+    return (_ASCII_TOKEN if ascii else _TOKEN).findall(folded)
 
 
 # A feature: its bucket and the phrase it belongs to (index into `Features.phrases`).
@@ -120,17 +126,28 @@ def features(text: str, bits: int) -> Features:
     return Features(phrases, buckets, owners)
 
 
-@dataclass(frozen=True, slots=True)
-class Contribution:
+# NamedTuples, not frozen dataclasses: four are built for every mention scored, and a frozen
+# dataclass's __init__ sets each field through object.__setattr__ (about three times the cost).
+class Contribution(NamedTuple):
     phrase: str  # "down", "barely works"
     logit: float  # what it adds to the model's log-odds
 
 
-@dataclass(frozen=True, slots=True)
-class ModelScore:
+class ModelScore(NamedTuple):
     probability: float  # that the mention needs a response
     contributions: tuple[Contribution, ...]  # strongest first, of the sign of the verdict
     evidence: float  # the sum of all contributions of that sign, shown or not (their share)
+
+
+class _Reading(NamedTuple):
+    """What the model sees of a text: its phrases (words, then word pairs, each once in order
+    of first appearance) with their summed weight, and the buckets they took."""
+
+    words: list[str]
+    pairs: list[str]  # "barely works": each pair of neighbouring words, as written
+    sizes: list[int]  # each word's bucket count, as written
+    values: dict[str, float]  # each phrase's weight, summed over its occurrences
+    count: int  # buckets of all occurrences of all phrases
 
 
 class TriageModel:
@@ -162,10 +179,9 @@ class TriageModel:
         return cls(int(doc["bits"]), float(doc["bias"]), weights)
 
     def logit(self, text: str) -> float:
-        phrases = self._phrases(tokens(text))
-        count = sum(n for _, n in phrases.values())
+        reading = self._read(tokens(text))
         return self.bias + (
-            sum(v for v, _ in phrases.values()) / math.sqrt(count) if count else 0.0
+            sum(reading.values.values()) / math.sqrt(reading.count) if reading.count else 0.0
         )
 
     def _learn(self, word: str) -> tuple[float, int]:
@@ -182,31 +198,46 @@ class TriageModel:
         self._known[word] = known
         return known
 
-    def _phrases(self, words: list[str]) -> dict[str, tuple[float, int]]:
-        """Each word's and word pair's summed weight, and how many buckets it took; words
-        first, then pairs, each in order of first appearance."""
-        weights, mask = self._weights, self._mask
-        phrases = dict(zip(words, map(self._known.get, words), strict=True))
-        if None in phrases.values():
-            for word in [word for word, known in phrases.items() if known is None]:
-                phrases[word] = self._learn(word)
-        if len(phrases) < len(words):
-            _repeat(phrases, words)
+    def _learn_missing(self, words: list[str], known: list[tuple[float, int] | None]) -> None:
+        """Fill the words `known` lacks (None), each new word learnt once."""
+        learnt: dict[str, tuple[float, int]] = {}
+        for i, found in enumerate(known):
+            if found is None:
+                word = words[i]
+                found = learnt.get(word)
+                if found is None:
+                    found = learnt[word] = self._learn(word)
+                known[i] = found
+
+    def _read(self, words: list[str]) -> _Reading:
+        """Each word's and word pair's summed weight.
+
+        Built from whole lists by dict(zip(map(...))), which run in C, rather than by a loop
+        over the words: the few phrases written more than once are summed afterwards.
+        """
+        known = list(map(self._known.get, words))
+        if None in known:
+            self._learn_missing(words, known)
         pairs = list(map(" ".join, pairwise(words)))
-        buckets = pair_buckets(pairs, mask)
-        found = {pair: (weights[b], 1) for pair, b in zip(pairs, buckets, strict=True)}
-        if len(found) < len(pairs):
-            _repeat(found, pairs)
-        phrases.update(found)
-        return phrases
+        values = dict(zip(words, map(_VALUE, known), strict=True))
+        if len(values) < len(words):
+            _repeat(values, words)
+        pair_values = dict(
+            zip(pairs, map(self._weights.__getitem__, pair_buckets(pairs, self._mask)), strict=True)
+        )
+        if len(pair_values) < len(pairs):
+            _repeat(pair_values, pairs)
+        values.update(pair_values)
+        sizes = list(map(_SIZE, known))
+        return _Reading(words, pairs, sizes, values, sum(sizes) + len(pairs))
 
     def score(
         self,
         text: str,
         top: int = 3,
         *,
-        ignore: frozenset[str] = frozenset(),
-        complaints: frozenset[str] = frozenset(),
+        ignore: AbstractSet[str] = frozenset(),
+        complaints: AbstractSet[str] = frozenset(),
         unshown: frozenset[str] = frozenset(),
     ) -> ModelScore:
         """The model's verdict on `text` and the `top` phrases that made it.
@@ -217,8 +248,7 @@ class TriageModel:
         Phrases made only of `unshown` words (the, your) or symbols still count but are not
         named as reasons: staff learn nothing from `"the" +3`.
         """
-        words = tokens(text)
-        phrases = self._phrases(words)
+        words, pairs, sizes, values, count = self._read(tokens(text))
         if ignore or complaints:
             # Read the text as if those phrases were not there: each such word, and the pairs
             # it is part of. Deleting is all this does, so the order the words are visited in
@@ -227,33 +257,38 @@ class TriageModel:
             for word in (ignore | complaints).intersection(words):
                 dropped = word in ignore
                 i = -1
-                for _ in range(words.count(word)):
+                written = words.count(word)
+                for _ in range(written):
                     i = words.index(word, i + 1)
-                    around = [word]
+                    found = values.get(word)
+                    if found is not None and (dropped or found < 0.0):
+                        del values[word]
+                        count -= sizes[i] * written
+                    around = []
                     if i:
                         around.append(f"{words[i - 1]} {word}")
                     if i < last:
                         around.append(f"{word} {words[i + 1]}")
-                    for phrase in around:
-                        found = phrases.get(phrase)
-                        if found is not None and (dropped or found[0] < 0):
-                            del phrases[phrase]
-        if not phrases:
+                    for pair in around:
+                        found = values.get(pair)
+                        if found is not None and (dropped or found < 0.0):
+                            del values[pair]
+                            count -= pairs.count(pair)
+        if not values:
             return ModelScore(0.5, (), 0.0)
-        values, counts = zip(*phrases.values(), strict=True)
         # Added left to right, as a loop would (sum() may compensate, on newer Pythons).
-        total = reduce(add, values, 0.0)
-        count = sum(counts)
+        total = reduce(add, values.values(), 0.0)
         if not count:
             return ModelScore(0.5, (), 0.0)
         norm = 1 / math.sqrt(count)
         logit = self.bias + norm * total
         probability = 1 / (1 + math.exp(-max(-30.0, min(30.0, logit))))
-        # (evidence for the verdict, phrase), strongest first.
+        # (evidence for the verdict, phrase), strongest first. Compared with 0.0, not 0: the
+        # interpreter specialises a float-float comparison, not a float-int one.
         if logit >= 0:
-            agreeing = [(v, phrase) for phrase, (v, _) in phrases.items() if v > 0]
+            agreeing = [(v, phrase) for phrase, v in values.items() if v > 0.0]
         else:
-            agreeing = [(-v, phrase) for phrase, (v, _) in phrases.items() if v < 0]
+            agreeing = [(-v, phrase) for phrase, v in values.items() if v < 0.0]
         agreeing.sort(reverse=True)
         shown: list[Contribution] = []
         readable = self._readable.setdefault(unshown, {})
@@ -268,17 +303,19 @@ class TriageModel:
         return ModelScore(probability, tuple(shown), norm * sum([v for v, _ in agreeing]))
 
 
-def _repeat(phrases: dict[str, tuple[float, int]], written: list[str]) -> None:
+_VALUE = itemgetter(0)
+_SIZE = itemgetter(1)
+
+
+def _repeat(values: dict[str, float], written: list[str]) -> None:
     """A phrase written n times counts n times: each later occurrence adds its value once
     more, in the order a running sum over the text would add them (so the same float)."""
-    once: dict[str, tuple[float, int]] = {}
+    once: dict[str, float] = {}
     for phrase in written:
-        first = once.get(phrase)
-        if first is None:
-            once[phrase] = phrases[phrase]
+        if phrase in once:
+            values[phrase] += once[phrase]
         else:
-            value = phrases[phrase]
-            phrases[phrase] = (value[0] + first[0], value[1] + first[1])
+            once[phrase] = values[phrase]
 
 
 def _document(path: Path) -> dict:
