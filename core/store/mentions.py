@@ -3,6 +3,7 @@
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import func, select
@@ -49,10 +50,12 @@ class Mentions(StoreBase):
             # A statement a page: a burst's rows, their JSON and the driver's parameters all
             # at once cost a catching-up poll of 1,000 posts 10-14 MB of peak RSS (issue 19).
             for start in range(0, len(unique), ROWS_A_STATEMENT):
-                rows = [
-                    _storable_row(_mention_values(m, decisions[(m.platform, m.external_id)], now))
-                    for m in unique[start : start + ROWS_A_STATEMENT]
-                ]
+                rows = _storable_rows(
+                    [
+                        _mention_values(m, decisions[(m.platform, m.external_id)], now)
+                        for m in unique[start : start + ROWS_A_STATEMENT]
+                    ]
+                )
                 page = []
                 for mention_id, platform, external_id in self._mention_insert.run(session, rows):
                     key = (platform, external_id)
@@ -284,22 +287,38 @@ def _mention_values(mention: Mention, decision: Decision | None, now: datetime) 
     }
 
 
-def _storable_row(values: dict[str, Any]) -> dict[str, Any]:
-    """`values` with every string in them made storable (`_storable`), in place.
+def _storable_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` with every string in them made storable (`_storable`), in place.
 
-    Most values are ASCII text or no text at all: those are looked at here and left as they
-    are, without a call a value. The raw payload needs no pass of its own: its JSON text
-    escapes both.
+    Looked at a column of the page at a time: most columns are ASCII text or no text at all,
+    which one join finds out for the whole page, where a look at each value cost more than
+    the insert of the row. The raw payload needs no pass of its own: its JSON text escapes
+    both.
     """
-    for key, value in values.items():
-        if key == "raw":
+    for key in rows[0] if rows else ():
+        if key == "raw" or _all_storable([row[key] for row in rows]):
             continue
-        if isinstance(value, str):
-            if "\x00" in value or not value.isascii():
-                values[key] = _storable(value)
-        elif isinstance(value, (dict, list, tuple)):
-            values[key] = _storable(value)
-    return values
+        for row in rows:
+            row[key] = _storable(row[key])
+    return rows
+
+
+def _all_storable(values: list[Any]) -> bool:
+    """Does `_storable` leave each of `values` as it is (or an equal copy)?
+
+    True for values holding no text (numbers, None, booleans, reasons), for text without a
+    NUL or a character beyond ASCII, and for lists and tuples of such; dicts, and a mix of
+    text with others, are left for `_storable` to look at one by one.
+    """
+    kinds = set(map(type, values))
+    if not any(issubclass(kind, (str, dict, list, tuple)) for kind in kinds):
+        return True
+    if all(issubclass(kind, str) for kind in kinds):
+        text = "".join(values)
+        return "\x00" not in text and text.isascii()
+    if all(issubclass(kind, (list, tuple)) for kind in kinds):
+        return _all_storable(list(chain.from_iterable(values)))
+    return False
 
 
 def _storable(value: Any) -> Any:
