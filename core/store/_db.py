@@ -2,6 +2,7 @@
 
 import json
 import re
+import threading
 from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import Any
@@ -277,8 +278,27 @@ class StoreBase:
 def to_json(value: Any) -> str:
     # Payloads come from outside; anything json can't take (bytes, odd numbers) becomes text.
     # ASCII escapes keep unpaired surrogates and NULs from reaching the database as raw text.
-    return _ENCODER.encode(value)
+    try:
+        encode = _THREAD.encode
+    except AttributeError:
+        encode = _THREAD.encode = _encoder()
+    try:
+        return "".join(encode(value, 0))
+    except BaseException:
+        _THREAD.encode = _encoder()  # the failed call may have left its markers behind
+        raise
 
 
-# What json.dumps(value, default=str) builds on every call, built once: the same text.
-_ENCODER = json.JSONEncoder(default=str)
+def _encoder() -> Callable[[Any, int], Any]:
+    """What json.dumps(value, default=str) builds on every call, built once: the same text.
+
+    A thread's own: its check for circular values keeps a dict of the objects it is in.
+    """
+    if json.encoder.c_make_encoder is None:  # a Python built without the C accelerator
+        return lambda value, _level: (json.dumps(value, default=str),)
+    return json.encoder.c_make_encoder(
+        {}, str, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+
+
+_THREAD = threading.local()
