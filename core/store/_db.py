@@ -161,7 +161,7 @@ class BulkInsert:
                 values = [row[key] for row in rows]
             bind = self.binders[key]
             columns.append(values if bind is None else _bound(values, bind))
-        bound = list(zip(*columns))
+        bound = list(zip(*columns, strict=True))
         per_statement = max(1, self.dialect.insertmanyvalues_max_parameters // len(keys))
         connection = session.connection()
         inserted: list[tuple[Any, ...]] = []
@@ -170,7 +170,7 @@ class BulkInsert:
             parameters = tuple(chain.from_iterable(chunk))
             result = connection.exec_driver_sql(self._values_sql(keys, len(chunk)), parameters)
             if self.returning:
-                inserted.extend(tuple(row) for row in result)
+                inserted.extend(tuple(row) for row in result.fetchall())  # not a row a call
         return inserted
 
     def _values_sql(self, keys: tuple[str, ...], count: int) -> str:

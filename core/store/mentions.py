@@ -93,12 +93,10 @@ class Mentions(StoreBase):
         return BulkInsert(self.engine, OutboxRow.__table__, conflict=["key"])
 
     def _save_cursor(self, session: Session, source: str, value: str, now: datetime) -> None:
-        statement = self._insert(CursorRow).values(source=source, value=value, updated_at=now)
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["source"],
-                set_={"value": statement.excluded.value, "updated_at": now},
-            )
+        # Fixed text, not a statement built a page: building and compiling it cost more than
+        # running it.
+        session.connection().exec_driver_sql(
+            _SAVE_CURSOR[self.engine.dialect.name], (source, value, self._stamp(now))
         )
 
     def mention(self, mention_id: int) -> MentionRow | None:
@@ -195,7 +193,8 @@ class Mentions(StoreBase):
 
     @cached_property
     def _stamp(self) -> Callable[[datetime], Any]:
-        """A created_at as the driver binds it (SQLite compares the stored text)."""
+        """An aware datetime (created_at, a cursor's updated_at) as the driver binds it
+        (SQLite compares the stored text)."""
         process = binder(MentionRow.__table__.c.created_at, self.engine.dialect)
         return process or (lambda value: value)
 
@@ -268,14 +267,24 @@ def _by_reason(bind: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None
             return bind(value)
         try:
             parts = [
-                one((r, type(r.label), type(r.points), type(r.kind), type(r.topic)))
-                for r in value
+                one((r, type(r.label), type(r.points), type(r.kind), type(r.topic))) for r in value
             ]
         except TypeError:  # a field that cannot be a key (a list for a label): as it was
             return bind(value)
         return "[" + ", ".join(parts) + "]"
 
     return process
+
+
+# A source's cursor, inserted or moved on; its updated_at the excluded row's, the same `now`.
+_SAVE_CURSOR_SQL = (
+    "INSERT INTO cursor (source, value, updated_at) VALUES ({p}, {p}, {p})"
+    " ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+)
+_SAVE_CURSOR = {
+    "postgresql": _SAVE_CURSOR_SQL.format(p="%s"),
+    "sqlite": _SAVE_CURSOR_SQL.format(p="?"),
+}
 
 
 def _unique(mentions: Iterable[Mention]) -> list[Mention]:
