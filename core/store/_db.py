@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     ColumnElement,
+    Connection,
     DateTime,
     Dialect,
     Engine,
@@ -27,7 +28,6 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.orm import Session
 from sqlmodel import create_engine
 
 
@@ -121,12 +121,12 @@ class BulkInsert:
         # SQLite's statement of each set of keys: its head, one row's parameters, its tail.
         self._values_parts: dict[tuple[str, ...], tuple[str, str, str]] = {}
 
-    def run(self, session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    def run(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
         if not rows:
             return []
         keys = tuple(dict.fromkeys([*rows[0], *self.defaults]))
         if self.dialect.name != "postgresql":
-            return self._run_values(session, keys, rows)
+            return self._run_values(connection, keys, rows)
         converters = [(key, self.converters[key]) for key in keys if key in self.converters]
         json_keys = [key for key in keys if key in self.json]
         page = []
@@ -144,11 +144,11 @@ class BulkInsert:
                 for key in json_keys:
                     values[key] = to_json(values[key])
             text = to_json(page)
-        result = session.connection().exec_driver_sql(self._compile(keys, nested), (text,))
+        result = connection.exec_driver_sql(self._compile(keys, nested), (text,))
         return [tuple(row) for row in result] if self.returning else []
 
     def _run_values(
-        self, session: Session, keys: tuple[str, ...], rows: Sequence[dict[str, Any]]
+        self, connection: Connection, keys: tuple[str, ...], rows: Sequence[dict[str, Any]]
     ) -> list[tuple[Any, ...]]:
         # A column of the page at a time: a value a loop turn, where a row at a time took a
         # dict merge and a turn for each of its columns.
@@ -163,7 +163,6 @@ class BulkInsert:
             columns.append(values if bind is None else _bound(values, bind))
         bound = list(zip(*columns, strict=True))
         per_statement = max(1, self.dialect.insertmanyvalues_max_parameters // len(keys))
-        connection = session.connection()
         inserted: list[tuple[Any, ...]] = []
         for start in range(0, len(rows), per_statement):
             chunk = bound[start : start + per_statement]
