@@ -1,7 +1,7 @@
 """Cursors and mentions: a polled batch, its triage, its actions and its cursor in one go."""
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from functools import cached_property, lru_cache
 from itertools import chain
 from typing import Any
@@ -198,7 +198,19 @@ class Mentions(StoreBase):
         """An aware datetime (created_at, a cursor's updated_at) as the driver binds it
         (SQLite compares the stored text)."""
         process = binder(MentionRow.__table__.c.created_at, self.engine.dialect)
-        return process or (lambda value: value)
+        if process is None:
+            return lambda value: value
+        if self.engine.dialect.name != "sqlite" or _sqlite_text(_SAMPLE) != process(_SAMPLE):
+            return process
+
+        # The dialect's text of a UTC datetime (checked on a sample above) without its
+        # generic conversion: two a mention for the repeat count, ~8 % of the store's time.
+        def stamp(value: datetime) -> Any:
+            if type(value) is not datetime or value.tzinfo is None:
+                return process(value)  # the column type's own checks and errors
+            return _sqlite_text(value)
+
+        return stamp
 
 
 # The stored mentions of `earlier_by_same_author`: one index range a probe and a side, counted.
@@ -276,6 +288,15 @@ def _by_reason(bind: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None
         return "[" + ", ".join(parts) + "]"
 
     return process
+
+
+def _sqlite_text(value: datetime) -> str:
+    """An aware datetime as SQLAlchemy's SQLite dialect stores it: UTC, to the microsecond."""
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+
+# A sample for the check that `_sqlite_text` is what the dialect binds: not UTC, a year < 1000.
+_SAMPLE = datetime(987, 6, 5, 4, 3, 2, 1, tzinfo=timezone(timedelta(hours=-3)))
 
 
 # A source's cursor, inserted or moved on; its updated_at the excluded row's, the same `now`.
