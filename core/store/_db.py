@@ -2,13 +2,16 @@
 
 import json
 import re
+import threading
 from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     ColumnElement,
+    Connection,
     DateTime,
     Dialect,
     Engine,
@@ -25,7 +28,6 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.orm import Session
 from sqlmodel import create_engine
 
 
@@ -116,13 +118,15 @@ class BulkInsert:
         # SQLite: what each column's type binds, as SQLAlchemy's executemany would apply it.
         self.binders = {each.key: binder(each, self.dialect) for each in table.columns}
         self._compiled: dict[tuple[tuple[str, ...], bool], str] = {}
+        # SQLite's statement of each set of keys: its head, one row's parameters, its tail.
+        self._values_parts: dict[tuple[str, ...], tuple[str, str, str]] = {}
 
-    def run(self, session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    def run(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
         if not rows:
             return []
         keys = tuple(dict.fromkeys([*rows[0], *self.defaults]))
         if self.dialect.name != "postgresql":
-            return self._run_values(session, keys, rows)
+            return self._run_values(connection, keys, rows)
         converters = [(key, self.converters[key]) for key in keys if key in self.converters]
         json_keys = [key for key in keys if key in self.json]
         page = []
@@ -140,52 +144,45 @@ class BulkInsert:
                 for key in json_keys:
                     values[key] = to_json(values[key])
             text = to_json(page)
-        result = session.connection().exec_driver_sql(self._compile(keys, nested), (text,))
+        result = connection.exec_driver_sql(self._compile(keys, nested), (text,))
         return [tuple(row) for row in result] if self.returning else []
 
     def _run_values(
-        self, session: Session, keys: tuple[str, ...], rows: Sequence[dict[str, Any]]
+        self, connection: Connection, keys: tuple[str, ...], rows: Sequence[dict[str, Any]]
     ) -> list[tuple[Any, ...]]:
-        binders = [(key, self.binders[key]) for key in keys]
-        flat: list[Any] = []
-        # A column's last value and what it bound to: a page's rows share their fetched_at,
-        # not_before and created_at objects, and a bind processor depends on its value alone.
-        last: dict[str, tuple[Any, Any]] = {}
-        for row in rows:
-            values = {**self.defaults, **row}
-            for key, bind in binders:
-                value = values[key]
-                if bind is not None:
-                    seen = last.get(key)
-                    if seen is not None and seen[0] is value:
-                        value = seen[1]
-                    else:
-                        last[key] = (value, bound := bind(value))
-                        value = bound
-                flat.append(value)
+        # A column of the page at a time: a value a loop turn, where a row at a time took a
+        # dict merge and a turn for each of its columns.
+        columns = []
+        for key in keys:
+            if key in self.defaults:
+                default = self.defaults[key]
+                values = [row.get(key, default) for row in rows]
+            else:
+                values = [row[key] for row in rows]
+            bind = self.binders[key]
+            columns.append(values if bind is None else _bound(values, bind))
+        bound = list(zip(*columns, strict=True))
         per_statement = max(1, self.dialect.insertmanyvalues_max_parameters // len(keys))
-        connection = session.connection()
         inserted: list[tuple[Any, ...]] = []
         for start in range(0, len(rows), per_statement):
-            count = min(per_statement, len(rows) - start)
-            chunk = flat[start * len(keys) : (start + count) * len(keys)]
-            result = connection.exec_driver_sql(self._values_sql(keys, count), tuple(chunk))
+            chunk = bound[start : start + per_statement]
+            parameters = tuple(chain.from_iterable(chunk))
+            result = connection.exec_driver_sql(self._values_sql(keys, len(chunk)), parameters)
             if self.returning:
-                inserted.extend(tuple(row) for row in result)
+                inserted.extend(tuple(row) for row in result.fetchall())  # not a row a call
         return inserted
 
     def _values_sql(self, keys: tuple[str, ...], count: int) -> str:
         """`INSERT … VALUES` of `count` rows with `keys`, in SQLite's `?` parameters."""
-        quote = self.dialect.identifier_preparer.quote
-        row = "(" + ", ".join("?" * len(keys)) + ")"
-        sql = (
-            f"INSERT INTO {quote(self.table.name)} ({', '.join(map(quote, keys))})"
-            f" VALUES {', '.join([row] * count)}"
-            f" ON CONFLICT ({', '.join(map(quote, self.conflict))}) DO NOTHING"
-        )
-        if self.returning:
-            sql += " RETURNING " + ", ".join(quote(each.name) for each in self.returning)
-        return sql
+        if keys not in self._values_parts:
+            quote = self.dialect.identifier_preparer.quote
+            head = f"INSERT INTO {quote(self.table.name)} ({', '.join(map(quote, keys))}) VALUES "
+            tail = f" ON CONFLICT ({', '.join(map(quote, self.conflict))}) DO NOTHING"
+            if self.returning:
+                tail += " RETURNING " + ", ".join(quote(each.name) for each in self.returning)
+            self._values_parts[keys] = (head, "(" + ", ".join("?" * len(keys)) + ")", tail)
+        head, row, tail = self._values_parts[keys]
+        return head + ", ".join([row] * count) + tail
 
     def _compile(self, keys: tuple[str, ...], nested: bool) -> str:
         """The statement inserting a JSON page of rows with `keys` (PostgreSQL's only), its
@@ -214,6 +211,22 @@ class BulkInsert:
             sql = statement.compile(dialect=self.dialect).string
             self._compiled[keys, nested] = sql.replace("%(page)s", "%s::json")
         return self._compiled[keys, nested]
+
+
+_UNSEEN = object()
+
+
+def _bound(values: list[Any], bind: Callable[[Any], Any]) -> list[Any]:
+    """`values` as `bind` binds them, bound once for a run of the same object: a page's rows
+    share their fetched_at, not_before and created_at, and a bind processor depends on its
+    value alone."""
+    out = []
+    last: Any = _UNSEEN
+    for value in values:
+        if value is not last:
+            last, last_bound = value, bind(value)
+        out.append(last_bound)
+    return out
 
 
 # What PostgreSQL refuses in a page's nested JSON values, which json_to_recordset unescapes to
@@ -264,8 +277,27 @@ class StoreBase:
 def to_json(value: Any) -> str:
     # Payloads come from outside; anything json can't take (bytes, odd numbers) becomes text.
     # ASCII escapes keep unpaired surrogates and NULs from reaching the database as raw text.
-    return _ENCODER.encode(value)
+    try:
+        encode = _THREAD.encode
+    except AttributeError:
+        encode = _THREAD.encode = _encoder()
+    try:
+        return "".join(encode(value, 0))
+    except BaseException:
+        _THREAD.encode = _encoder()  # the failed call may have left its markers behind
+        raise
 
 
-# What json.dumps(value, default=str) builds on every call, built once: the same text.
-_ENCODER = json.JSONEncoder(default=str)
+def _encoder() -> Callable[[Any, int], Any]:
+    """What json.dumps(value, default=str) builds on every call, built once: the same text.
+
+    A thread's own: its check for circular values keeps a dict of the objects it is in.
+    """
+    if json.encoder.c_make_encoder is None:  # a Python built without the C accelerator
+        return lambda value, _level: (json.dumps(value, default=str),)
+    return json.encoder.c_make_encoder(
+        {}, str, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+
+
+_THREAD = threading.local()

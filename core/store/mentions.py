@@ -1,15 +1,17 @@
 """Cursors and mentions: a polled batch, its triage, its actions and its cursor in one go."""
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
-from functools import cached_property
+from datetime import UTC, datetime, timedelta, timezone
+from functools import cached_property, lru_cache
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlmodel import Session
 
 from core.mention import Mention
 from core.models import CursorRow, MentionRow, OutboxRow
+from core.reasons import Reason
 from core.store._db import BulkInsert, StoreBase, binder, to_json
 from core.store.outbox import outbox_values
 from core.store.records import Decision, Ingested
@@ -45,16 +47,20 @@ class Mentions(StoreBase):
             decisions[(mention.platform, mention.external_id)] = decide(mention) if fresh else None
         by_key = {(m.platform, m.external_id): m for m in mentions}
         ingested: list[Ingested] = []
-        with Session(self.engine) as session, session.begin():
+        # A Core transaction: nothing here is an ORM object, and a Session's own bookkeeping
+        # cost about twice a Core transaction's (timeit, a page's transaction of one statement).
+        with self.engine.begin() as connection:
             # A statement a page: a burst's rows, their JSON and the driver's parameters all
             # at once cost a catching-up poll of 1,000 posts 10-14 MB of peak RSS (issue 19).
             for start in range(0, len(unique), ROWS_A_STATEMENT):
-                rows = [
-                    _storable_row(_mention_values(m, decisions[(m.platform, m.external_id)], now))
-                    for m in unique[start : start + ROWS_A_STATEMENT]
-                ]
+                rows = _storable_rows(
+                    [
+                        _mention_values(m, decisions[(m.platform, m.external_id)], now)
+                        for m in unique[start : start + ROWS_A_STATEMENT]
+                    ]
+                )
                 page = []
-                for mention_id, platform, external_id in self._mention_insert.run(session, rows):
+                for mention_id, platform, external_id in self._mention_insert.run(connection, rows):
                     key = (platform, external_id)
                     page.append(Ingested(mention_id, by_key[key], decisions[key]))
                 outbox = [
@@ -63,10 +69,10 @@ class Mentions(StoreBase):
                     if item.decision
                     for action in item.decision.actions
                 ]
-                self._outbox_insert.run(session, outbox)
+                self._outbox_insert.run(connection, outbox)
                 ingested += page
             if next_cursor is not None:
-                self._save_cursor(session, source, next_cursor, now)
+                self._save_cursor(connection, source, next_cursor, now)
         ingested.sort(key=lambda item: item.mention_id)
         return ingested
 
@@ -75,24 +81,25 @@ class Mentions(StoreBase):
         # Core inserts on the table: the ORM's per-row bookkeeping is a third of the
         # pipeline's time at 100 mentions a page, and buys nothing here.
         table = MentionRow.__table__
-        return BulkInsert(
+        insert = BulkInsert(
             self.engine,
             table,
             conflict=["platform", "external_id"],
             returning=[table.c.id, table.c.platform, table.c.external_id],
         )
+        # The binders are SQLite's (a PostgreSQL page is one JSON text): see `_by_reason`.
+        insert.binders["reasons"] = _by_reason(insert.binders["reasons"])
+        return insert
 
     @cached_property
     def _outbox_insert(self) -> BulkInsert:
         return BulkInsert(self.engine, OutboxRow.__table__, conflict=["key"])
 
-    def _save_cursor(self, session: Session, source: str, value: str, now: datetime) -> None:
-        statement = self._insert(CursorRow).values(source=source, value=value, updated_at=now)
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["source"],
-                set_={"value": statement.excluded.value, "updated_at": now},
-            )
+    def _save_cursor(self, connection: Connection, source: str, value: str, now: datetime) -> None:
+        # Fixed text, not a statement built a page: building and compiling it cost more than
+        # running it.
+        connection.exec_driver_sql(
+            _SAVE_CURSOR[self.engine.dialect.name], (source, value, self._stamp(now))
         )
 
     def mention(self, mention_id: int) -> MentionRow | None:
@@ -189,9 +196,22 @@ class Mentions(StoreBase):
 
     @cached_property
     def _stamp(self) -> Callable[[datetime], Any]:
-        """A created_at as the driver binds it (SQLite compares the stored text)."""
+        """An aware datetime (created_at, a cursor's updated_at) as the driver binds it
+        (SQLite compares the stored text)."""
         process = binder(MentionRow.__table__.c.created_at, self.engine.dialect)
-        return process or (lambda value: value)
+        if process is None:
+            return lambda value: value
+        if self.engine.dialect.name != "sqlite" or _sqlite_text(_SAMPLE) != process(_SAMPLE):
+            return process
+
+        # The dialect's text of a UTC datetime (checked on a sample above) without its
+        # generic conversion: the repeat count binds two a mention.
+        def stamp(value: datetime) -> Any:
+            if type(value) is not datetime or value.tzinfo is None:
+                return process(value)  # the column type's own checks and errors
+            return _sqlite_text(value)
+
+        return stamp
 
 
 # The stored mentions of `earlier_by_same_author`: one index range a probe and a side, counted.
@@ -241,6 +261,56 @@ _EARLIER_BY_AUTHOR = {
 }
 
 
+def _by_reason(bind: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    """`bind` of the reasons column, each reason bound once and remembered: mentions share
+    most of their reasons ("delay +22", "VADER -0.44 +19"), and encoding each one's JSON
+    object again was ~5 % of the store's instructions (callgrind, 100-mention pages).
+
+    A list's JSON is its items' JSON between brackets, joined by ", ": each reason is bound
+    as a list of one, its brackets cut. A reason is remembered with the types of its fields,
+    so equal ones that would be written differently (points 1 and True) never share a text.
+    """
+    if bind is None:
+        return None
+
+    @lru_cache(maxsize=4096)
+    def one(key: tuple[Any, ...]) -> str:
+        return bind([key[0]])[1:-1]
+
+    def process(value: Any) -> Any:
+        if value is None or not all(type(reason) is Reason for reason in value):
+            return bind(value)
+        try:
+            parts = [
+                one((r, type(r.label), type(r.points), type(r.kind), type(r.topic))) for r in value
+            ]
+        except TypeError:  # a field that cannot be a key (a list for a label): as it was
+            return bind(value)
+        return "[" + ", ".join(parts) + "]"
+
+    return process
+
+
+def _sqlite_text(value: datetime) -> str:
+    """An aware datetime as SQLAlchemy's SQLite dialect stores it: UTC, to the microsecond."""
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+
+# A sample for the check that `_sqlite_text` is what the dialect binds: not UTC, a year < 1000.
+_SAMPLE = datetime(987, 6, 5, 4, 3, 2, 1, tzinfo=timezone(timedelta(hours=-3)))
+
+
+# A source's cursor, inserted or moved on; its updated_at the excluded row's, the same `now`.
+_SAVE_CURSOR_SQL = (
+    "INSERT INTO cursor (source, value, updated_at) VALUES ({p}, {p}, {p})"
+    " ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+)
+_SAVE_CURSOR = {
+    "postgresql": _SAVE_CURSOR_SQL.format(p="%s"),
+    "sqlite": _SAVE_CURSOR_SQL.format(p="?"),
+}
+
+
 def _unique(mentions: Iterable[Mention]) -> list[Mention]:
     """Each mention once, oldest first, so ids and alerts follow the order people wrote in."""
     seen: set[tuple[str, str]] = set()
@@ -284,22 +354,38 @@ def _mention_values(mention: Mention, decision: Decision | None, now: datetime) 
     }
 
 
-def _storable_row(values: dict[str, Any]) -> dict[str, Any]:
-    """`values` with every string in them made storable (`_storable`), in place.
+def _storable_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` with every string in them made storable (`_storable`), in place.
 
-    Most values are ASCII text or no text at all: those are looked at here and left as they
-    are, without a call a value. The raw payload needs no pass of its own: its JSON text
+    Looked at a column of the page at a time: most columns are ASCII text or no text at all,
+    which one join finds out for the whole page, where a look at each value cost three times
+    building the row (timeit). The raw payload needs no pass of its own: its JSON text
     escapes both.
     """
-    for key, value in values.items():
-        if key == "raw":
+    for key in rows[0] if rows else ():
+        if key == "raw" or _all_storable([row[key] for row in rows]):
             continue
-        if isinstance(value, str):
-            if "\x00" in value or not value.isascii():
-                values[key] = _storable(value)
-        elif isinstance(value, (dict, list, tuple)):
-            values[key] = _storable(value)
-    return values
+        for row in rows:
+            row[key] = _storable(row[key])
+    return rows
+
+
+def _all_storable(values: list[Any]) -> bool:
+    """Does `_storable` leave each of `values` as it is (or an equal copy)?
+
+    True for values holding no text (numbers, None, booleans, reasons), for text without a
+    NUL or a character beyond ASCII, and for lists and tuples of such; dicts, and a mix of
+    text with others, are left for `_storable` to look at one by one.
+    """
+    kinds = set(map(type, values))
+    if not any(issubclass(kind, (str, dict, list, tuple)) for kind in kinds):
+        return True
+    if all(issubclass(kind, str) for kind in kinds):
+        text = "".join(values)
+        return "\x00" not in text and text.isascii()
+    if all(issubclass(kind, (list, tuple)) for kind in kinds):
+        return _all_storable(list(chain.from_iterable(values)))
+    return False
 
 
 def _storable(value: Any) -> Any:
