@@ -164,17 +164,21 @@ class Mentions(StoreBase):
         """
         if not mentions:
             return [], set()
-        handles = {m.author_handle for m in mentions if m.author_handle}
-        ids = {m.author_id for m in mentions if m.author_id}
+        # Looked up as they were stored: a NUL or an unpaired surrogate in a handle or id was
+        # made storable (U+FFFD), and PostgreSQL refuses the query's JSON with them, which
+        # failed the whole batch and stalled its source.
+        keys = [(_storable(m.author_id), _storable(m.author_handle)) for m in mentions]
+        handles = {handle for _, handle in keys if handle}
+        ids = {author_id for author_id, _ in keys if author_id}
         probes = []
-        for n, m in enumerate(mentions):
-            author = m.author_id or m.author_handle
+        for n, (m, (author_id, handle)) in enumerate(zip(mentions, keys, strict=True)):
+            author = author_id or handle
             probes.append(
                 {
                     "i": n,
                     "platform": m.platform,
                     "author": author,
-                    "external_id": m.external_id,
+                    "external_id": _storable(m.external_id),
                     "lo": self._stamp(m.created_at - window),
                     "hi": self._stamp(m.created_at),
                     "by_id": author in ids,

@@ -305,6 +305,25 @@ def test_earlier_by_same_author_counts_each_stored_mention_once_by_its_id_or_han
     assert store.earlier_by_same_author([], timedelta(hours=1)) == ([], set())
 
 
+def test_a_hostile_author_is_counted_as_stored_not_refused(store: Store) -> None:
+    """A NUL or a lone surrogate in an author's handle or id: the batch is stored and the same
+    author's next mention counts the earlier one (PostgreSQL refused the lookup's JSON)."""
+    handle, author_id = "nul\x00 half \ud83d", "id\x00\udc4e"
+
+    def by(external_id: str, minutes_ago: int, author: str = author_id) -> Mention:
+        text, at = "refund please", NOW - timedelta(minutes=minutes_ago)
+        return Mention("x", external_id, text, at, author_handle=handle, author_id=author)
+
+    first = store.ingest("x:mentions", [by("first", 5)], None, alert_everything, NOW)
+    second = store.ingest(
+        "x:mentions", [by("second", 1), by("no-id", 1, "")], None, alert_everything, NOW
+    )
+
+    assert {i.mention.external_id for i in [*first, *second]} == {"first", "second", "no-id"}
+    assert store.earlier_by_same_author([by("third", 0)], timedelta(hours=1)) == ([2], set())
+    assert store.earlier_by_same_author([by("third", 0, "")], timedelta(hours=1)) == ([1], set())
+
+
 def test_earlier_by_same_author_matches_counting_every_stored_mention(store: Store) -> None:
     # What the counts mean, counted the slow way: of the stored mentions the probes' handles or
     # author ids reach, those of the same platform and author (its id, or its handle when it has
