@@ -293,11 +293,23 @@ def _encoder() -> Callable[[Any, int], Any]:
 
     A thread's own: its check for circular values keeps a dict of the objects it is in.
     """
-    if json.encoder.c_make_encoder is None:  # a Python built without the C accelerator
-        return lambda value, _level: (json.dumps(value, default=str),)
-    return json.encoder.c_make_encoder(
-        {}, str, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True
-    )
+
+    def plain(value: Any, _level: int) -> tuple[str]:
+        return (json.dumps(value, default=str),)
+
+    make = json.encoder.c_make_encoder  # None in a Python built without the C accelerator
+    try:
+        fast = make({}, str, json.encoder.encode_basestring_ascii, None, ": ", ", ", *_FLAGS)
+        same = "".join(fast(_JSON_SAMPLE, 0)) == json.dumps(_JSON_SAMPLE, default=str)
+    except TypeError:  # another Python's private signature: not worth guessing
+        return plain
+    return fast if same else plain
+
+
+# c_make_encoder's sort_keys, skipkeys, allow_nan, as json.dumps's defaults (its Python 3.11 signature),
+# and a sample checked to come out as json.dumps writes it before the fast encoder is used.
+_FLAGS = (False, False, True)
+_JSON_SAMPLE = {"a": [1, 2.5, float("nan"), None, True, "é\x00\ud83d🙂"], "b": b"x", 3: ()}
 
 
 _THREAD = threading.local()
