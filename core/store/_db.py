@@ -306,8 +306,8 @@ def _encoder() -> Callable[[Any, int], Any]:
     return fast if same else plain
 
 
-# c_make_encoder's sort_keys, skipkeys, allow_nan, as json.dumps's defaults (its Python 3.11 signature),
-# and a sample checked to come out as json.dumps writes it before the fast encoder is used.
+# c_make_encoder's sort_keys, skipkeys, allow_nan as json.dumps's defaults (Python 3.11's
+# signature), and a sample that must come out as json.dumps writes it before it is used.
 _FLAGS = (False, False, True)
 _JSON_SAMPLE = {"a": [1, 2.5, float("nan"), None, True, "é\x00\ud83d🙂"], "b": b"x", 3: ()}
 
