@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, case, delete, or_, select, update
@@ -68,6 +69,10 @@ class Leases:
         self._insert = dialect_insert(engine)
         self._held: dict[str, datetime] = {}  # lease → the expiry this node last wrote
         self._theirs: dict[str, datetime] = {}  # lease → another node's expiry, as last read
+        # The node calls these from worker threads (asyncio.to_thread). Unserialised, a source
+        # taken between a beat's UPDATE and its reckoning counted as "lost to another node",
+        # was forgotten and taken again (seen under load in tests/multinode).
+        self._lock = threading.Lock()
 
     @property
     def heartbeat(self) -> str:
@@ -82,6 +87,10 @@ class Leases:
         Cheap to call every tick: the database is asked only when the answer may have changed
         (our lease past half its life, or the other holder's expiry reached).
         """
+        with self._lock:
+            return self._hold(name)
+
+    def _hold(self, name: str) -> bool:
         now = self.clock.now()
         mine = self._held.get(name)
         if mine is not None and mine - now > self.ttl / 2:
@@ -93,6 +102,10 @@ class Leases:
 
     def beat(self) -> set[str]:
         """Renew the heartbeat and every lease still ours; returns the names held."""
+        with self._lock:
+            return self._beat()
+
+    def _beat(self) -> set[str]:
         now = self.clock.now()
         expires = now + self.ttl
         with self.engine.begin() as connection:
@@ -113,9 +126,10 @@ class Leases:
 
     def release(self) -> None:
         """Give every lease back, so other nodes take over at once rather than at expiry."""
-        with self.engine.begin() as connection:
-            connection.execute(delete(_LEASES).where(_LEASES.c.owner == self.owner))
-        self._held.clear()
+        with self._lock:
+            with self.engine.begin() as connection:
+                connection.execute(delete(_LEASES).where(_LEASES.c.owner == self.owner))
+            self._held.clear()
 
     def _take(self, name: str, now: datetime) -> bool:
         expires = now + self.ttl

@@ -1,9 +1,11 @@
 """Leases: one holder at a time, takeover after expiry, and crash recovery of dead nodes only."""
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from core.clock import FakeClock
 from core.leases import Leases
@@ -50,6 +52,34 @@ def test_beat_renews_everything_held_and_release_hands_it_over(store: Store) -> 
     a.release()
     b2 = Leases(store.engine, "node-b", TTL, clock)  # a fresh view: no remembered expiry
     assert b2.hold("source:one")
+
+
+def test_a_source_taken_while_a_beat_runs_is_not_lost(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The node beats and takes sources from worker threads: a source taken while a beat
+    renews is still held after it, not reported lost to another node and taken again."""
+    clock = FakeClock()
+    leases = Leases(store.engine, "node-a", TTL, clock)
+    leases.beat()
+    taker: list[threading.Thread] = []
+
+    def take_during_the_beat(connection: object, *_: object) -> None:
+        if taker:
+            return  # the taker's own statements
+        taker.append(threading.Thread(target=leases.hold, args=("source:new",)))
+        taker[0].start()
+        taker[0].join(timeout=1)  # unserialised, it takes the source inside this window
+
+    event.listen(store.engine, "commit", take_during_the_beat)
+    try:
+        leases.beat()
+        taker[0].join()
+    finally:
+        event.remove(store.engine, "commit", take_during_the_beat)
+
+    assert "lost to another node" not in caplog.text
+    assert leases.held() == {"node:node-a", "source:new"}
 
 
 def test_recovery_retries_only_the_actions_of_nodes_without_a_heartbeat(store: Store) -> None:
