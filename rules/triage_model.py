@@ -17,6 +17,7 @@ import base64
 import json
 import math
 import re
+import threading
 import zlib
 from array import array
 from collections.abc import Set as AbstractSet
@@ -357,7 +358,17 @@ def shipped_model(lang: str) -> TriageModel | None:
     return model_at(path) if path.exists() else None
 
 
-@cache
 def model_at(path: Path) -> TriageModel:
-    """The weights file at `path`, read once however many lexicons name it."""
+    """The weights file at `path`, read once however many lexicons and threads ask for it."""
+    # Under a lock: the first mentions of a start are scored in two worker threads at once,
+    # and each read its own copy of the weights (1.8 MB more for good).
+    with _READING:
+        return _read(path)
+
+
+@cache
+def _read(path: Path) -> TriageModel:
     return TriageModel.read(path)
+
+
+_READING = threading.Lock()

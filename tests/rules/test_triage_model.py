@@ -4,6 +4,7 @@ import base64
 import importlib.util
 import json
 import sys
+import threading
 import zlib
 from array import array
 from pathlib import Path
@@ -13,7 +14,14 @@ import pytest
 from rules import triage_training as training
 from rules.lexicon import Signal
 from rules.triage import Assessment, Triage, calibrated
-from rules.triage_model import MODEL_DIR, TriageModel, features, shipped_model, tokens
+from rules.triage_model import (
+    MODEL_DIR,
+    TriageModel,
+    features,
+    model_at,
+    shipped_model,
+    tokens,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 LABELED = REPO / ".." / "shared" / "data" / "labeled"
@@ -140,6 +148,23 @@ def test_shipped_weights_load_and_are_small() -> None:
         assert path.stat().st_size < 2 * 1024 * 1024
         model = shipped_model(lang)
         assert model is not None and model.bits == json.loads(path.read_text())["bits"]
+
+
+def test_threads_asking_for_the_model_at_once_share_one_copy(tmp_path: Path) -> None:
+    path = tmp_path / "en.json"
+    path.write_bytes((MODEL_DIR / "en.json").read_bytes())
+    start, models = threading.Barrier(3), []
+
+    def ask() -> None:
+        start.wait()
+        models.append(model_at(path))
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(models) == 3 and all(model is models[0] for model in models)
 
 
 def test_a_broken_weights_file_is_named(tmp_path: Path) -> None:
