@@ -257,14 +257,14 @@ class TriageModel:
             last = len(words) - 1
             for word in (ignore | complaints).intersection(words):
                 dropped = word in ignore
-                i = -1
                 written = words.count(word)
+                found = values[word]  # summed over its occurrences, as are its buckets
+                if dropped or found < 0.0:
+                    del values[word]
+                    count -= sizes[words.index(word)] * written
+                i = -1
                 for _ in range(written):
                     i = words.index(word, i + 1)
-                    found = values.get(word)
-                    if found is not None and (dropped or found < 0.0):
-                        del values[word]
-                        count -= sizes[i] * written
                     around = []
                     if i:
                         around.append(f"{words[i - 1]} {word}")
