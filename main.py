@@ -4,7 +4,6 @@ The commands live in service/command_line.py: Python compiles the script it runs
 start (only imported modules keep their bytecode), so this file stays a few lines.
 """
 
-import gc
 import sys
 
 from service import startup_gc
@@ -18,8 +17,5 @@ __all__ = ["main", "parser"]
 
 if __name__ == "__main__":
     code = main()
-    # At exit Python would search every object left from start-up (sqlalchemy's and pydantic's
-    # classes, mostly) for cycles, only to free memory the process hands back anyway: ~5 % of a
-    # `run --once`. Frozen objects are left out of that search; atexit handlers still run.
-    gc.freeze()
+    startup_gc.before_exit()
     sys.exit(code)

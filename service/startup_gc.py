@@ -1,4 +1,4 @@
-"""Python's cycle collector, paused while a command starts (issue 19: start-up).
+"""Python's cycle collector around a command: paused while it starts, idle at its exit (issue 19).
 
 Importing sqlalchemy, sqlmodel and pydantic and building the models allocates hundreds of
 thousands of objects that live as long as the process; the collector searches them again and
@@ -35,3 +35,11 @@ def resume(collect: bool = True) -> None:
         gc.collect()
     gc.freeze()
     gc.enable()
+
+
+def before_exit() -> None:
+    """The command is done: at exit Python would search every object left from start-up
+    (sqlalchemy's and pydantic's classes, mostly) for cycles, only to free memory the process
+    hands back anyway, ~5 % of a `run --once`. Frozen, they are left out; atexit handlers
+    still run."""
+    gc.freeze()
