@@ -1,0 +1,74 @@
+"""The store's hot-path queries on PostgreSQL read index entries a probe, not the table's recent
+rows: what its planner does with them, read back from EXPLAIN ANALYZE."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from core.mention import Mention
+from core.store import Decision, Store
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+STORED = 5000
+ANALYZED_AT = 500
+PAGE = 100
+
+
+@pytest.fixture
+def store(scratch_postgres_url: str) -> Iterator[Store]:
+    store = Store.open(scratch_postgres_url)
+    yield store
+    store.close()
+
+
+def by_author(n: int) -> Mention:
+    created = NOW - timedelta(seconds=(STORED - n) / 2)  # all within the hour before NOW
+    return Mention("x", str(n), "hi", created, author_handle=f"h{n}", author_id=f"a{n}")
+
+
+def nothing(_: Mention) -> Decision:
+    return Decision(sentiment=0.0, urgency=0, reasons=())
+
+
+def rows_read(plan: dict[str, Any], relation: str) -> int:
+    """Rows the plan's scans of `relation` fetched, kept or filtered out, over all their loops."""
+    read = 0
+    if plan.get("Relation Name") == relation:
+        kept_and_dropped = (
+            plan["Actual Rows"]
+            + plan.get("Rows Removed by Filter", 0)
+            + plan.get("Rows Removed by Index Recheck", 0)
+        )
+        read += kept_and_dropped * plan["Actual Loops"]
+    return read + sum(rows_read(child, relation) for child in plan.get("Plans", ()))
+
+
+def test_the_repeat_count_of_a_page_reads_index_entries_not_the_window(store: Store) -> None:
+    # A busy hour: 5,000 mentions by as many authors, then the newest page polled again (the
+    # lookup's third branch finds each stored one by its platform and id).
+    every = [by_author(n) for n in range(STORED)]
+    for start in range(0, STORED, PAGE):
+        store.ingest("x:mentions", every[start : start + PAGE], None, nothing, NOW)
+        if start + PAGE == ANALYZED_AT:  # statistics behind the table, as autovacuum leaves them
+            with store.engine.begin() as connection:
+                connection.exec_driver_sql("ANALYZE mention")
+    sent: list[tuple[str, Any]] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def _keep(_conn, _cursor, sql: str, params: Any, _context, _many: bool) -> None:  # type: ignore[no-untyped-def]
+        sent.append((sql, params))
+
+    probes = every[-PAGE:]
+    counts, known = store.earlier_by_same_author(probes, timedelta(hours=1))
+    assert counts == [0] * PAGE and len(known) == PAGE  # each author wrote once: itself
+
+    sql, params = next(each for each in sent if each[0].lstrip().startswith("WITH probe"))
+    with store.engine.connect() as connection:
+        explained = connection.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+        plan = explained.scalar_one()[0]["Plan"]
+
+    # Each probe's own row, and at most a few index entries more: not the hour's 5,000.
+    assert rows_read(plan, "mention") <= 3 * PAGE
