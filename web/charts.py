@@ -81,7 +81,9 @@ def bars(
 def line(title: str, labels: list[str], name: str, points: list[Point]) -> Markup:
     import pygal
 
-    chart = pygal.Line(**_config(title, percent=False), **_sparse(labels), range=(-1, 1))
+    # A value is printed right of its point: the last day's ("-0.09") needs room past the axis.
+    config = {**_config(title, percent=False), "margin_right": 40}
+    chart = pygal.Line(**config, **_sparse(labels), range=(-1, 1))
     chart.x_labels = labels
     chart.add(name, [_value(p) for p in points])
     return _inline(chart)
