@@ -23,6 +23,7 @@ from sqlalchemy import make_url
 
 from core.clock import SystemClock
 from core.config_file import ConfigError
+from core.migrations import create_empty_apart
 from core.states import WebRole
 from rules.lexicon_file import LexiconError
 from service import startup_gc
@@ -79,6 +80,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     setup_logging(_secrets(config), config.service.log_format, log_level(args))
     with database_errors(config.database.url):
+        if not args.once:
+            # A node runs for weeks: the schema of a new database is made in a child process,
+            # which takes Alembic's memory with it. One pass is short; it saves the ~0.8 s.
+            create_empty_apart(config.database.url)
         try:
             # A long-running service follows edits to its rule files; one pass has no use for it.
             app = BrandPulse(config, config_path=None if args.once else args.config)

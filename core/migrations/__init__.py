@@ -11,15 +11,21 @@ start and asks for `main.py db upgrade`.
 Alembic costs a third of a second to import, so it is imported only where a migration runs or
 the history must be read: on the hot path (`run` on a current database) `ensure_current` reads
 `alembic_version` with plain SQL and compares it with `HEAD_REVISION`, which a test keeps equal
-to the newest file in `versions/`.
+to the newest file in `versions/`. A long-running node that finds a new empty database has
+`create_empty_apart` create the schema in a child process (`python -m core.migrations`): what
+Alembic loads would otherwise stay in the node's memory for as long as it runs.
 """
 
+import logging
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, make_url, text
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -31,6 +37,8 @@ VERSION_TABLE = "alembic_version"
 HEAD_REVISION = "0009"
 # pg_advisory_xact_lock key: nodes starting together upgrade an empty database one at a time.
 UPGRADE_LOCK = 0x6272616E64  # "brand"
+
+log = logging.getLogger(__name__)
 
 
 class SchemaError(Exception):
@@ -159,6 +167,52 @@ def ensure_current(engine: Engine, create_empty: bool = True) -> None:
         if found.up_to_date:
             return
     raise SchemaError(found.problem())
+
+
+def create_empty_apart(url: str) -> None:
+    """Create a new empty database's schema in a child process, so this one never loads Alembic.
+
+    Does nothing when the schema is current, and nothing for an in-memory SQLite database, which
+    no other process can see. Whatever the child could not do, `ensure_current` does (or
+    explains) afterwards in this process.
+    """
+    from core.store import connect
+
+    if _in_memory(url):
+        return
+    engine = connect(url)
+    try:
+        if stored_revisions(engine) == [HEAD_REVISION]:
+            return
+    finally:
+        engine.dispose()
+    # The URL goes on stdin: a password in the arguments would show in `ps`.
+    child = subprocess.run(
+        [sys.executable, "-m", "core.migrations"],
+        input=url,
+        capture_output=True,
+        text=True,
+        env=_importable_env(),
+        check=False,
+    )
+    if child.returncode != 0:
+        last = (child.stderr.strip().splitlines() or ["no message"])[-1]
+        log.warning("the schema could not be created in a child process (%s); trying here", last)
+
+
+def _importable_env() -> dict[str, str]:
+    # The working directory stays the operator's (a relative SQLite path means the same file);
+    # the package is found wherever main.py was started from.
+    root = str(HERE.parent.parent)
+    paths = [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def _in_memory(url: str) -> bool:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    return parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
 
 
 def stored_revisions(engine: Engine) -> list[str]:

@@ -91,6 +91,34 @@ def test_a_new_empty_database_is_created_on_first_open(empty_url: str) -> None:
         store.close()
 
 
+def test_a_new_empty_database_gets_its_schema_from_a_child_process(engine: Engine) -> None:
+    # The URL is a new database's: this process runs no migration, the child does.
+    migrations.create_empty_apart(str(engine.url.render_as_string(hide_password=False)))
+    assert migrations.stored_revisions(engine) == [migrations.HEAD_REVISION]
+    assert schema_diff(engine) == []
+
+
+def test_the_child_process_leaves_a_database_that_is_not_empty_to_the_node(
+    engine: Engine,
+) -> None:
+    SQLModel.metadata.create_all(engine)  # tables made before migrations existed
+    migrations.create_empty_apart(str(engine.url.render_as_string(hide_password=False)))
+    assert migrations.stored_revisions(engine) == []
+    with pytest.raises(migrations.SchemaError, match="no migration history"):
+        migrations.ensure_current(engine)
+
+
+def test_an_in_memory_database_is_created_in_the_process_that_uses_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_child(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a child process cannot see this process's in-memory database")
+
+    monkeypatch.setattr(subprocess, "run", no_child)
+    migrations.create_empty_apart("sqlite://")
+    migrations.create_empty_apart("sqlite:///file:mem?mode=memory&uri=true")
+
+
 def test_the_head_revision_constant_is_the_newest_migration() -> None:
     # The hot path trusts HEAD_REVISION instead of reading versions/ through Alembic.
     assert migrations.head() == migrations.HEAD_REVISION

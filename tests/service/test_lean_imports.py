@@ -49,7 +49,7 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
 def test_run_with_x_and_telegram_and_web_off_loads_neither_praw_nor_the_console(
     sandbox_env: dict[str, str], tmp_path: Path
 ) -> None:
-    Store.open(sandbox_env["BRANDPULSE_DATABASE_URL"]).close()  # the schema exists: no Alembic
+    # A new empty database: a child process creates its schema, the node never loads Alembic.
     record = tmp_path / "modules.json"
     env = _env({**sandbox_env, "BRANDPULSE_WEB_LISTEN": "off"})
     log = tmp_path / "log"
@@ -72,6 +72,7 @@ def test_run_with_x_and_telegram_and_web_off_loads_neither_praw_nor_the_console(
     assert not {"praw", "prawcore", "uvicorn", "starlette", "jinja2", "alembic"} & imported
     # Nor the report (the daily digest, /stats) nor the health report (/health) until asked.
     assert not {"service.report", "service.health"} & _modules(record)
+    Store.open(sandbox_env["BRANDPULSE_DATABASE_URL"], create_empty=False).close()  # it has one
 
 
 def test_run_once_with_nothing_configured_loads_no_platform_library(
