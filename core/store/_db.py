@@ -30,11 +30,6 @@ from sqlalchemy import (
 )
 from sqlmodel import create_engine
 
-# SQLite's page cache per connection (a negative cache_size is KiB). The default 2 MiB per
-# connection is most of a burst's growth with a pool of connections; the hot pages of a mention
-# batch fit in this, and the operating system caches the file beneath it.
-SQLITE_CACHE_KIB = 512
-
 
 def connect(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL and a busy timeout so readers never block the poller."""
@@ -52,7 +47,6 @@ def connect(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cursor.close()
 
         return engine

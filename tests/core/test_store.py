@@ -3,7 +3,6 @@
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Text, cast, event, select
@@ -13,7 +12,6 @@ from core.mention import Mention
 from core.models import AlertRow, MentionRow, OutboxRow
 from core.reasons import Reason, ReasonKind
 from core.store import Decision, OutboxItem, PlannedAction, Store
-from core.store._db import SQLITE_CACHE_KIB
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -390,15 +388,3 @@ def test_the_postgresql_bulk_insert_refuses_a_column_json_cannot_carry() -> None
     with pytest.raises(TypeError, match=r"blob\.b:"):
         BulkInsert(engine, table, conflict=["id"])
     BulkInsert(create_engine("sqlite://"), table, conflict=["id"])  # SQLite binds it itself
-
-
-def test_every_sqlite_connection_keeps_a_small_page_cache(tmp_path: Path) -> None:
-    # Each pooled connection holds its own cache: SQLite's 2 MiB default, times the pool, was
-    # most of a burst's memory growth (issue 19).
-    store = Store.open(f"sqlite:///{tmp_path / 'cache.db'}")
-    try:
-        with store.engine.connect() as connection:
-            size = connection.exec_driver_sql("PRAGMA cache_size").scalar()
-    finally:
-        store.close()
-    assert size == -SQLITE_CACHE_KIB
