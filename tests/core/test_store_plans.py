@@ -1,8 +1,9 @@
-"""The store's hot-path queries on PostgreSQL read index entries a probe, not the table's recent
-rows: what its planner does with them, read back from EXPLAIN ANALYZE."""
+"""The store's hot-path queries read index entries a probe, not the table's recent rows: what
+PostgreSQL's planner does with them, read back from EXPLAIN ANALYZE, and SQLite's query plan."""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,3 +73,31 @@ def test_the_repeat_count_of_a_page_reads_index_entries_not_the_window(store: St
 
     # Each probe's own row, and at most a few index entries more: not the hour's 5,000.
     assert rows_read(plan, "mention") <= 3 * PAGE
+
+
+def test_on_sqlite_the_repeat_count_reads_each_author_side_from_its_own_index_alone(
+    tmp_path: Path,
+) -> None:
+    # Covering: the author's earlier mentions are counted without fetching their rows (text and
+    # raw payload). The handle side keeps its own range, not `author_id = ''`: every id-less
+    # mention of the window.
+    store = Store.open(f"sqlite:///{tmp_path / 'plans.db'}")
+    sent: list[tuple[str, Any]] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def _keep(_conn, _cursor, sql: str, params: Any, _context, _many: bool) -> None:  # type: ignore[no-untyped-def]
+        sent.append((sql, params))
+
+    store.earlier_by_same_author([by_author(1)], timedelta(hours=1))
+    sql, params = next(each for each in sent if each[0].lstrip().startswith("WITH probe"))
+    with store.engine.connect() as connection:
+        plan = [row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)]
+    store.close()
+
+    searches = [step for step in plan if step.startswith("SEARCH r ")]
+    assert searches[:2] == [
+        "SEARCH r USING COVERING INDEX ix_mention_author_id_recent"
+        " (author_id=? AND created_at>? AND created_at<?)",
+        "SEARCH r USING COVERING INDEX ix_mention_author_handle_recent"
+        " (author_handle=? AND created_at>? AND created_at<?)",
+    ]
