@@ -1,10 +1,13 @@
 """The console server of a running node: the port answers from the start, the pages are built
-at the first request (a node nobody visits keeps their memory), once for concurrent requests."""
+at the first request (a node nobody visits keeps their memory), once for concurrent requests;
+idle, it never wakes, and every response still carries the current Date."""
 
 import asyncio
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -52,3 +55,31 @@ def test_pygal_waits_for_the_first_chart() -> None:
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+async def test_an_idle_console_never_wakes_and_each_response_is_dated_as_it_is_sent(
+    fake_x: FakeXApi, fake_telegram: FakeTelegram, sandbox_config: Callable[..., AppConfig]
+) -> None:
+    app = BrandPulse(sandbox_config(BRANDPULSE_WEB_LISTEN="127.0.0.1:0"))
+    async with live_console(app) as live:
+        ticks = 0
+        tick = live.console.server.on_tick
+
+        async def counted(counter: int) -> bool:
+            nonlocal ticks
+            ticks += 1
+            return await tick(counter)
+
+        live.console.server.on_tick = counted  # type: ignore[method-assign]
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            first = await client.get("/livez")
+            # uvicorn's own loop would have refreshed its Date header ten times by now.
+            await asyncio.sleep(1.2)
+            second = await client.get("/login")
+        assert ticks == 0
+    sent = [parsedate_to_datetime(r.headers["date"]) for r in (first, second)]
+    assert [r.headers.get_list("date") for r in (first, second)] == [
+        [first.headers["date"]],
+        [second.headers["date"]],
+    ]
+    assert sent[0] < sent[1] <= datetime.now(UTC)  # a second apart: each dated when it was sent
