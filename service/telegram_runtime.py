@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Update
@@ -31,6 +31,11 @@ log = logging.getLogger("service.app")
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 # Telegram hands each update to one getUpdates caller: with several nodes, one reads them.
 UPDATES_LEASE = "telegram:updates"
+# How long a getUpdates waits for a tap or a reply before it returns empty. An update ends the
+# wait at once, so a longer wait costs no latency; python-telegram-bot's 10 s had an idle node
+# ask six times a minute (idle_cpu.py: 7 → 3 requests a minute to X and Telegram together).
+# Stopping cancels the wait (the lease moved to another node, the node exits).
+UPDATES_LONG_POLL = timedelta(seconds=30)
 
 
 def build_application(telegram: TelegramConfig) -> TelegramApp:
@@ -113,7 +118,9 @@ class TelegramRuntime:
             return
         reader = await asyncio.to_thread(self.leases.hold, UPDATES_LEASE)
         if reader and not telegram.updater.running:
-            await telegram.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            await telegram.updater.start_polling(
+                allowed_updates=Update.ALL_TYPES, timeout=UPDATES_LONG_POLL
+            )
         elif not reader and telegram.updater.running:
             await telegram.updater.stop()
 
