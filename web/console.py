@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.web_logins import Login
+from web.added_headers import AddedHeaders
 from web.auth import start_session, visitor
 from web.context import HERE, ConsoleContext, templates
 from web.dashboard import Dashboard
@@ -38,23 +38,6 @@ HEADERS = [
     (b"referrer-policy", b"no-referrer"),  # login tokens never leak in a Referer
     (b"x-frame-options", b"DENY"),
 ]
-
-
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *HEADERS]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
 
 
 def session_key(context: ConsoleContext) -> str:
@@ -86,7 +69,7 @@ def build_console(context: ConsoleContext, key: str | None = None) -> Starlette:
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [
-        Middleware(SecurityHeaders),
+        Middleware(AddedHeaders, headers=lambda: HEADERS),
         Middleware(
             SessionMiddleware,
             secret_key=key or session_key(context),

@@ -16,10 +16,11 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING
 
 import uvicorn
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.app import BrandPulse
 from service.config import DEFAULT_CONFIG
+from web.added_headers import AddedHeaders, Headers
 
 if TYPE_CHECKING:
     from web.context import ConsoleContext
@@ -46,29 +47,14 @@ class _OwnSignals(uvicorn.Server):
         """uvicorn's own loop wakes ten times a second to notice `should_exit` and refresh its
         Date header: a third of an idle node's CPU (issue 19). Once a second, it was still 114
         of an idle node's 292 event-loop wakeups a minute (strace). Each response is dated as
-        it starts instead (`_Dated`), so nothing here wakes until `exit_now`."""
+        it starts instead (`_date`), so nothing here wakes until `exit_now`."""
         await self.on_tick(0)  # the default headers once (the server's, no Date)
         await self.exit_now.wait()
 
 
-class _Dated:
-    """Gives each HTTP response the Date an origin server with a clock must send (RFC 9110)."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def dated(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                date = (b"date", formatdate(usegmt=True).encode())
-                message = {**message, "headers": [*message.get("headers", ()), date]}
-            await send(message)
-
-        await self.app(scope, receive, dated)
+def _date() -> Headers:
+    """The Date an origin server with a clock must send (RFC 9110), as the response starts."""
+    return [(b"date", formatdate(usegmt=True).encode())]
 
 
 def console_context(app: BrandPulse) -> "ConsoleContext":
@@ -148,7 +134,7 @@ class ConsoleServer:
         self.port = self.socket.getsockname()[1]
         self.app = ConsoleOnFirstRequest(app)
         config = uvicorn.Config(
-            _Dated(self.app),
+            AddedHeaders(self.app, _date),
             date_header=False,
             interface="asgi3",
             log_level="warning",
