@@ -47,6 +47,24 @@ def rows_read(plan: dict[str, Any], relation: str) -> int:
     return read + sum(rows_read(child, relation) for child in plan.get("Plans", ()))
 
 
+def counted_with_statement(
+    store: Store, probes: list[Mention]
+) -> tuple[tuple[list[int], set[tuple[str, str]]], str, Any]:
+    """`earlier_by_same_author` of `probes` over the past hour, and the statement it sent."""
+    sent: list[tuple[str, Any]] = []
+
+    def keep(_conn, _cursor, sql: str, params: Any, _context, _many: bool) -> None:  # type: ignore[no-untyped-def]
+        sent.append((sql, params))
+
+    event.listen(store.engine, "before_cursor_execute", keep)
+    try:
+        result = store.earlier_by_same_author(probes, timedelta(hours=1))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", keep)
+    sql, params = next(each for each in sent if each[0].lstrip().startswith("WITH probe"))
+    return result, sql, params
+
+
 def test_the_repeat_count_of_a_page_reads_index_entries_not_the_window(store: Store) -> None:
     # A busy hour: 5,000 mentions by as many authors, then the newest page polled again (the
     # lookup's third branch finds each stored one by its platform and id).
@@ -56,17 +74,9 @@ def test_the_repeat_count_of_a_page_reads_index_entries_not_the_window(store: St
         if start + PAGE == ANALYZED_AT:  # statistics behind the table, as autovacuum leaves them
             with store.engine.begin() as connection:
                 connection.exec_driver_sql("ANALYZE mention")
-    sent: list[tuple[str, Any]] = []
-
-    @event.listens_for(store.engine, "before_cursor_execute")
-    def _keep(_conn, _cursor, sql: str, params: Any, _context, _many: bool) -> None:  # type: ignore[no-untyped-def]
-        sent.append((sql, params))
-
-    probes = every[-PAGE:]
-    counts, known = store.earlier_by_same_author(probes, timedelta(hours=1))
+    (counts, known), sql, params = counted_with_statement(store, every[-PAGE:])
     assert counts == [0] * PAGE and len(known) == PAGE  # each author wrote once: itself
 
-    sql, params = next(each for each in sent if each[0].lstrip().startswith("WITH probe"))
     with store.engine.connect() as connection:
         explained = connection.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
         plan = explained.scalar_one()[0]["Plan"]
@@ -82,14 +92,7 @@ def test_on_sqlite_the_repeat_count_reads_each_author_side_from_its_own_index_al
     # raw payload). The handle side keeps its own range, not `author_id = ''`: every id-less
     # mention of the window.
     store = Store.open(f"sqlite:///{tmp_path / 'plans.db'}")
-    sent: list[tuple[str, Any]] = []
-
-    @event.listens_for(store.engine, "before_cursor_execute")
-    def _keep(_conn, _cursor, sql: str, params: Any, _context, _many: bool) -> None:  # type: ignore[no-untyped-def]
-        sent.append((sql, params))
-
-    store.earlier_by_same_author([by_author(1)], timedelta(hours=1))
-    sql, params = next(each for each in sent if each[0].lstrip().startswith("WITH probe"))
+    _, sql, params = counted_with_statement(store, [by_author(1)])
     with store.engine.connect() as connection:
         plan = [row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)]
     store.close()
