@@ -355,9 +355,9 @@ _Stamp = tuple[int, int] | None  # (mtime in ns, size); None for a missing file
 class RulesWatcher:
     """Swaps in new rules when a rule file changes; rejects a broken edit, keeping the old rules.
 
-    Call `check()` every few seconds (it reads only file stamps unless one changed); on success
-    use `result.engine` (also `watcher.engine`). A rejected edit is reported once, through
-    `on_error` and in the result, until the files change again.
+    Call `check()` every few seconds (it reads only file stamps unless one changed; `changed()`
+    reads the stamps alone); on success use `result.engine` (also `watcher.engine`). A rejected
+    edit is reported once, through `on_error` and in the result, until the files change again.
     """
 
     def __init__(
@@ -379,8 +379,12 @@ class RulesWatcher:
         self.places = loaded.rule_places()  # of the rules in force, not of the files on disk
         self._stamps = _stamps(loaded.files)
 
+    def changed(self) -> bool:
+        """Whether a rule file changed since the last check (a stat a file, nothing read)."""
+        return _stamps(self._stamps) != self._stamps
+
     def check(self) -> ReloadResult:
-        if _stamps(self._stamps) == self._stamps:
+        if not self.changed():
             return ReloadResult(changed=False)
         try:
             loaded = load_rules(self.path, self._model, self._env)

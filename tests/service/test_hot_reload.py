@@ -1,8 +1,11 @@
 """An edited rule file takes effect in the running service; a broken edit is refused aloud."""
 
+import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from sandbox.telegram_api import FakeTelegram
 from sandbox.x_api import FakeXApi
@@ -55,3 +58,31 @@ async def test_rules_reload_while_running_and_broken_edits_are_refused(
     assert "Rule change refused" in refused.text
     assert "unknown key 'keywordz'" in refused.text
     assert f"{team}:3" in refused.text
+
+
+async def test_unchanged_rule_files_are_checked_on_the_loop_without_a_thread(
+    tmp_path: Path, sandbox_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle node checks its rule files every few seconds: a stat on the loop, no thread hop
+    (the hop was a fifth of an idle node's loop wakeups). A changed file is read in a thread."""
+    path = tmp_path / "config.yaml"
+    shipped = SHIPPED_CONFIG.read_text(encoding="utf-8")
+    edit(path, shipped, 1_000_000_000_000_000_000)
+    app = BrandPulse(load_config(path, sandbox_env), config_path=path)
+    assert app.rules_watcher is not None
+    hops: list[Callable[..., object]] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(function: Callable[..., object], /, *args: object) -> object:
+        hops.append(function)
+        return await to_thread(function, *args)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+    await app._rules_job()
+    await app._rules_job()
+    assert hops == []
+    edit(path, shipped, 1_000_000_001_000_000_000)  # touched: read again, in a thread
+    await app._rules_job()
+    assert hops == [app.rules_watcher.check]
+    await app._rules_job()
+    assert hops == [app.rules_watcher.check]
