@@ -375,7 +375,8 @@ class Triage:
                 complaints=covered,
                 unshown=lexicon.unshown,
             )
-            signals.extend(model_signals(verdict, lexicon, floor=0 if asked else None))
+            others = sum(map(_POINTS, signals))
+            signals.extend(model_signals(verdict, lexicon, 0 if asked else None, others))
             if compound == 0:
                 # VADER (or the lexicon) knew no word of it: the model's view is the sentiment.
                 compound = round(1 - 2 * verdict.probability, 4)
@@ -401,24 +402,34 @@ def _sentiment_signal(compound: float, points: int) -> Signal:
     return shared_signal(f"VADER {compound:+.2f}", "sentiment", points)
 
 
-def model_signals(found: ModelScore, lexicon: Lexicon, floor: int | None) -> list[Signal]:
+# A phrase of the model is named only if it shows at least this many points once calibrated:
+# `"a" +1` tells staff nothing, and its point stays with the rest (`model 98% +7`).
+MIN_NAMED_SHARE = 2
+
+
+def model_signals(
+    found: ModelScore, lexicon: Lexicon, floor: int | None, others: int = 0
+) -> list[Signal]:
     """The model's points as reasons: its strongest phrases for this text, each with its share
     (`"down" +18`), and what the rest of the text adds (`model 91% +12`).
 
     `floor` bounds what it may take away: a question to the brand is not less urgent for being
     polite, and politeness is what the model, trained on negativity, would hold against it.
+    `others` are the points of the text's other reasons, which the calibration scales with
+    these (`calibrated`).
     """
     points = round(lexicon.model_points * (2 * found.probability - 1))
     if floor is not None:
         points = max(floor, points)
     if not points:
         return []
+    factor = calibration_factor(others + points, lexicon.calibration_knee)
     signals = []
     left = points
     evidence = found.evidence
     for phrase, logit in found.contributions:
         share = round(points * abs(logit) / evidence) if evidence else 0
-        if share:
+        if abs(round(share * factor)) >= MIN_NAMED_SHARE:
             signals.append(shared_signal(f'"{phrase}"', "model", share))
             left -= share
     if left:
@@ -433,13 +444,18 @@ def calibrated(signals: list[Signal], knee: int) -> list[Signal]:
     fills (100 - (100 - knee) * e^-excess), and every signal is scaled by the same factor, so the
     reasons still add up to the score. A sum of 100 alone no longer pins the score at 100.
     """
-    total = sum(map(_POINTS, signals))
-    if total <= knee or knee >= 100:
+    factor = calibration_factor(sum(map(_POINTS, signals)), knee)
+    if factor == 1.0:
         return signals
-    room = 100 - knee
-    target = knee + room * (1 - math.exp(-(total - knee) / room))
-    factor = target / total
     return [shared_signal(s.label, s.category, round(s.points * factor)) for s in signals]
+
+
+def calibration_factor(total: int, knee: int) -> float:
+    """What `calibrated` multiplies every signal by when they sum to `total`."""
+    if total <= knee or knee >= 100:
+        return 1.0
+    room = 100 - knee
+    return (knee + room * (1 - math.exp(-(total - knee) / room))) / total
 
 
 def lexicon_paths(

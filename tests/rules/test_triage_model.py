@@ -139,6 +139,25 @@ def test_calibration_keeps_strong_totals_below_100_and_in_order() -> None:
     assert scaled[0].points == scaled[1].points  # every reason scaled alike
 
 
+def test_a_phrase_is_named_only_for_points_it_still_shows_once_calibrated(
+    triage: Triage,
+) -> None:
+    """Scaled down with every reason of a strong complaint, "lot" and "a" read +1 each: noise
+    to staff. Such a phrase's points stay in the model's rest, and the reasons still add up."""
+    for text in (
+        "Oh great… nothing works. Thanks a lot 🙄",
+        "harika ya, sipariş yine gelmedi. Süpersiniz",
+        "Your website is down and I'm trying to check in!",
+    ):
+        result = triage.assess(text)
+        phrases = [s for s in model_reasons(result) if s.label.startswith('"')]
+        assert phrases, text
+        assert all(abs(s.points) >= 2 for s in phrases), (text, phrases)
+        assert sum(s.points for s in result.signals) == result.score
+    sarcasm = triage.assess("Oh great… nothing works. Thanks a lot 🙄")
+    assert not {'"a"', '"lot"'} & labels(sarcasm)
+
+
 # --- the weights file ---------------------------------------------------------------------
 
 
