@@ -20,7 +20,7 @@ class Period:
     key: str  # a key of PERIODS, or "custom"
     since: datetime
     until: datetime
-    first_day: str = ""  # the custom span's dates as given back to the form
+    first_day: str = ""  # the span's first and last dates (brand's zone), shown in the form
     last_day: str = ""
 
     @property
@@ -42,10 +42,12 @@ def period_of(params: QueryParams, now: datetime, zone: tzinfo) -> Period | str:
     key = params.get("period", DEFAULT_PERIOD)
     if key not in PERIODS:
         return f"period {key[:20]!r}: use one of {', '.join(PERIODS)}, or from and to dates"
+    today = now.astimezone(zone).date()
     if key == "today":
-        midnight = datetime.combine(now.astimezone(zone).date(), time(), zone)
-        return Period(key, midnight, now)
-    return Period(key, now - timedelta(days=int(key[:-1])), now)
+        midnight = datetime.combine(today, time(), zone)
+        return Period(key, midnight, now, today.isoformat(), today.isoformat())
+    since = now - timedelta(days=int(key[:-1]))
+    return Period(key, since, now, since.astimezone(zone).date().isoformat(), today.isoformat())
 
 
 def _custom(first: str, last: str, now: datetime, zone: tzinfo) -> Period | str:

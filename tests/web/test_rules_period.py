@@ -20,6 +20,17 @@ def test_today_starts_at_the_brands_midnight_and_7d_is_the_168_hours_to_now() ->
     assert week.since == NOW - timedelta(days=7)
 
 
+def test_a_preset_period_fills_the_forms_dates_in_the_brands_zone() -> None:
+    """The date boxes show what "7 days" covers, as /dashboard's do, not an empty mm/dd/yyyy."""
+    today = period_of(QueryParams("period=today"), NOW, ISTANBUL)
+    assert isinstance(today, Period)
+    assert (today.first_day, today.last_day) == ("2026-01-06", "2026-01-06")
+    week = period_of(QueryParams(""), NOW, ISTANBUL)
+    assert isinstance(week, Period)
+    assert (week.first_day, week.last_day) == ("2025-12-30", "2026-01-06")
+    assert (week.label, week.query()) == ("7 days", {"period": "7d"})
+
+
 def test_from_and_to_are_whole_days_in_the_brands_zone() -> None:
     span = period_of(QueryParams("from=2026-01-02&to=2026-01-03"), NOW, ISTANBUL)
     assert isinstance(span, Period)
