@@ -346,9 +346,13 @@ def _readable(phrase: str, unshown: frozenset[str]) -> bool:
     words = phrase.split()
     if "@" in words or not _PLACEHOLDERS.isdisjoint(words):
         return False
-    return any(w.isalpha() for w in words) and not unshown.issuperset(
+    # Every word of it a word: a pair with a symbol in it (`"now !"`) reads as noise.
+    return all(map(_HAS_LETTER.search, words)) and not unshown.issuperset(
         w for w in words if w.isalpha()
     )
+
+
+_HAS_LETTER = re.compile(r"[^\W\d_]")
 
 
 @cache

@@ -158,6 +158,13 @@ def test_a_phrase_is_named_only_for_points_it_still_shows_once_calibrated(
     assert not {'"a"', '"lot"'} & labels(sarcasm)
 
 
+def test_a_pair_with_a_symbol_in_it_is_not_named(triage: Triage) -> None:
+    """`"now !"` told staff nothing; the pair's points stay with the model's rest."""
+    result = triage.assess("@AcmeSupport thanks, all sorted now!")
+    named = [s.label for s in model_reasons(result) if s.label.startswith('"')]
+    assert named == ['"sorted now"']
+
+
 # --- the weights file ---------------------------------------------------------------------
 
 
