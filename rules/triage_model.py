@@ -293,6 +293,10 @@ class TriageModel:
         agreeing.sort(reverse=True)
         shown: list[Contribution] = []
         readable = self._readable.setdefault(unshown, {})
+        if len(readable) >= _CACHE:
+            # Mostly word pairs, which keep coming after the words are all known: bounded
+            # apart from the words' cache, or a node running for months would keep them all.
+            readable.clear()
         for value, phrase in agreeing[: 4 * top]:
             if len(shown) == top:
                 break

@@ -165,6 +165,26 @@ def test_a_pair_with_a_symbol_in_it_is_not_named(triage: Triage) -> None:
     assert named == ['"sorted now"']
 
 
+def test_the_readable_phrases_cache_stays_bounded_when_no_new_word_comes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Words are all known after a while, but new pairs of them keep coming: the cache of which
+    phrases may be named has its own bound, not only the words' cache's clearing."""
+    import rules.triage_model as triage_model
+
+    monkeypatch.setattr(triage_model, "_CACHE", 50)
+    model = model_at(MODEL_DIR / "en.json")
+    words = ["broken", "refund", "late", "never", "again", "order", "app", "crash", "slow"]
+    words += ["lost", "bill", "wait", "help", "card"]
+    for a in words:
+        for b in words:
+            model.score(f"{a} {b} {a}")
+            model.score(f"{b} {a} thanks")
+    assert len(model._known) < 50  # 14 words: the words' cache is never cleared
+    assert all(len(seen) <= 50 for seen in model._readable.values())
+    assert model.score("refund never order").contributions  # still names its phrases
+
+
 # --- the weights file ---------------------------------------------------------------------
 
 
