@@ -5,8 +5,9 @@
 Peak RSS is read from the kernel (wait4) for a real `main.py run` process that polls the fakes,
 alerts through the fake Telegram, and is then stopped with SIGTERM. Scenarios (issue 19):
 the shipped config.yaml (X + Telegram, web console on) on a new database, whose schema a child
-process creates (the peak read is the larger of the node's and that child's), and again on that same database (the steady case of every later
-start), and once more with the console visited (its pages are built at the first request);
+process creates (the peak read is the larger of the node's and that child's), and again on
+that same database (the steady case of every later start), and once more with the console
+visited (its pages are built at the first request);
 all three platforms; a burst of --burst Reddit posts with Reddit + Telegram only; --stored
 mentions in the database with --rules generated rules (5 keywords each). Beside them, in the
 same run: the interpreter alone and the import floor, a process that only imports the libraries
