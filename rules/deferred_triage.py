@@ -14,18 +14,24 @@ from rules.triage import Triage, lexicon_paths
 
 
 class DeferredTriage:
-    """What `Triage.from_files(paths, languages)` builds, built by the first `get()`."""
+    """What `Triage.from_files(paths, languages, brand=brand)` builds, built by the first
+    `get()`."""
 
-    def __init__(self, paths: Sequence[Path], languages: Sequence[str]) -> None:
+    def __init__(
+        self, paths: Sequence[Path], languages: Sequence[str], brand: Sequence[str] = ()
+    ) -> None:
         """Raises `LexiconError` naming every bad `file:line`, as `Triage.from_files` does."""
         self._settings = read_lexicon_files(lexicon_paths(paths, languages))
         require_languages(self._settings, languages)
         self._languages = tuple(languages)
+        self._brand = tuple(brand)
         self._triage: Triage | None = None
         self._lock = threading.Lock()  # pipeline threads may score their first texts at once
 
     def get(self) -> Triage:
         with self._lock:
             if self._triage is None:
-                self._triage = Triage(compile_lexicons(self._settings), self._languages)
+                self._triage = Triage(
+                    compile_lexicons(self._settings), self._languages, brand=self._brand
+                )
             return self._triage

@@ -18,6 +18,7 @@ import functools
 import math
 import re
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
@@ -29,6 +30,7 @@ from rules.lexicon import Lexicon, Signal, Term, load_lexicons, require_language
 from rules.lexicon_file import words_of
 from rules.text import Speller, fold
 from rules.triage_model import ModelScore, TriageModel, model_at, shipped_model
+from rules.triage_model import tokens as model_tokens
 from rules.triage_vader import Vader
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
@@ -220,8 +222,12 @@ class Triage:
         lexicons: dict[str, Lexicon],
         languages: Sequence[str],
         models: dict[str, TriageModel | None] | None = None,
+        brand: Sequence[str] = (),
     ) -> None:
-        """`models` replaces the shipped learned models (`rules/models/`) per language; a
+        """`brand`: the brand's own names and handles, which the learned model reads as if they
+        were not there (see `_neutral`).
+
+        `models` replaces the shipped learned models (`rules/models/`) per language; a
         language given None scores with its lexicon only."""
         if not languages:
             raise ValueError("Triage needs at least one language")
@@ -233,6 +239,14 @@ class Triage:
         )
         self._models = models
         self._models_read: dict[str, TriageModel | None] = {}
+        # A model the brand trained on its own mentions (`model:` in its lexicon) learnt its
+        # name from them, where it is in every text alike: only a shipped model is corrected.
+        self._neutral = {
+            lang: _brand_words(brand, lexicons[lang].unshown)
+            if lexicons[lang].model_file is None
+            else frozenset()
+            for lang in self.languages
+        }
 
     @functools.cached_property
     def _vader(self) -> Vader:
@@ -266,13 +280,19 @@ class Triage:
         cls,
         languages: Sequence[str] = ("en",),
         models: dict[str, TriageModel | None] | None = None,
+        brand: Sequence[str] = (),
     ) -> Triage:
-        """Triage with the lexicons shipped in `rules/lexicons/` (and `models`, see __init__)."""
-        return cls(load_lexicons(default_paths(languages)), languages, models)
+        """Triage with the lexicons shipped in `rules/lexicons/` (`models`, `brand`: __init__)."""
+        return cls(load_lexicons(default_paths(languages)), languages, models, brand)
 
     @classmethod
     def from_files(
-        cls, paths: Sequence[Path], languages: Sequence[str] = ("en",), *, defaults: bool = True
+        cls,
+        paths: Sequence[Path],
+        languages: Sequence[str] = ("en",),
+        *,
+        defaults: bool = True,
+        brand: Sequence[str] = (),
     ) -> Triage:
         """Triage with user lexicon files layered over the shipped ones.
 
@@ -280,7 +300,8 @@ class Triage:
         are added and the settings it gives override. With `defaults=False` only the given files
         count. Raises `LexiconError` naming every bad `file:line`.
         """
-        return cls(load_lexicons(lexicon_paths(paths, languages, defaults=defaults)), languages)
+        lexicons = load_lexicons(lexicon_paths(paths, languages, defaults=defaults))
+        return cls(lexicons, languages, brand=brand)
 
     def assess(self, text: str, lang: str | None = None) -> Assessment:
         """Triage one mention; `lang` is the platform's language code if it gives one."""
@@ -368,10 +389,11 @@ class Triage:
             signals.append(lexicon.base_signal)
         model = self._model(lexicon, language) if tokens else None
         if model is not None:
+            neutral = self._neutral[language]
             verdict = model.score(
                 text,
                 lexicon.model_reasons,
-                ignore=praise,
+                ignore=praise | neutral if neutral else praise,
                 complaints=covered,
                 unshown=lexicon.unshown,
             )
@@ -390,6 +412,21 @@ class Triage:
             score=score,
             signals=tuple(signals),
         )
+
+
+def _brand_words(names: Sequence[str], common: AbstractSet[str]) -> frozenset[str]:
+    """The words of the brand's names and handles that the model must not weigh.
+
+    The brand's own name is in nearly every one of its mentions, so it tells them apart no more
+    than a space does; but the model learnt a weight for it from other texts (as a logit,
+    "microsoft" −2.2, "amazon" −1.8, Turkish "turkcell" +1.6, "hepsiburada" +1.7), which would
+    tilt every mention of that brand alike. Common words of the language (its markers, "you",
+    "our") are left to count.
+    """
+    words = (
+        w for name in names for w in model_tokens(name) if len(w) > 1 and any(map(str.isalpha, w))
+    )
+    return frozenset(words) - common
 
 
 # sum(map(attrgetter)) runs in C; a generator over the signals costs a frame per call.

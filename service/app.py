@@ -69,7 +69,8 @@ class BrandPulse(LongRunning):
         self.clock = clock or SystemClock()
         self.store = store or Store.open(config.database.url)
         # A bad lexicon fails the start; compiling them waits for the first mention scored.
-        triage = DeferredTriage(config.brand.lexicons, config.brand.languages)
+        brand = config.brand
+        triage = DeferredTriage(brand.lexicons, brand.languages, brand.names())
         self.rules_watcher = (
             RulesWatcher(config_path, lambda rules: Engine(rules, triage), model=AppConfig)
             if config_path is not None

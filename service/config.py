@@ -42,6 +42,13 @@ class BrandConfig(_Strict):
     _lists = field_validator("languages", mode="before")(comma_separated)
     _own = field_validator("own_accounts", mode="before")(parse_own_accounts)
 
+    def names(self) -> list[str]:
+        """The brand's name and its own accounts' handles, which triage reads as neutral."""
+        return [
+            self.name,
+            *(account for accounts in self.own_accounts.values() for account in accounts),
+        ]
+
     @field_validator("own_accounts")
     @classmethod
     def _known_platforms(cls, accounts: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -160,7 +160,7 @@ def _lexicon_problems(config: AppConfig, path: Path) -> list[Problem]:
 def triage_for(config: AppConfig, path: Path) -> Triage:
     """The triage the service runs: shipped lexicons plus the brand's own (relative to `path`)."""
     lexicons = [path.parent / lexicon for lexicon in config.brand.lexicons]
-    return Triage.from_files(lexicons, config.brand.languages)
+    return Triage.from_files(lexicons, config.brand.languages, brand=config.brand.names())
 
 
 def _summary(loaded: LoadedRules[AppConfig]) -> str:

@@ -123,3 +123,23 @@ def test_shipped_auto_reply_answers_in_the_language_of_the_mention(
     [reply] = [a for a in json.loads(out)["actions"] if a["kind"] == "reply"]
     assert reply["rule"] == rule
     assert reply["text"].startswith(opening)
+
+
+def test_test_scores_as_the_service_does_with_the_brands_name_neutral(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """brand.name reaches triage: the shipped model's weight for "microsoft" no longer hides a
+    Microsoft customer's crash report (it scored 18 with the name weighed)."""
+    monkeypatch.setenv("BRAND_NAME", "Microsoft")
+    code, out = run(
+        capsys,
+        "test",
+        "--json",
+        "Microsoft Teams keeps crashing",
+        "--config",
+        str(REPO / "config.yaml"),
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert result["needs_response"] and "needs-response" in result["rules"]
+    assert not any("microsoft" in reason for reason in result["reasons"])

@@ -126,6 +126,40 @@ def test_without_a_model_the_lexicon_scores_alone() -> None:
     assert "deleted" in labels(result)
 
 
+def test_the_brands_own_name_tilts_no_mention_of_it() -> None:
+    """The shipped model learnt weights for brand names from other texts: "microsoft" pulled
+    every Microsoft mention towards no response ("Microsoft Teams keeps crashing" scored 18, no
+    alert). Told the brand's names, triage scores its mentions as if the name were not there."""
+    plain = Triage.default(("en", "tr"))
+    microsoft = Triage.default(("en", "tr"), brand=["Microsoft", "@MicrosoftHelps"])
+    crashing = "Microsoft Teams keeps crashing"
+    assert not plain.assess(crashing).needs_response
+    assert microsoft.assess(crashing).needs_response
+    hacked = "my microsoft account got hacked and nobody helps"
+    without = plain.assess(hacked.replace("microsoft ", "")).score  # 79, and 43 named
+    assert abs(microsoft.assess(hacked).score - without) <= 2  # "my account" is a pair there
+    assert plain.assess(hacked).score < without - 20
+    assert '"microsoft"' not in labels(microsoft.assess("microsoft microsoft microsoft"))
+    # Common words of a name still count: "our" in "Our brand" is a word of every text.
+    ours = Triage.default(("en",), brand=["Our brand"])
+    assert ours.assess("our order never came").score == plain.assess("our order never came").score
+    turkcell = Triage.default(("en", "tr"), brand=["Turkcell"])
+    fatura = "turkcell faturamı görmek istiyorum"
+    without = plain.assess("faturamı görmek istiyorum").score
+    assert abs(turkcell.assess(fatura).score - without) <= 2
+
+
+def test_a_model_the_brand_trained_itself_keeps_its_name(tmp_path: Path) -> None:
+    """Trained on the brand's own mentions, where the name is in every text alike, the model's
+    weight for it is its own: only the shipped model is corrected."""
+    lexicon = tmp_path / "own.yaml"
+    lexicon.write_text(f"language: en\nmodel:\n  file: {MODEL_DIR / 'en.json'}\n")
+    own = Triage.from_files([lexicon], ("en",), brand=["Microsoft"])
+    plain = Triage.from_files([lexicon], ("en",))
+    text = "Microsoft Teams keeps crashing"
+    assert own.assess(text) == plain.assess(text)
+
+
 # --- calibration --------------------------------------------------------------------------
 
 

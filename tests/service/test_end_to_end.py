@@ -199,3 +199,15 @@ async def _until(condition: Callable[[], bool], timeout: float = 10) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
         await asyncio.sleep(0.05)
+
+
+async def test_the_brands_name_does_not_hide_its_customers_complaints(
+    fake_x: FakeXApi, fake_telegram: FakeTelegram, sandbox_config: Callable[..., AppConfig]
+) -> None:
+    """The node tells triage the brand's name: the shipped model's weight for "microsoft"
+    kept a Microsoft customer's crash report below the alert threshold (18 of 30)."""
+    fake_x.post_tweet("@AcmeSupport Microsoft Teams keeps crashing", "it_admin")
+    app = BrandPulse(sandbox_config(BRAND_NAME="Microsoft"))
+    await app.run_once()
+    [alert] = alerts_in(fake_telegram)
+    assert "it_admin" in alert and "crash" in alert
