@@ -20,7 +20,6 @@ import re
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from operator import attrgetter
 from pathlib import Path
 
 import ahocorasick
@@ -29,8 +28,9 @@ from rules.language import LanguageDetector
 from rules.lexicon import Lexicon, Signal, Term, load_lexicons, require_languages, shared_signal
 from rules.lexicon_file import words_of
 from rules.text import Speller, fold
-from rules.triage_model import ModelScore, TriageModel, model_at, shipped_model
+from rules.triage_model import TriageModel, model_at, shipped_model
 from rules.triage_model import tokens as model_tokens
+from rules.triage_points import calibrated, model_signals, points_of
 from rules.triage_vader import Vader
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
@@ -225,7 +225,7 @@ class Triage:
         brand: Sequence[str] = (),
     ) -> None:
         """`brand`: the brand's own names and handles, which the learned model reads as if they
-        were not there (see `_neutral`).
+        were not there (see `_brand_words`).
 
         `models` replaces the shipped learned models (`rules/models/`) per language; a
         language given None scores with its lexicon only."""
@@ -397,14 +397,14 @@ class Triage:
                 complaints=covered,
                 unshown=lexicon.unshown,
             )
-            others = sum(map(_POINTS, signals))
+            others = sum(map(points_of, signals))
             signals.extend(model_signals(verdict, lexicon, 0 if asked else None, others))
             if compound == 0:
                 # VADER (or the lexicon) knew no word of it: the model's view is the sentiment.
                 compound = round(1 - 2 * verdict.probability, 4)
 
         signals = calibrated(signals, lexicon.calibration_knee)
-        score = max(0, min(100, sum(map(_POINTS, signals))))
+        score = max(0, min(100, sum(map(points_of, signals))))
         return Assessment(
             language=language,
             sentiment=compound,
@@ -429,70 +429,10 @@ def _brand_words(names: Sequence[str], common: AbstractSet[str]) -> frozenset[st
     return frozenset(words) - common
 
 
-# sum(map(attrgetter)) runs in C; a generator over the signals costs a frame per call.
-_POINTS = attrgetter("points")
-
-
 @functools.lru_cache(maxsize=4096)
 def _sentiment_signal(compound: float, points: int) -> Signal:
     """The VADER reason: most mentions share a compound, so its label is formatted once."""
     return shared_signal(f"VADER {compound:+.2f}", "sentiment", points)
-
-
-# A phrase of the model is named only if it shows at least this many points once calibrated:
-# `"a" +1` tells staff nothing, and its point stays with the rest (`model 98% +7`).
-MIN_NAMED_SHARE = 2
-
-
-def model_signals(
-    found: ModelScore, lexicon: Lexicon, floor: int | None, others: int = 0
-) -> list[Signal]:
-    """The model's points as reasons: its strongest phrases for this text, each with its share
-    (`"down" +18`), and what the rest of the text adds (`model 91% +12`).
-
-    `floor` bounds what it may take away: a question to the brand is not less urgent for being
-    polite, and politeness is what the model, trained on negativity, would hold against it.
-    `others` are the points of the text's other reasons, which the calibration scales with
-    these (`calibrated`).
-    """
-    points = round(lexicon.model_points * (2 * found.probability - 1))
-    if floor is not None:
-        points = max(floor, points)
-    if not points:
-        return []
-    factor = calibration_factor(others + points, lexicon.calibration_knee)
-    signals = []
-    left = points
-    evidence = found.evidence
-    for phrase, logit in found.contributions:
-        share = round(points * abs(logit) / evidence) if evidence else 0
-        if abs(round(share * factor)) >= MIN_NAMED_SHARE:
-            signals.append(shared_signal(f'"{phrase}"', "model", share))
-            left -= share
-    if left:
-        signals.append(shared_signal(f"model {found.probability:.0%}", "model", left))
-    return signals
-
-
-def calibrated(signals: list[Signal], knee: int) -> list[Signal]:
-    """Signals whose sum stays below 100 so urgency can order a queue.
-
-    Up to `knee` points add up as they are; beyond it the total approaches 100 the way a charge
-    fills (100 - (100 - knee) * e^-excess), and every signal is scaled by the same factor, so the
-    reasons still add up to the score. A sum of 100 alone no longer pins the score at 100.
-    """
-    factor = calibration_factor(sum(map(_POINTS, signals)), knee)
-    if factor == 1.0:
-        return signals
-    return [shared_signal(s.label, s.category, round(s.points * factor)) for s in signals]
-
-
-def calibration_factor(total: int, knee: int) -> float:
-    """What `calibrated` multiplies every signal by when they sum to `total`."""
-    if total <= knee or knee >= 100:
-        return 1.0
-    room = 100 - knee
-    return (knee + room * (1 - math.exp(-(total - knee) / room))) / total
 
 
 def lexicon_paths(

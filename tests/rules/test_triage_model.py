@@ -13,7 +13,7 @@ import pytest
 
 from rules import triage_training as training
 from rules.lexicon import Signal
-from rules.triage import Assessment, Triage, calibrated
+from rules.triage import Assessment, Triage
 from rules.triage_model import (
     MODEL_DIR,
     TriageModel,
@@ -22,6 +22,7 @@ from rules.triage_model import (
     shipped_model,
     tokens,
 )
+from rules.triage_points import calibrated
 
 REPO = Path(__file__).resolve().parents[2]
 LABELED = REPO / ".." / "shared" / "data" / "labeled"
