@@ -28,7 +28,7 @@ from rules.language import LanguageDetector
 from rules.lexicon import Lexicon, Signal, Term, load_lexicons, require_languages, shared_signal
 from rules.lexicon_file import words_of
 from rules.text import Speller, fold
-from rules.triage_model import TriageModel, model_at, shipped_model
+from rules.triage_model import TriageModel, has_letter, model_at, shipped_model
 from rules.triage_model import tokens as model_tokens
 from rules.triage_points import calibrated, model_signals, points_of
 from rules.triage_vader import Vader
@@ -389,11 +389,10 @@ class Triage:
             signals.append(lexicon.base_signal)
         model = self._model(lexicon, language) if tokens else None
         if model is not None:
-            neutral = self._neutral[language]
             verdict = model.score(
                 text,
                 lexicon.model_reasons,
-                ignore=praise | neutral if neutral else praise,
+                ignore=praise | self._neutral[language],
                 complaints=covered,
                 unshown=lexicon.unshown,
             )
@@ -423,9 +422,7 @@ def _brand_words(names: Sequence[str], common: AbstractSet[str]) -> frozenset[st
     tilt every mention of that brand alike. Common words of the language (its markers, "you",
     "our") are left to count.
     """
-    words = (
-        w for name in names for w in model_tokens(name) if len(w) > 1 and any(map(str.isalpha, w))
-    )
+    words = (w for name in names for w in model_tokens(name) if len(w) > 1 and has_letter(w))
     return frozenset(words) - common
 
 

@@ -351,12 +351,15 @@ def _readable(phrase: str, unshown: frozenset[str]) -> bool:
     if "@" in words or not _PLACEHOLDERS.isdisjoint(words):
         return False
     # Every word of it a word: a pair with a symbol in it (`"now !"`) reads as noise.
-    return all(map(_HAS_LETTER.search, words)) and not unshown.issuperset(
-        w for w in words if w.isalpha()
-    )
+    return all(map(has_letter, words)) and not unshown.issuperset(w for w in words if w.isalpha())
 
 
-_HAS_LETTER = re.compile(r"[^\W\d_]")
+def has_letter(token: str) -> bool:
+    """Whether a token of `tokens()` is a word, not a symbol, an emoji or a number."""
+    return _LETTER.search(token) is not None
+
+
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 @cache
